@@ -1,0 +1,29 @@
+# Thin wrapper around CMake. `make` installs missing Debian packages (via
+# scripts/install-deps), configures and builds build/sonodream.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps configure test test-asan bench clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	@test -f build-asan/CMakeCache.txt || cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSONO_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+bench: all
+	bench/run-all
+
+clean:
+	rm -rf $(BUILD) build-asan

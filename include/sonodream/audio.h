@@ -1,0 +1,55 @@
+/* sonodream: audio decoding (libsndfile), resampling (libsoxr) and WAV output.
+ *
+ * Samples are float32 in [-1, 1], mono after loading (channels are averaged).
+ * Buffers returned through `float **out` are malloc'd; the caller free()s them. */
+#ifndef SONODREAM_AUDIO_H
+#define SONODREAM_AUDIO_H
+
+#include <stdint.h>
+
+#include "sonodream/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sono_audio_info {
+    int sample_rate;
+    int channels;
+    int64_t frames;   /* samples per channel */
+    double seconds;
+    char format[64];  /* container, e.g. "WAV (Microsoft)", "FLAC" */
+    char encoding[64];/* e.g. "Signed 16 bit PCM", "32 bit float" */
+} sono_audio_info;
+
+/* Read a file's header only. Fails (naming the file) on anything libsndfile
+ * cannot open, on 0 channels, and on sample rates outside 1 Hz .. 1 MHz. */
+sono_status sono_audio_probe(const char *path, sono_audio_info *info, sono_error *err);
+
+/* Decode a whole file to mono float32 and, when target_rate > 0 and differs
+ * from the file's rate, resample to target_rate with libsoxr (high quality).
+ * max_seconds > 0 stops reading after that much audio (bounds memory for
+ * fixed-length features); 0 reads everything. Fails on empty or truncated
+ * data and on NaN or Inf samples. On success *out holds *n_out samples at
+ * *rate_out (rate_out may be NULL). */
+sono_status sono_audio_load(const char *path, int target_rate, double max_seconds, float **out,
+                            int64_t *n_out, int *rate_out, sono_error *err);
+
+/* Resample mono float32 with libsoxr (high quality). *out is malloc'd. */
+sono_status sono_audio_resample(const float *in, int64_t n, int in_rate, int out_rate, float **out,
+                                int64_t *n_out, sono_error *err);
+
+typedef enum sono_wav_encoding {
+    SONO_WAV_PCM16 = 0, /* default */
+    SONO_WAV_FLOAT32
+} sono_wav_encoding;
+
+/* Write mono samples as WAV, atomically (temporary file then rename). Samples
+ * beyond [-1, 1] are clipped for PCM16. */
+sono_status sono_audio_write_wav(const char *path, const float *samples, int64_t n, int sample_rate,
+                                 sono_wav_encoding encoding, sono_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

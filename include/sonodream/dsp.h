@@ -1,0 +1,117 @@
+/* sonodream: STFT and inverse STFT (FFTW3 single precision), the Slaney mel
+ * filterbank, and log-mel features.
+ *
+ * Conventions follow librosa (stft, istft, filters.mel with htk=False and
+ * norm="slaney", power_to_db with ref=1, top_db=None), so numpy reference
+ * values can be computed independently (tools/golden_logmel.py).
+ * Complex spectra are stored interleaved: (frames, bins, 2) float re, im, with
+ * bins = n_fft/2 + 1. Log-mel output is (n_mels, frames), mel band 0 lowest. */
+#ifndef SONODREAM_DSP_H
+#define SONODREAM_DSP_H
+
+#include <stdint.h>
+
+#include "sonodream/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sono_pad_mode {
+    SONO_PAD_CONSTANT = 0, /* zeros: librosa >= 0.10's default for centred frames */
+    SONO_PAD_REFLECT
+} sono_pad_mode;
+
+/* Everything that determines a feature value. Stored in feature and model
+ * files so that classify and dream compute exactly the training features. */
+typedef struct sono_feature_config {
+    int sample_rate;       /* Hz, 16000 */
+    double seconds;        /* clip length, 4.0; shorter clips zero-padded at the end, longer cropped */
+    int n_fft;             /* 1024 */
+    int hop;               /* 512 */
+    int n_mels;            /* 128 */
+    double fmin;           /* 0 Hz */
+    double fmax;           /* sample_rate / 2 when <= 0 */
+    int center;            /* 1: frame t is centred on sample t*hop */
+    sono_pad_mode pad_mode;/* padding for centred frames */
+    double power;          /* 2.0: power spectrogram */
+    double log_floor;      /* 1e-10: 10*log10(max(p, log_floor)) */
+} sono_feature_config;
+
+void sono_feature_config_default(sono_feature_config *cfg);
+
+/* Check ranges (positive sizes, hop <= n_fft, n_mels <= bins, fmin < fmax <= sr/2 ...). */
+sono_status sono_feature_config_validate(const sono_feature_config *cfg, sono_error *err);
+
+/* Samples in one clip: round(seconds * sample_rate). */
+int64_t sono_feature_clip_samples(const sono_feature_config *cfg);
+
+/* Frames of a clip: 1 + samples / hop when centred, else 1 + (samples - n_fft) / hop. */
+int sono_feature_frames(const sono_feature_config *cfg, int64_t n_samples);
+
+/* JSON text for the config (malloc'd; caller free()s), including the fixed
+ * choices (window "hann", periodic, mel scale "slaney", norm "slaney",
+ * log "10*log10(max(p, floor))"). */
+char *sono_feature_config_to_json(const sono_feature_config *cfg);
+
+/* Parse what sono_feature_config_to_json wrote; fails naming the bad field. */
+sono_status sono_feature_config_from_json(const char *json, sono_feature_config *cfg, sono_error *err);
+
+/* 1 when equal; otherwise 0 and a description of the first difference
+ * ("n_mels: 128 vs 64") in diff. */
+int sono_feature_config_equal(const sono_feature_config *a, const sono_feature_config *b, char *diff,
+                              int diff_size);
+
+/* Copy n samples into out[target], zero-padding at the end or cropping. */
+void sono_fix_length(const float *in, int64_t n, float *out, int64_t target);
+
+/* ---- STFT ---- */
+
+typedef struct sono_stft sono_stft;
+
+/* Plan an STFT with a periodic Hann window. Not thread-safe (FFTW planning);
+ * the returned object is read-only afterwards and may be used from several
+ * threads at once. */
+sono_stft *sono_stft_new(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_error *err);
+void sono_stft_free(sono_stft *s);
+
+int sono_stft_bins(const sono_stft *s);
+int sono_stft_frames(const sono_stft *s, int64_t n_samples);
+
+/* spec: (frames, bins, 2) with frames = sono_stft_frames(s, n). */
+sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, float *spec,
+                              sono_error *err);
+
+/* Inverse by weighted overlap-add, divided by the summed squared window
+ * (librosa.istft). Writes n_out samples (the original signal length). */
+sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames, float *out,
+                              int64_t n_out, sono_error *err);
+
+/* ---- mel ---- */
+
+double sono_hz_to_mel(double hz); /* Slaney: linear below 1 kHz, log above */
+double sono_mel_to_hz(double mel);
+
+/* Slaney-normalised triangular filters, (n_mels, n_fft/2 + 1) row-major,
+ * malloc'd; caller free()s. */
+float *sono_mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax,
+                           sono_error *err);
+
+/* ---- log-mel ---- */
+
+typedef struct sono_logmel sono_logmel;
+
+sono_logmel *sono_logmel_new(const sono_feature_config *cfg, sono_error *err);
+void sono_logmel_free(sono_logmel *lm);
+const sono_feature_config *sono_logmel_config(const sono_logmel *lm);
+const float *sono_logmel_filterbank(const sono_logmel *lm); /* (n_mels, bins) */
+
+/* Log-mel of n samples (any n >= 1): out is (n_mels, frames) with
+ * frames = sono_feature_frames(cfg, n). Thread-safe on a shared lm. */
+sono_status sono_logmel_compute(const sono_logmel *lm, const float *x, int64_t n, float *out,
+                                sono_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+int cli_fail(const sono_error *err) {
+    fprintf(stderr, "sonodream: %s\n", err && err->message[0] ? err->message : "failed");
+    return 1;
+}
+
+int cli_failf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sonodream: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end != '\0') {
+        cli_failf("option --%s: '%s' is not an integer", option, text);
+        return 0;
+    }
+    if (v < lo || v > hi) {
+        cli_failf("option --%s: %ld is out of range [%ld, %ld]", option, v, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *option, const char *text, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end != '\0' || !isfinite(v)) {
+        cli_failf("option --%s: '%s' is not a number", option, text);
+        return 0;
+    }
+    if (v < lo || v > hi) {
+        cli_failf("option --%s: %g is out of range [%g, %g]", option, v, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int log_verbose = 0;
+
+static void log_stderr(sono_log_level level, const char *message, void *user) {
+    (void)user;
+    if (level == SONO_LOG_DEBUG && !log_verbose) return;
+    static const char *const prefix[] = {"debug: ", "", "warning: ", "error: "};
+    fprintf(stderr, "%s%s\n", prefix[level], message);
+}
+
+void cli_log_to_stderr(int verbose) {
+    log_verbose = verbose;
+    sono_log_set(log_stderr, NULL);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress_start(cli_progress *p, const char *label, int64_t total) {
+    p->label = label;
+    p->total = total;
+    p->start = cli_now();
+    p->last_draw = 0;
+    p->enabled = isatty(STDERR_FILENO);
+}
+
+void cli_progress_update(cli_progress *p, int64_t done) {
+    if (!p->enabled || p->total <= 0) return;
+    double now = cli_now();
+    if (done < p->total && now - p->last_draw < 0.1) return;
+    p->last_draw = now;
+    int width = 30, filled = (int)(width * done / p->total);
+    double elapsed = now - p->start;
+    double eta = done > 0 ? elapsed * (double)(p->total - done) / (double)done : 0;
+    fprintf(stderr, "\r%s [", p->label);
+    for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %lld/%lld  %.0fs elapsed, ~%.0fs left ", (long long)done, (long long)p->total,
+            elapsed, eta);
+    fflush(stderr);
+}
+
+void cli_progress_finish(cli_progress *p) {
+    if (!p->enabled) return;
+    cli_progress_update(p, p->total);
+    fputc('\n', stderr);
+}
