@@ -21,9 +21,9 @@ void sono_error_prefix(sono_error *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char joined[SONO_ERROR_MESSAGE_MAX];
+    char joined[2 * SONO_ERROR_MESSAGE_MAX];
     snprintf(joined, sizeof joined, "%s%s", prefix, err->message);
-    memcpy(err->message, joined, sizeof joined);
+    snprintf(err->message, sizeof err->message, "%.*s", SONO_ERROR_MESSAGE_MAX - 1, joined);
 }
 
 void sono_error_clear(sono_error *err) {
