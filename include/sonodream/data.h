@@ -1,0 +1,150 @@
+/* sonodream: datasets as users have them, and the feature file.
+ *
+ * A scan turns a folder into a clip list (path, label, fold). Two layouts:
+ *  - UrbanSound8K: ROOT/metadata/UrbanSound8K.csv and ROOT/audio/foldN/FILE;
+ *    label (classID) and fold come from the CSV.
+ *  - class folders: ROOT/<class>/<file>; a TRAIN-/VALIDATE-/TEST- file-name
+ *    prefix gives the split (folds 1/2/3), otherwise a hash of the file name
+ *    does (80/10/10 into folds 1/2/3).
+ * Preparing decodes each clip, fixes its length and computes its log-mel
+ * spectrogram; the result is one safetensors feature file. */
+#ifndef SONODREAM_DATA_H
+#define SONODREAM_DATA_H
+
+#include <stdint.h>
+
+#include "sonodream/dsp.h"
+#include "sonodream/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SONO_FEATURE_FORMAT "sonodream-features"
+#define SONO_FEATURE_FORMAT_VERSION 1
+
+typedef enum sono_layout {
+    SONO_LAYOUT_AUTO = 0,
+    SONO_LAYOUT_URBANSOUND8K,
+    SONO_LAYOUT_CLASS_FOLDERS
+} sono_layout;
+
+const char *sono_layout_name(sono_layout layout); /* "urbansound8k", "class-folders" */
+/* Parse "auto", "urbansound8k" (or "us8k"), "class-folders" (or "folders"). */
+int sono_layout_parse(const char *text, sono_layout *out);
+
+typedef struct sono_clip {
+    char *path;  /* full path of the audio file */
+    int label;   /* index into class_names */
+    int fold;    /* >= 1 */
+} sono_clip;
+
+typedef struct sono_clip_list {
+    sono_layout layout;
+    sono_clip *clips;
+    int count;
+    char **class_names; /* in label order */
+    int class_count;
+    char **fold_names;  /* fold k is fold_names[k-1]: "fold1".. or "train","validate","test" */
+    int fold_count;
+    char **missing;     /* files the CSV names that are not on disk (with skip_missing) */
+    int missing_count;
+} sono_clip_list;
+
+typedef struct sono_scan_options {
+    sono_layout layout;
+    const char *const *exclude; /* class names to leave out; labels are renumbered */
+    int exclude_count;
+    int skip_missing;           /* UrbanSound8K: files named by the CSV but absent are skipped */
+} sono_scan_options;
+
+/* Scan ROOT. Fails with a message naming the file (and CSV line) and the problem. */
+sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, sono_clip_list **out,
+                              sono_error *err);
+void sono_clip_list_free(sono_clip_list *list);
+
+/* The UrbanSound8K metadata CSV alone (exposed for tests and fuzzing): rows of
+ * slice_file_name, fold, classID, class (other columns ignored; any column
+ * order; quoted fields, a UTF-8 BOM and CRLF accepted). */
+typedef struct sono_us8k_row {
+    char *file;
+    int fold;
+    int class_id;
+    char *class_name;
+} sono_us8k_row;
+
+sono_status sono_us8k_parse_csv(const char *text, size_t len, const char *path, sono_us8k_row **rows,
+                                int *count, sono_error *err);
+void sono_us8k_rows_free(sono_us8k_row *rows, int count);
+
+/* ---- the feature file ---- */
+
+typedef struct sono_feature_set {
+    sono_feature_config config;
+    int count;            /* N clips */
+    int n_mels, frames;
+    float *features;      /* (N, n_mels, frames) log-mel dB */
+    int32_t *labels;      /* (N) */
+    int32_t *folds;       /* (N) */
+    char **class_names;   /* (class_count) */
+    int class_count;
+    char **fold_names;    /* (fold_count), may be NULL */
+    int fold_count;
+    char **sources;       /* (N) source path of each clip */
+    char *layout;         /* "urbansound8k", "class-folders" */
+} sono_feature_set;
+
+/* Write atomically as safetensors: tensors features, labels, folds;
+ * __metadata__: format, format_version, feature_config (JSON), classes (JSON
+ * array), folds (JSON array of names), sources (JSON array), layout. */
+sono_status sono_feature_set_write(const sono_feature_set *set, const char *path, sono_error *err);
+
+/* Read and validate everything (format and version, config, shapes agree,
+ * labels and folds in range, metadata arrays of the right length). */
+sono_status sono_feature_set_read(const char *path, sono_feature_set **out, sono_error *err);
+
+/* Read the metadata only (features/labels/folds left NULL; count set). */
+sono_status sono_feature_set_read_header(const char *path, sono_feature_set **out, sono_error *err);
+
+void sono_feature_set_free(sono_feature_set *set);
+
+/* ---- prepare ---- */
+
+typedef void (*sono_progress_fn)(int64_t done, int64_t total, void *user);
+
+typedef struct sono_prepare_options {
+    sono_feature_config features;
+    int drop_short;   /* keep only clips of the full length (within 10 ms) */
+    int strict;       /* a bad audio file is fatal instead of skipped */
+    int jobs;         /* OpenMP threads; <= 0: all cores */
+    sono_progress_fn progress;
+    void *progress_user;
+} sono_prepare_options;
+
+typedef struct sono_skipped_clip {
+    char *path;
+    char *reason;
+} sono_skipped_clip;
+
+typedef struct sono_prepare_report {
+    int written;
+    int dropped_short;           /* left out by drop_short */
+    sono_skipped_clip *skipped;  /* unreadable or corrupt files */
+    int skipped_count;
+    int *per_class_fold;         /* (class_count, fold_count) clip counts */
+    int class_count, fold_count;
+    double seconds;
+} sono_prepare_report;
+
+/* Decode, fix the length and compute features for every clip in `list` on
+ * all cores, then write `out_path` atomically. Memory is that of the output
+ * plus one clip per thread. Refuses up front when the output would not fit
+ * in memory. */
+sono_status sono_prepare(const sono_clip_list *list, const sono_prepare_options *opt,
+                         const char *out_path, sono_prepare_report *report, sono_error *err);
+void sono_prepare_report_free(sono_prepare_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,383 @@
+/* Dataset layouts: find every clip under a root folder with its label and fold. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "sonodream/data.h"
+
+#define CSV_MAX_BYTES (64L * 1024 * 1024)
+#define MISSING_LISTED 20
+
+const char *sono_layout_name(sono_layout layout) {
+    switch (layout) {
+    case SONO_LAYOUT_URBANSOUND8K: return "urbansound8k";
+    case SONO_LAYOUT_CLASS_FOLDERS: return "class-folders";
+    default: return "auto";
+    }
+}
+
+int sono_layout_parse(const char *text, sono_layout *out) {
+    if (strcmp(text, "auto") == 0) *out = SONO_LAYOUT_AUTO;
+    else if (strcmp(text, "urbansound8k") == 0 || strcmp(text, "us8k") == 0) *out = SONO_LAYOUT_URBANSOUND8K;
+    else if (strcmp(text, "class-folders") == 0 || strcmp(text, "folders") == 0) *out = SONO_LAYOUT_CLASS_FOLDERS;
+    else return 0;
+    return 1;
+}
+
+static void free_strings(char **strings, int count) {
+    if (!strings) return;
+    for (int i = 0; i < count; i++) free(strings[i]);
+    free(strings);
+}
+
+void sono_clip_list_free(sono_clip_list *list) {
+    if (!list) return;
+    for (int i = 0; i < list->count; i++) free(list->clips[i].path);
+    free(list->clips);
+    free_strings(list->class_names, list->class_count);
+    free_strings(list->fold_names, list->fold_count);
+    free_strings(list->missing, list->missing_count);
+    free(list);
+}
+
+static char *join_path(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int is_directory(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_regular_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_excluded(const sono_scan_options *opt, const char *name) {
+    for (int i = 0; i < opt->exclude_count; i++)
+        if (strcmp(opt->exclude[i], name) == 0) return 1;
+    return 0;
+}
+
+/* Append to a growable array of clips. */
+static sono_status add_clip(sono_clip_list *list, int *capacity, char *path, int label, int fold,
+                            sono_error *err) {
+    if (list->count == *capacity) {
+        int cap = *capacity ? 2 * *capacity : 1024;
+        sono_clip *grown = realloc(list->clips, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            free(path);
+            return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        }
+        list->clips = grown;
+        *capacity = cap;
+    }
+    list->clips[list->count++] = (sono_clip){path, label, fold};
+    return SONO_OK;
+}
+
+static sono_status read_text_file(const char *path, char **text, size_t *len, sono_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CSV_MAX_BYTES) {
+        fclose(f);
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: not a regular file of at most %ld bytes", path,
+                              CSV_MAX_BYTES);
+    }
+    *text = malloc((size_t)st.st_size + 1);
+    if (!*text) {
+        fclose(f);
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    }
+    *len = fread(*text, 1, (size_t)st.st_size, f);
+    fclose(f);
+    if (*len != (size_t)st.st_size) {
+        free(*text);
+        return sono_error_set(err, SONO_ERR_IO, "%s: read failed", path);
+    }
+    (*text)[*len] = '\0';
+    return SONO_OK;
+}
+
+/* ------------------------------------------------------------ UrbanSound8K */
+
+static sono_status us8k_classes(sono_clip_list *list, const sono_us8k_row *rows, int count,
+                                const sono_scan_options *opt, int *label_of_id, sono_error *err) {
+    int max_id = -1;
+    for (int i = 0; i < count; i++)
+        if (rows[i].class_id > max_id) max_id = rows[i].class_id;
+    const char **name_of_id = calloc((size_t)max_id + 1, sizeof *name_of_id);
+    list->class_names = calloc((size_t)max_id + 1, sizeof *list->class_names);
+    if (!name_of_id || !list->class_names) {
+        free(name_of_id);
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < count; i++) name_of_id[rows[i].class_id] = rows[i].class_name;
+    for (int id = 0; id <= max_id; id++) {
+        label_of_id[id] = -1;
+        if (!name_of_id[id] || is_excluded(opt, name_of_id[id])) continue;
+        label_of_id[id] = list->class_count;
+        list->class_names[list->class_count++] = strdup(name_of_id[id]);
+    }
+    free(name_of_id);
+    for (int k = 0; k < opt->exclude_count; k++) {
+        int found = 0;
+        for (int i = 0; i < count && !found; i++) found = strcmp(rows[i].class_name, opt->exclude[k]) == 0;
+        if (!found)
+            return sono_error_set(err, SONO_ERR_ARGUMENT, "--exclude %s: no such class in the dataset",
+                                  opt->exclude[k]);
+    }
+    if (list->class_count == 0)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "every class is excluded");
+    return SONO_OK;
+}
+
+static sono_status us8k_fold_names(sono_clip_list *list, const sono_us8k_row *rows, int count,
+                                   sono_error *err) {
+    int max_fold = 0;
+    for (int i = 0; i < count; i++)
+        if (rows[i].fold > max_fold) max_fold = rows[i].fold;
+    list->fold_names = calloc((size_t)max_fold, sizeof *list->fold_names);
+    if (!list->fold_names) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int k = 0; k < max_fold; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "fold%d", k + 1);
+        list->fold_names[k] = strdup(name);
+        list->fold_count++;
+    }
+    return SONO_OK;
+}
+
+static sono_status missing_error(const sono_clip_list *list, const char *root, sono_error *err) {
+    char listing[700] = "";
+    size_t used = 0;
+    for (int i = 0; i < list->missing_count && i < MISSING_LISTED; i++) {
+        int n = snprintf(listing + used, sizeof listing - used, "\n  %s", list->missing[i]);
+        if (n < 0 || (size_t)n >= sizeof listing - used) break;
+        used += (size_t)n;
+    }
+    return sono_error_set(err, SONO_ERR_IO,
+                          "%s: %d file(s) named by metadata/UrbanSound8K.csv are missing "
+                          "(--skip-missing leaves them out):%s%s",
+                          root, list->missing_count, listing,
+                          list->missing_count > MISSING_LISTED ? "\n  ..." : "");
+}
+
+static sono_status us8k_clips(sono_clip_list *list, const char *root, const sono_us8k_row *rows,
+                              int count, const int *label_of_id, const sono_scan_options *opt,
+                              sono_error *err) {
+    int capacity = 0, missing_capacity = 0;
+    for (int i = 0; i < count; i++) {
+        int label = label_of_id[rows[i].class_id];
+        if (label < 0) continue;
+        size_t n = strlen(root) + strlen(rows[i].file) + 32;
+        char *path = malloc(n);
+        if (!path) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        snprintf(path, n, "%s/audio/fold%d/%s", root, rows[i].fold, rows[i].file);
+        if (is_regular_file(path)) {
+            sono_status s = add_clip(list, &capacity, path, label, rows[i].fold, err);
+            if (s != SONO_OK) return s;
+            continue;
+        }
+        if (list->missing_count == missing_capacity) {
+            missing_capacity = missing_capacity ? 2 * missing_capacity : 64;
+            char **grown = realloc(list->missing, (size_t)missing_capacity * sizeof *grown);
+            if (!grown) {
+                free(path);
+                return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+            }
+            list->missing = grown;
+        }
+        list->missing[list->missing_count++] = path;
+    }
+    if (list->missing_count && !opt->skip_missing) return missing_error(list, root, err);
+    return SONO_OK;
+}
+
+static sono_status scan_us8k(sono_clip_list *list, const char *root, const sono_scan_options *opt,
+                             sono_error *err) {
+    char *csv_path = join_path(root, "metadata/UrbanSound8K.csv");
+    char *text = NULL;
+    size_t len = 0;
+    sono_us8k_row *rows = NULL;
+    int count = 0;
+    int label_of_id[1000];
+    if (!csv_path) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    sono_status s = read_text_file(csv_path, &text, &len, err);
+    if (s == SONO_OK) s = sono_us8k_parse_csv(text, len, csv_path, &rows, &count, err);
+    if (s == SONO_OK) s = us8k_classes(list, rows, count, opt, label_of_id, err);
+    if (s == SONO_OK) s = us8k_fold_names(list, rows, count, err);
+    if (s == SONO_OK) s = us8k_clips(list, root, rows, count, label_of_id, opt, err);
+    sono_us8k_rows_free(rows, count);
+    free(text);
+    free(csv_path);
+    return s;
+}
+
+/* ----------------------------------------------------------- class folders */
+
+static int has_audio_extension(const char *name) {
+    static const char *const exts[] = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3",
+                                       ".aif", ".aiff", ".au",   ".caf", ".w64", ".opus"};
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (strcasecmp(dot, exts[i]) == 0) return 1;
+    return 0;
+}
+
+static int cmp_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of a folder's entries that pass `keep` (hidden entries skipped). */
+static sono_status list_folder(const char *dir, int (*keep)(const char *dir, const char *name),
+                               char ***names_out, int *count_out, sono_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return sono_error_set(err, SONO_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
+    char **names = NULL;
+    int count = 0, capacity = 0;
+    sono_status s = SONO_OK;
+    struct dirent *e;
+    while (s == SONO_OK && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !keep(dir, e->d_name)) continue;
+        if (count == capacity) {
+            capacity = capacity ? 2 * capacity : 64;
+            char **grown = realloc(names, (size_t)capacity * sizeof *grown);
+            if (!grown) {
+                s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+                break;
+            }
+            names = grown;
+        }
+        if (!(names[count] = strdup(e->d_name))) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        else count++;
+    }
+    closedir(d);
+    if (s != SONO_OK) {
+        free_strings(names, count);
+        return s;
+    }
+    if (count > 1) qsort(names, (size_t)count, sizeof *names, cmp_strings);
+    *names_out = names;
+    *count_out = count;
+    return SONO_OK;
+}
+
+static int keep_subfolder(const char *dir, const char *name) {
+    char *p = join_path(dir, name);
+    int ok = p && is_directory(p);
+    free(p);
+    return ok;
+}
+
+static int keep_audio_name(const char *dir, const char *name) {
+    (void)dir;
+    return has_audio_extension(name);
+}
+
+/* TRAIN-/VALIDATE-/TEST- prefixes name the split; otherwise a stable hash of
+ * the file name (FNV-1a) puts 80 % in train and 10 % in each other split. */
+static int split_fold(const char *file_name) {
+    if (strncmp(file_name, "TRAIN-", 6) == 0) return 1;
+    if (strncmp(file_name, "VALIDATE-", 9) == 0) return 2;
+    if (strncmp(file_name, "TEST-", 5) == 0) return 3;
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)file_name; *p; p++) h = (h ^ *p) * 16777619u;
+    unsigned bucket = h % 10u;
+    return bucket < 8 ? 1 : bucket == 8 ? 2 : 3;
+}
+
+static sono_status add_class_folder(sono_clip_list *list, int *capacity, const char *class_dir,
+                                    const char *class_name, sono_error *err) {
+    char **files = NULL;
+    int file_count = 0;
+    sono_status s = list_folder(class_dir, keep_audio_name, &files, &file_count, err);
+    if (s != SONO_OK) return s;
+    if (file_count == 0) {
+        sono_log(SONO_LOG_WARN, "%s: no audio files; class '%s' left out", class_dir, class_name);
+        free(files);
+        return SONO_OK;
+    }
+    int label = list->class_count;
+    list->class_names[list->class_count++] = strdup(class_name);
+    for (int i = 0; i < file_count && s == SONO_OK; i++) {
+        char *path = join_path(class_dir, files[i]);
+        s = path ? add_clip(list, capacity, path, label, split_fold(files[i]), err)
+                 : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    }
+    free_strings(files, file_count);
+    return s;
+}
+
+static sono_status scan_class_folders(sono_clip_list *list, const char *root,
+                                      const sono_scan_options *opt, sono_error *err) {
+    char **classes = NULL;
+    int class_count = 0, capacity = 0;
+    sono_status s = list_folder(root, keep_subfolder, &classes, &class_count, err);
+    if (s != SONO_OK) return s;
+    list->class_names = calloc((size_t)(class_count ? class_count : 1), sizeof *list->class_names);
+    if (!list->class_names) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int k = 0; k < opt->exclude_count && s == SONO_OK; k++) {
+        int found = 0;
+        for (int i = 0; i < class_count; i++) found |= strcmp(classes[i], opt->exclude[k]) == 0;
+        if (!found)
+            s = sono_error_set(err, SONO_ERR_ARGUMENT, "--exclude %s: no such class folder in %s",
+                               opt->exclude[k], root);
+    }
+    for (int i = 0; i < class_count && s == SONO_OK; i++) {
+        if (is_excluded(opt, classes[i])) continue;
+        char *dir = join_path(root, classes[i]);
+        s = dir ? add_class_folder(list, &capacity, dir, classes[i], err)
+                : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        free(dir);
+    }
+    free_strings(classes, class_count);
+    if (s == SONO_OK && list->count == 0)
+        s = sono_error_set(err, SONO_ERR_FORMAT,
+                           "%s: no audio files found in class folders (expected %s/<class>/*.wav)", root,
+                           root);
+    static const char *const split_names[] = {"train", "validate", "test"};
+    if (s == SONO_OK && !(list->fold_names = calloc(3, sizeof *list->fold_names)))
+        s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int k = 0; k < 3 && s == SONO_OK; k++) {
+        list->fold_names[k] = strdup(split_names[k]);
+        list->fold_count++;
+    }
+    return s;
+}
+
+static sono_layout detect_layout(const char *root) {
+    char *csv = join_path(root, "metadata/UrbanSound8K.csv");
+    int us8k = csv && is_regular_file(csv);
+    free(csv);
+    return us8k ? SONO_LAYOUT_URBANSOUND8K : SONO_LAYOUT_CLASS_FOLDERS;
+}
+
+sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, sono_clip_list **out,
+                              sono_error *err) {
+    *out = NULL;
+    if (!is_directory(root))
+        return sono_error_set(err, SONO_ERR_IO, "%s: not a folder (expected a dataset folder)", root);
+    sono_clip_list *list = calloc(1, sizeof *list);
+    if (!list) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    list->layout = opt->layout == SONO_LAYOUT_AUTO ? detect_layout(root) : opt->layout;
+    sono_status s = list->layout == SONO_LAYOUT_URBANSOUND8K ? scan_us8k(list, root, opt, err)
+                                                              : scan_class_folders(list, root, opt, err);
+    if (s != SONO_OK) {
+        sono_clip_list_free(list);
+        return s;
+    }
+    *out = list;
+    return SONO_OK;
+}
