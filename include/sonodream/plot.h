@@ -1,0 +1,44 @@
+/* sonodream: pictures drawn with cairo (PNG, written atomically). */
+#ifndef SONODREAM_PLOT_H
+#define SONODREAM_PLOT_H
+
+#include "sonodream/dsp.h"
+#include "sonodream/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sono_spectrogram_panel {
+    const char *title;
+    const float *db;  /* (n_mels, frames) log-mel in dB, band 0 lowest */
+    int frames;
+} sono_spectrogram_panel;
+
+/* Spectrogram panels side by side with a magma-like colour map, time in
+ * seconds and frequency in Hz on the axes and one colour bar in dB. The
+ * colour range is [db_max - range_db, db_max] where db_max is the loudest
+ * value over all panels. cfg gives rate, hop and mel scale for the axes. */
+sono_status sono_plot_spectrograms(const char *path, const sono_feature_config *cfg,
+                                   const sono_spectrogram_panel *panels, int count, double range_db,
+                                   sono_error *err);
+
+typedef struct sono_curve {
+    const char *label;
+    const double *values; /* (points) */
+    int axis;             /* 0: left axis, 1: right axis */
+} sono_curve;
+
+/* Line chart of curves over x = 1..points (epochs): e.g. loss on the left
+ * axis, accuracies on the right. */
+sono_status sono_plot_curves(const char *path, const char *title, const char *x_label,
+                             const char *left_label, const char *right_label, const sono_curve *curves,
+                             int count, int points, sono_error *err);
+
+/* Magma-like colour for t in [0, 1]. */
+void sono_colormap_magma(double t, double rgb[3]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
