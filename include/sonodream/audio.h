@@ -13,11 +13,14 @@
 extern "C" {
 #endif
 
+/* Highest sample rate accepted anywhere; beyond it a header is damage. */
+#define SONO_AUDIO_MAX_RATE 1000000
+
 typedef struct sono_audio_info {
     int sample_rate;
     int channels;
-    int64_t frames;   /* samples per channel */
-    double seconds;
+    int64_t frames;   /* samples per channel; -1 when the container does not say */
+    double seconds;   /* -1 when frames is unknown */
     char format[64];  /* container, e.g. "WAV (Microsoft)", "FLAC" */
     char encoding[64];/* e.g. "Signed 16 bit PCM", "32 bit float" */
 } sono_audio_info;
@@ -31,11 +34,20 @@ sono_status sono_audio_probe(const char *path, sono_audio_info *info, sono_error
  * max_seconds > 0 stops reading after that much audio (bounds memory for
  * fixed-length features); 0 reads everything. Fails on empty or truncated
  * data and on NaN or Inf samples. On success *out holds *n_out samples at
- * *rate_out (rate_out may be NULL). */
+ * *rate_out (rate_out may be NULL).
+ *
+ * With max_seconds > 0, at most ceil(max_seconds * file rate) frames are read
+ * and, when resampled, *n_out = round(frames * target_rate / file rate).
+ * Truncation counts only when it cuts into the part that was asked for: a read
+ * that ends before the header's frame count, or (WAV, AIFF, AU, RF64, whose
+ * length libsndfile quietly shortens to the file's size) a header that promises
+ * more data than the file holds. Float files are read as stored, not normalised. */
 sono_status sono_audio_load(const char *path, int target_rate, double max_seconds, float **out,
                             int64_t *n_out, int *rate_out, sono_error *err);
 
-/* Resample mono float32 with libsoxr (high quality). *out is malloc'd. */
+/* Resample mono float32 with libsoxr (high quality). *out is malloc'd and
+ * holds *n_out = round(n * out_rate / in_rate) samples (a copy when the rates
+ * are equal). */
 sono_status sono_audio_resample(const float *in, int64_t n, int in_rate, int out_rate, float **out,
                                 int64_t *n_out, sono_error *err);
 
@@ -45,7 +57,8 @@ typedef enum sono_wav_encoding {
 } sono_wav_encoding;
 
 /* Write mono samples as WAV, atomically (temporary file then rename). Samples
- * beyond [-1, 1] are clipped for PCM16. */
+ * beyond [-1, 1] are clipped for PCM16. Refuses n <= 0, rates outside
+ * 1 .. SONO_AUDIO_MAX_RATE and NaN or Inf samples, before creating anything. */
 sono_status sono_audio_write_wav(const char *path, const float *samples, int64_t n, int sample_rate,
                                  sono_wav_encoding encoding, sono_error *err);
 

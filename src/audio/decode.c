@@ -1,0 +1,309 @@
+/* Decoding any format libsndfile reads into mono float32. */
+#include "sonodream/audio.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Frames read per sf_readf_float call: bounds the interleaved scratch buffer. */
+#define READ_BLOCK_FRAMES 4096
+/* First allocation when the header's frame count is unknown or implausibly large. */
+#define INITIAL_CAPACITY_FRAMES ((int64_t)1 << 20)
+/* MP3 frame counts are estimates from the bitrate when there is no Xing header;
+ * a shortfall of a couple of MPEG frames (1152 samples each) is not damage. */
+#define MPEG_LENGTH_SLACK_FRAMES 2304
+
+/* ---------------------------------------------------------------- opening */
+
+static sono_status open_failure(const char *path, sono_error *err) {
+    int code = sf_error(NULL);
+    sono_status status = code == SF_ERR_SYSTEM ? SONO_ERR_IO
+                         : code == SF_ERR_UNSUPPORTED_ENCODING ? SONO_ERR_UNSUPPORTED
+                                                               : SONO_ERR_FORMAT;
+    return sono_error_set(err, status, "%s: cannot open as audio: %s", path, sf_strerror(NULL));
+}
+
+/* libsndfile reports a folder as "Format not recognised", which hides the real mistake. */
+static sono_status check_regular_file(const char *path, sono_error *err) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return sono_error_set(err, SONO_ERR_IO, "%s: is a directory, not an audio file", path);
+    return SONO_OK;
+}
+
+static sono_status check_header(const char *path, const SF_INFO *info, sono_error *err) {
+    if (info->channels <= 0)
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: header claims %d channels", path,
+                              info->channels);
+    if (info->samplerate <= 0 || info->samplerate > SONO_AUDIO_MAX_RATE)
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: implausible sample rate %d Hz", path,
+                              info->samplerate);
+    return SONO_OK;
+}
+
+static sono_status open_audio(const char *path, SNDFILE **sf, SF_INFO *info, sono_error *err) {
+    *sf = NULL;
+    memset(info, 0, sizeof *info);
+    sono_status s = check_regular_file(path, err);
+    if (s != SONO_OK) return s;
+    *sf = sf_open(path, SFM_READ, info);
+    if (!*sf) return open_failure(path, err);
+    s = check_header(path, info, err);
+    if (s != SONO_OK) {
+        sf_close(*sf);
+        *sf = NULL;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- probing */
+
+static void format_name(int format, char *out, size_t size) {
+    SF_FORMAT_INFO fi = {.format = format};
+    if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0 && fi.name)
+        snprintf(out, size, "%s", fi.name);
+    else
+        snprintf(out, size, "unknown (0x%x)", (unsigned)format);
+}
+
+static int frames_known(sf_count_t frames) {
+    return frames >= 0 && frames != SF_COUNT_MAX;
+}
+
+sono_status sono_audio_probe(const char *path, sono_audio_info *info, sono_error *err) {
+    SNDFILE *sf;
+    SF_INFO sfi;
+    sono_status s = open_audio(path, &sf, &sfi, err);
+    if (s != SONO_OK) return s;
+    memset(info, 0, sizeof *info);
+    info->sample_rate = sfi.samplerate;
+    info->channels = sfi.channels;
+    info->frames = frames_known(sfi.frames) ? (int64_t)sfi.frames : -1;
+    info->seconds = info->frames >= 0 ? (double)info->frames / sfi.samplerate : -1.0;
+    format_name(sfi.format & SF_FORMAT_TYPEMASK, info->format, sizeof info->format);
+    format_name(sfi.format & SF_FORMAT_SUBMASK, info->encoding, sizeof info->encoding);
+    sf_close(sf);
+    return SONO_OK;
+}
+
+/* ------------------------------------------------------------ truncation */
+
+/* "data : 40000 (should be 19960)": the header promised more bytes than the
+ * file holds. Streaming writers put 0xFFFFFFFF there on purpose. */
+static int claims_more_than_present(const char *line) {
+    const char *colon = strchr(line, ':'), *should = strstr(line, "(should be ");
+    if (!colon || !should || should < colon) return 0;
+    long long claimed = strtoll(colon + 1, NULL, 10);
+    long long present = strtoll(should + strlen("(should be "), NULL, 10);
+    return claimed > present && claimed != 0xFFFFFFFFLL;
+}
+
+/* The label of a log line ("data", "SSND", "Data Size"), lower-cased and trimmed. */
+static void line_label(const char *line, size_t len, char *out, size_t size) {
+    while (len && (*line == ' ' || *line == '\t')) line++, len--;
+    size_t n = 0;
+    while (n < len && line[n] != ':' && n + 1 < size) {
+        out[n] = (char)(line[n] >= 'A' && line[n] <= 'Z' ? line[n] - 'A' + 'a' : line[n]);
+        n++;
+    }
+    while (n && out[n - 1] == ' ') n--;
+    out[n] = '\0';
+}
+
+static int line_reports_short_data(const char *line) {
+    char label[32];
+    line_label(line, strlen(line), label, sizeof label);
+    int audio_chunk = strcmp(label, "data") == 0 || strcmp(label, "ssnd") == 0 ||
+                      strcmp(label, "data size") == 0;
+    if (audio_chunk) return claims_more_than_present(line);
+    /* RF64 keeps its real length in ds64; libsndfile only remarks on a mismatch. */
+    const char *ds64 = strstr(line, "does not match value from 'ds64' chunk of ");
+    if (!ds64) return 0;
+    const char *calc = strstr(line, "frame count ");
+    long long calculated = calc ? strtoll(calc + strlen("frame count "), NULL, 10) : 0;
+    long long declared = strtoll(ds64 + strlen("does not match value from 'ds64' chunk of "), NULL, 10);
+    return declared > calculated;
+}
+
+/* libsndfile quietly shortens a WAV/AIFF/AU whose data chunk runs past the end
+ * of the file, so a short file reads cleanly; only its log tells. */
+static int header_claims_missing_data(SNDFILE *sf) {
+    char log[8192];
+    if (sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log) <= 0) return 0;
+    for (const char *line = log; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char copy[256];
+        snprintf(copy, sizeof copy, "%.*s", (int)(len < sizeof copy ? len : sizeof copy - 1), line);
+        if (line_reports_short_data(copy)) return 1;
+        if (!end) break;
+        line = end + 1;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- reading */
+
+typedef struct mono_buffer {
+    float *data;
+    int64_t count, capacity;
+} mono_buffer;
+
+static int grow(mono_buffer *b, int64_t needed, int64_t limit) {
+    if (needed <= b->capacity) return 1;
+    int64_t cap = b->capacity ? b->capacity : INITIAL_CAPACITY_FRAMES;
+    while (cap < needed) cap = cap > INT64_MAX / 2 ? INT64_MAX : cap * 2;
+    if (cap > limit) cap = limit;
+    if ((uint64_t)cap > SIZE_MAX / sizeof(float)) return 0;
+    float *p = realloc(b->data, (size_t)cap * sizeof(float));
+    if (!p) return 0;
+    b->data = p;
+    b->capacity = cap;
+    return 1;
+}
+
+/* Size the buffer for a small file exactly; big or unknown lengths grow as read,
+ * so a header that lies about its length cannot make us allocate for it. */
+static void reserve_expected(mono_buffer *b, const SF_INFO *info, int64_t limit) {
+    if (!frames_known(info->frames) || info->frames <= 0) return;
+    int64_t expected = info->frames < limit ? info->frames : limit;
+    if (expected > INITIAL_CAPACITY_FRAMES) expected = INITIAL_CAPACITY_FRAMES;
+    float *p = malloc((size_t)expected * sizeof(float));
+    if (!p) return; /* reading will try again and report it */
+    b->data = p;
+    b->capacity = expected;
+}
+
+/* Average the channels of one block into the buffer. Returns the index of the
+ * first non-finite result, or -1. Summing in double keeps large finite inputs finite. */
+static int64_t downmix_block(const float *interleaved, int64_t frames, int channels, float *out) {
+    int64_t bad = -1;
+    for (int64_t i = 0; i < frames; i++) {
+        double sum = 0;
+        for (int c = 0; c < channels; c++) sum += interleaved[i * channels + c];
+        double mean = sum / channels;
+        if (!isfinite(mean) && bad < 0) bad = i;
+        out[i] = (float)mean;
+    }
+    return bad;
+}
+
+static int64_t frame_limit(double max_seconds, int rate) {
+    if (max_seconds <= 0) return INT64_MAX;
+    /* The epsilon keeps 4 s at 22050 Hz at 88200 frames despite rounding in the product. */
+    double frames = ceil(max_seconds * rate - 1e-6);
+    if (frames >= 9.0e18) return INT64_MAX;
+    return frames < 1 ? 1 : (int64_t)frames;
+}
+
+static sono_status read_mono(const char *path, SNDFILE *sf, const SF_INFO *info, int64_t limit,
+                             mono_buffer *b, sono_error *err) {
+    float *block = malloc((size_t)READ_BLOCK_FRAMES * (size_t)info->channels * sizeof(float));
+    if (!block) return sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory", path);
+    reserve_expected(b, info, limit);
+    sono_status s = SONO_OK;
+    while (b->count < limit) {
+        int64_t want = limit - b->count < READ_BLOCK_FRAMES ? limit - b->count : READ_BLOCK_FRAMES;
+        sf_count_t got = sf_readf_float(sf, block, want);
+        if (got <= 0) break;
+        if (!grow(b, b->count + got, limit)) {
+            s = sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory after %lld frames", path,
+                               (long long)b->count);
+            break;
+        }
+        int64_t bad = downmix_block(block, got, info->channels, b->data + b->count);
+        if (bad >= 0) {
+            s = sono_error_set(err, SONO_ERR_FORMAT,
+                               "%s: contains NaN or infinite samples (first at frame %lld)", path,
+                               (long long)(b->count + bad));
+            break;
+        }
+        b->count += got;
+    }
+    free(block);
+    if (s == SONO_OK && sf_error(sf) != SF_ERR_NO_ERROR)
+        s = sono_error_set(err, SONO_ERR_FORMAT, "%s: decoding failed after %lld frames: %s", path,
+                           (long long)b->count, sf_strerror(sf));
+    return s;
+}
+
+/* Fewer frames than the header promised, before we had all we wanted. */
+static sono_status check_complete(const char *path, SNDFILE *sf, const SF_INFO *info,
+                                  int64_t limit, int64_t got, sono_error *err) {
+    if (got >= limit) return SONO_OK;
+    int64_t slack = (info->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG ? MPEG_LENGTH_SLACK_FRAMES : 0;
+    if (frames_known(info->frames) && got + slack < info->frames)
+        return sono_error_set(err, SONO_ERR_FORMAT,
+                              "%s: truncated: the header promises %lld frames but only %lld could be read",
+                              path, (long long)info->frames, (long long)got);
+    if (header_claims_missing_data(sf))
+        return sono_error_set(err, SONO_ERR_FORMAT,
+                              "%s: truncated: the header promises more audio data than the file holds "
+                              "(%lld frames present)", path, (long long)got);
+    return SONO_OK;
+}
+
+static sono_status check_load_arguments(const char *path, int target_rate, double max_seconds,
+                                        float **out, int64_t *n_out, sono_error *err) {
+    if (!path || !out || !n_out)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "sono_audio_load: NULL argument");
+    if (target_rate < 0 || target_rate > SONO_AUDIO_MAX_RATE)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: target sample rate %d Hz is out of range",
+                              path, target_rate);
+    if (!(max_seconds >= 0) || isinf(max_seconds))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: max_seconds %g is not a length", path,
+                              max_seconds);
+    return SONO_OK;
+}
+
+static sono_status decode_mono(const char *path, double max_seconds, mono_buffer *b, int *rate,
+                               sono_error *err) {
+    SNDFILE *sf;
+    SF_INFO info;
+    sono_status s = open_audio(path, &sf, &info, err);
+    if (s != SONO_OK) return s;
+    *rate = info.samplerate;
+    int64_t limit = frame_limit(max_seconds, info.samplerate);
+    s = read_mono(path, sf, &info, limit, b, err);
+    if (s == SONO_OK && b->count == 0)
+        s = sono_error_set(err, SONO_ERR_FORMAT, "%s: no audio data", path);
+    if (s == SONO_OK) s = check_complete(path, sf, &info, limit, b->count, err);
+    sf_close(sf);
+    return s;
+}
+
+sono_status sono_audio_load(const char *path, int target_rate, double max_seconds, float **out,
+                            int64_t *n_out, int *rate_out, sono_error *err) {
+    sono_status s = check_load_arguments(path, target_rate, max_seconds, out, n_out, err);
+    if (s != SONO_OK) return s;
+    *out = NULL;
+    *n_out = 0;
+    mono_buffer b = {0};
+    int rate = 0;
+    s = decode_mono(path, max_seconds, &b, &rate, err);
+    if (s != SONO_OK) {
+        free(b.data);
+        return s;
+    }
+    if (target_rate > 0 && target_rate != rate) {
+        float *resampled = NULL;
+        int64_t n = 0;
+        s = sono_audio_resample(b.data, b.count, rate, target_rate, &resampled, &n, err);
+        free(b.data);
+        if (s != SONO_OK) {
+            sono_error_prefix(err, "%s: ", path);
+            return s;
+        }
+        b.data = resampled, b.count = n, rate = target_rate;
+    }
+    *out = b.data;
+    *n_out = b.count;
+    if (rate_out) *rate_out = rate;
+    return SONO_OK;
+}
