@@ -60,7 +60,7 @@ static void expect_csv_error(const char *text, const char *fragment) {
 static void test_csv(void) {
     static const char *good =
         "\xEF\xBB\xBFslice_file_name,fsID,start,end,salience,fold,classID,class\r\n"
-        "\"a,1.wav\",1,0,4,1,2,\"children_\"\"playing\"\r\n"
+        "\"a,1.wav\",1,0,4,1,1,2,\"children_\"\"playing\"\r\n"
         "b.wav,2,0,4,1,10,0,air_conditioner\r\n"
         "\r\n";
     sono_us8k_row *rows = NULL;
@@ -288,7 +288,10 @@ static void test_feature_file_refusals(const char *dir) {
     FILE *f = fopen(path, "r+b");
     char head[4096];
     size_t n = fread(head, 1, sizeof head, f);
-    char *p = memmem(head, n, SONO_FEATURE_FORMAT, strlen(SONO_FEATURE_FORMAT));
+    char *p = NULL;
+    size_t flen = strlen(SONO_FEATURE_FORMAT);
+    for (size_t i = 0; !p && i + flen <= n; i++)
+        if (memcmp(head + i, SONO_FEATURE_FORMAT, flen) == 0) p = head + i;
     CHECK(p != NULL);
     if (p) {
         memcpy(p, "sonodream-featurex", strlen(SONO_FEATURE_FORMAT));
