@@ -38,23 +38,35 @@ typedef struct sono_feature_config {
     double log_floor;      /* 1e-10: 10*log10(max(p, log_floor)) */
 } sono_feature_config;
 
+/* The defaults above; fmax is left at 0 (= sample_rate / 2). */
 void sono_feature_config_default(sono_feature_config *cfg);
 
-/* Check ranges (positive sizes, hop <= n_fft, n_mels <= bins, fmin < fmax <= sr/2 ...). */
+/* fmax in Hz: cfg->fmax, or sample_rate / 2 when cfg->fmax <= 0. */
+double sono_feature_config_fmax(const sono_feature_config *cfg);
+
+/* Check ranges: sample_rate in [1000, 384000], seconds in (0, 3600], n_fft even
+ * and >= 16, 1 <= hop <= n_fft, 1 <= n_mels <= n_fft/2 + 1,
+ * 0 <= fmin < fmax <= sr/2, center 0 or 1, power > 0, log_floor > 0, and at
+ * least one frame per clip. The message names the field. */
 sono_status sono_feature_config_validate(const sono_feature_config *cfg, sono_error *err);
 
 /* Samples in one clip: round(seconds * sample_rate). */
 int64_t sono_feature_clip_samples(const sono_feature_config *cfg);
 
-/* Frames of a clip: 1 + samples / hop when centred, else 1 + (samples - n_fft) / hop. */
+/* Frames of a clip: 1 + samples / hop when centred, else 1 + (samples - n_fft) / hop;
+ * 0 when there is none (uncentred and fewer than n_fft samples). */
 int sono_feature_frames(const sono_feature_config *cfg, int64_t n_samples);
 
-/* JSON text for the config (malloc'd; caller free()s), including the fixed
- * choices (window "hann", periodic, mel scale "slaney", norm "slaney",
- * log "10*log10(max(p, floor))"). */
+/* One-line JSON text for the config (malloc'd; caller free()s): every field
+ * (fmax resolved to Hz, pad_mode "constant" or "reflect", doubles written so
+ * they read back exactly) and the fixed choices ("window":"hann",
+ * "window_periodic":true, "mel_scale":"slaney", "mel_norm":"slaney",
+ * "log":"10*log10(max(power, log_floor))"). NULL when out of memory. */
 char *sono_feature_config_to_json(const sono_feature_config *cfg);
 
-/* Parse what sono_feature_config_to_json wrote; fails naming the bad field. */
+/* Parse what sono_feature_config_to_json wrote; fails naming the bad field.
+ * The fixed choices may be absent, but when present must be the supported
+ * ones. The result is validated; cfg is only written on success. */
 sono_status sono_feature_config_from_json(const char *json, sono_feature_config *cfg, sono_error *err);
 
 /* 1 when equal; otherwise 0 and a description of the first difference
@@ -69,13 +81,19 @@ void sono_fix_length(const float *in, int64_t n, float *out, int64_t target);
 
 typedef struct sono_stft sono_stft;
 
-/* Plan an STFT with a periodic Hann window. Not thread-safe (FFTW planning);
- * the returned object is read-only afterwards and may be used from several
- * threads at once. */
+/* Plan an STFT with a periodic Hann window (n_fft even, 1 <= hop <= n_fft).
+ * FFTW planning is serialised by a lock inside the dsp module, so creating
+ * and freeing from several threads is safe (code that plans FFTW elsewhere
+ * must not do so concurrently); the returned object is read-only afterwards
+ * and may be used from several threads at once.
+ * Reflect padding is numpy.pad(mode="reflect"): no edge repeat, and a signal
+ * shorter than the padding is reflected again and again (as numpy does); a
+ * single sample is repeated. */
 sono_stft *sono_stft_new(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_error *err);
 void sono_stft_free(sono_stft *s);
 
 int sono_stft_bins(const sono_stft *s);
+/* As sono_feature_frames: 0 when uncentred frames need more samples. */
 int sono_stft_frames(const sono_stft *s, int64_t n_samples);
 
 /* spec: (frames, bins, 2) with frames = sono_stft_frames(s, n). */
@@ -83,7 +101,8 @@ sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, flo
                               sono_error *err);
 
 /* Inverse by weighted overlap-add, divided by the summed squared window
- * (librosa.istft). Writes n_out samples (the original signal length). */
+ * where that sum is non-zero (librosa.istft). Writes n_out samples (the
+ * original signal length); samples no frame reaches are 0. */
 sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames, float *out,
                               int64_t n_out, sono_error *err);
 
@@ -92,8 +111,13 @@ sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames,
 double sono_hz_to_mel(double hz); /* Slaney: linear below 1 kHz, log above */
 double sono_mel_to_hz(double mel);
 
+/* n frequencies (Hz) evenly spaced on the mel scale from fmin to fmax
+ * (librosa.mel_frequencies). With n = n_mels + 2 these are the filterbank's
+ * band edges: band m rises from hz[m], peaks at hz[m + 1], ends at hz[m + 2]. */
+void sono_mel_frequencies(int n, double fmin, double fmax, double *hz);
+
 /* Slaney-normalised triangular filters, (n_mels, n_fft/2 + 1) row-major,
- * malloc'd; caller free()s. */
+ * malloc'd; caller free()s. fmax <= 0 means sample_rate / 2. */
 float *sono_mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax,
                            sono_error *err);
 
@@ -106,8 +130,9 @@ void sono_logmel_free(sono_logmel *lm);
 const sono_feature_config *sono_logmel_config(const sono_logmel *lm);
 const float *sono_logmel_filterbank(const sono_logmel *lm); /* (n_mels, bins) */
 
-/* Log-mel of n samples (any n >= 1): out is (n_mels, frames) with
- * frames = sono_feature_frames(cfg, n). Thread-safe on a shared lm. */
+/* Log-mel of n samples (any n >= 1 when centred, n >= n_fft otherwise): out
+ * is (n_mels, frames) with frames = sono_feature_frames(cfg, n). Thread-safe
+ * on a shared lm. */
 sono_status sono_logmel_compute(const sono_logmel *lm, const float *x, int64_t n, float *out,
                                 sono_error *err);
 

@@ -1,0 +1,234 @@
+/* Short-time Fourier transform and its inverse, following librosa.stft and
+ * librosa.istft: periodic Hann window of length n_fft, centred frames padded
+ * by n_fft/2 on each side, spectra of n_fft/2 + 1 bins; the inverse is the
+ * windowed overlap-add divided by the summed squared window.
+ *
+ * FFTW plans are made once in sono_stft_new (under a lock: FFTW's planner is
+ * not thread-safe) and executed with the new-array functions on per-call
+ * buffers, so one sono_stft can serve several threads at once. */
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsp/dsp_internal.h"
+
+struct sono_stft {
+    int n_fft;
+    int hop;
+    int bins;               /* n_fft / 2 + 1 */
+    int center;
+    sono_pad_mode pad_mode;
+    float *window;          /* (n_fft) periodic Hann */
+    fftwf_plan forward;     /* real -> complex, n_fft points */
+    fftwf_plan inverse;     /* complex -> real, n_fft points, unnormalised */
+};
+
+/* FFTW's planner and plan destruction share global state. */
+static pthread_mutex_t fftw_planner_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Periodic ("fftbins=True") Hann, as scipy.signal.get_window("hann", n) used by librosa. */
+static float *periodic_hann(int n) {
+    float *w = malloc((size_t)n * sizeof *w);
+    if (!w) return NULL;
+    for (int i = 0; i < n; i++) w[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)n));
+    return w;
+}
+
+static sono_status check_stft_arguments(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_error *err) {
+    if (n_fft < 2 || n_fft % 2 != 0)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: n_fft must be a positive even number (got %d)", n_fft);
+    if (hop < 1 || hop > n_fft)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: hop must be between 1 and n_fft = %d (got %d)", n_fft,
+                              hop);
+    if (center != 0 && center != 1)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: center must be 0 or 1 (got %d)", center);
+    if (pad_mode != SONO_PAD_CONSTANT && pad_mode != SONO_PAD_REFLECT)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: unknown pad mode %d", (int)pad_mode);
+    return SONO_OK;
+}
+
+/* Both plans, made on scratch arrays from fftwf_malloc so that the per-call
+ * buffers (also fftwf_malloc) have the alignment the plans expect. */
+static sono_status make_plans(sono_stft *s, sono_error *err) {
+    float *real = fftwf_malloc((size_t)s->n_fft * sizeof *real);
+    fftwf_complex *cplx = fftwf_malloc((size_t)s->bins * sizeof *cplx);
+    if (real && cplx) {
+        pthread_mutex_lock(&fftw_planner_lock);
+        s->forward = fftwf_plan_dft_r2c_1d(s->n_fft, real, cplx, FFTW_ESTIMATE);
+        s->inverse = fftwf_plan_dft_c2r_1d(s->n_fft, cplx, real, FFTW_ESTIMATE);
+        pthread_mutex_unlock(&fftw_planner_lock);
+    }
+    fftwf_free(real);
+    fftwf_free(cplx);
+    if (!real || !cplx) return sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
+    if (!s->forward || !s->inverse)
+        return sono_error_set(err, SONO_ERR_UNSUPPORTED, "stft: FFTW could not plan a transform of %d points",
+                              s->n_fft);
+    return SONO_OK;
+}
+
+sono_stft *sono_stft_new(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_error *err) {
+    if (check_stft_arguments(n_fft, hop, center, pad_mode, err) != SONO_OK) return NULL;
+    sono_stft *s = calloc(1, sizeof *s);
+    if (!s) {
+        sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
+        return NULL;
+    }
+    s->n_fft = n_fft;
+    s->hop = hop;
+    s->bins = n_fft / 2 + 1;
+    s->center = center;
+    s->pad_mode = pad_mode;
+    s->window = periodic_hann(n_fft);
+    sono_status status = s->window ? make_plans(s, err) : sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
+    if (status != SONO_OK) {
+        sono_stft_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sono_stft_free(sono_stft *s) {
+    if (!s) return;
+    pthread_mutex_lock(&fftw_planner_lock);
+    if (s->forward) fftwf_destroy_plan(s->forward);
+    if (s->inverse) fftwf_destroy_plan(s->inverse);
+    pthread_mutex_unlock(&fftw_planner_lock);
+    free(s->window);
+    free(s);
+}
+
+int sono_stft_bins(const sono_stft *s) { return s->bins; }
+
+/* Samples of padding before the signal: frame t starts at t*hop - pad. */
+static int64_t leading_pad(const sono_stft *s) { return s->center ? s->n_fft / 2 : 0; }
+
+/* As librosa: 1 + (n + 2*pad - n_fft) / hop frames, none when that is negative. */
+static int64_t frame_count(const sono_stft *s, int64_t n) {
+    int64_t padded = n + 2 * leading_pad(s);
+    if (n < 0 || padded < s->n_fft) return 0;
+    return 1 + (padded - s->n_fft) / s->hop;
+}
+
+int sono_stft_frames(const sono_stft *s, int64_t n_samples) {
+    int64_t frames = frame_count(s, n_samples);
+    return frames > INT_MAX ? 0 : (int)frames;
+}
+
+sono_status stft_work_alloc(const sono_stft *s, stft_work *w, sono_error *err) {
+    w->frame = fftwf_malloc((size_t)s->n_fft * sizeof *w->frame);
+    w->spectrum = fftwf_malloc((size_t)s->bins * sizeof *w->spectrum);
+    if (w->frame && w->spectrum) return SONO_OK;
+    stft_work_free(w);
+    return sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
+}
+
+void stft_work_free(stft_work *w) {
+    fftwf_free(w->frame);
+    fftwf_free(w->spectrum);
+    w->frame = NULL;
+    w->spectrum = NULL;
+}
+
+/* numpy.pad(mode="reflect") for any pad width: the signal mirrored about its
+ * end samples without repeating them, again and again (period 2(n-1)); a single
+ * sample repeats itself. This is what librosa gets for clips shorter than the
+ * padding, so short signals need no special case. */
+static int64_t reflect_index(int64_t i, int64_t n) {
+    if (n == 1) return 0;
+    int64_t period = 2 * (n - 1);
+    int64_t j = i % period;
+    if (j < 0) j += period;
+    return j < n ? j : period - j;
+}
+
+/* Sample i of the padded signal, i counted from the first real sample. */
+static float padded_sample(const sono_stft *s, const float *x, int64_t n, int64_t i) {
+    if (i >= 0 && i < n) return x[i];
+    return s->pad_mode == SONO_PAD_REFLECT ? x[reflect_index(i, n)] : 0.0f;
+}
+
+void stft_frame_spectrum(const sono_stft *s, const float *x, int64_t n, int t, stft_work *w) {
+    const int64_t start = (int64_t)t * s->hop - leading_pad(s);
+    if (start >= 0 && start + s->n_fft <= n) {
+        for (int j = 0; j < s->n_fft; j++) w->frame[j] = s->window[j] * x[start + j];
+    } else {
+        for (int j = 0; j < s->n_fft; j++) w->frame[j] = s->window[j] * padded_sample(s, x, n, start + j);
+    }
+    fftwf_execute_dft_r2c(s->forward, w->frame, w->spectrum);
+}
+
+sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, float *spec, sono_error *err) {
+    if (!x || n < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: empty signal");
+    int64_t frames = frame_count(s, n);
+    if (frames < 1)
+        return sono_error_set(err, SONO_ERR_ARGUMENT,
+                              "stft: %lld samples is fewer than n_fft = %d, which uncentred frames need",
+                              (long long)n, s->n_fft);
+    if (frames > INT_MAX)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: a signal of %lld samples is too long", (long long)n);
+    stft_work w;
+    sono_status status = stft_work_alloc(s, &w, err);
+    if (status != SONO_OK) return status;
+    const size_t frame_floats = 2 * (size_t)s->bins;
+    for (int t = 0; t < (int)frames; t++) {
+        stft_frame_spectrum(s, x, n, t, &w);
+        memcpy(spec + (size_t)t * frame_floats, w.spectrum, frame_floats * sizeof(float));
+    }
+    stft_work_free(&w);
+    return SONO_OK;
+}
+
+/* Add frame t's windowed inverse transform (in w->frame, unnormalised) and its
+ * squared window to the output samples it overlaps. */
+static void overlap_add(const sono_stft *s, const float *frame, int t, double *sum, double *window_power,
+                        int64_t n_out) {
+    const int64_t start = (int64_t)t * s->hop - leading_pad(s);
+    const int first = start < 0 ? (int)-start : 0;
+    const int last = start + s->n_fft > n_out ? (int)(n_out - start) : s->n_fft;
+    const double scale = 1.0 / s->n_fft; /* FFTW's inverse is unnormalised; numpy's irfft divides by n */
+    for (int j = first; j < last; j++) {
+        double wj = s->window[j];
+        sum[start + j] += wj * frame[j] * scale;
+        window_power[start + j] += wj * wj;
+    }
+}
+
+/* The part of frame t that lands in [0, n_out) is non-empty. */
+static int frame_reaches_output(const sono_stft *s, int t, int64_t n_out) {
+    const int64_t start = (int64_t)t * s->hop - leading_pad(s);
+    return start < n_out && start + s->n_fft > 0;
+}
+
+sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames, float *out, int64_t n_out,
+                              sono_error *err) {
+    if (frames < 1 || !spec) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: no frames");
+    if (n_out < 0) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: negative output length");
+    if (n_out == 0) return SONO_OK;
+    double *sum = calloc((size_t)n_out, sizeof *sum);
+    double *window_power = calloc((size_t)n_out, sizeof *window_power);
+    stft_work w = {NULL, NULL};
+    sono_status status = (sum && window_power) ? stft_work_alloc(s, &w, err)
+                                               : sono_error_set(err, SONO_ERR_MEMORY, "istft: out of memory");
+    const size_t frame_floats = 2 * (size_t)s->bins;
+    for (int t = 0; status == SONO_OK && t < frames; t++) {
+        if (!frame_reaches_output(s, t, n_out)) continue;
+        /* c2r overwrites its input, so transform a copy. */
+        memcpy(w.spectrum, spec + (size_t)t * frame_floats, frame_floats * sizeof(float));
+        fftwf_execute_dft_c2r(s->inverse, w.spectrum, w.frame);
+        overlap_add(s, w.frame, t, sum, window_power, n_out);
+    }
+    /* librosa.istft: divide only where the squared-window sum exceeds the
+     * smallest normal float; elsewhere (no frame covers the sample with a
+     * non-zero weight) the sum is left as is, i.e. zero. Samples past the last
+     * frame stay zero, as librosa's fix_length to `length` gives. */
+    for (int64_t i = 0; status == SONO_OK && i < n_out; i++)
+        out[i] = (float)(window_power[i] > FLT_MIN ? sum[i] / window_power[i] : sum[i]);
+    stft_work_free(&w);
+    free(sum);
+    free(window_power);
+    return status;
+}
