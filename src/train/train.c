@@ -1,0 +1,560 @@
+/* The training loop: fold splits, standardisation, shuffled mini-batches,
+ * augmentation, Adam/SGD, a plateau schedule, best-model and checkpoint
+ * files, and resume. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "augment.h"
+#include "sonodream/fileio.h"
+#include "sonodream/plot.h"
+#include "sonodream/safetensors.h"
+#include "sonodream/train.h"
+
+#define TRAIN_STATE_KEY "train_state"
+#define MAX_EPOCHS 100000
+
+void sono_train_defaults(sono_train_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->arch = SONO_ARCH_DEFAULT;
+    opt->seed = 1;
+    opt->epochs = 30;
+    opt->batch = 32;
+    opt->optim = sono_optim_defaults(SONO_OPTIM_ADAM);
+    opt->plateau_factor = 0.5f;
+    opt->plateau_patience = 4;
+    opt->min_lr = 1e-5f;
+    opt->checkpoint_every = 500;
+    opt->keep_checkpoints = 5;
+    opt->augment = (sono_augment){.time_shift = 32, .time_masks = 1, .time_mask_width = 16, .freq_masks = 1,
+                                  .freq_mask_width = 16, .mixup = 0};
+}
+
+typedef struct epoch_row {
+    double loss, train_acc, val_acc, val_loss, lr, sps;
+} epoch_row;
+
+typedef struct trainer {
+    const sono_feature_set *set;
+    const sono_train_options *opt;
+    int H, W, K, B;
+    int *train_idx, n_train;     /* clips in the training folds */
+    int *val_idx, n_val;         /* clips in the validation folds */
+    int *order;                  /* (n_train) this epoch's shuffle */
+    sono_classifier *model;
+    sono_optim *optim;
+    float *x;                    /* (B, 1, H, W) batch input */
+    float *partner;              /* (H, W) mixup partner */
+    float *scratch;              /* (W) */
+    int32_t *y1, *y2;            /* (B) labels, mixup partner labels */
+    float *lambda;               /* (B) mixup weight of y1 */
+    float *probs, *dlogits;      /* (B, K) */
+    /* position and schedule (saved in checkpoints) */
+    int epoch;                   /* 0-based epoch in progress */
+    int batch_pos;               /* next batch of the epoch */
+    int64_t iteration;
+    double best_val;
+    int best_epoch, since_best;
+    double loss_sum;             /* over this epoch's batches so far */
+    int seen, correct;
+    double epoch_seconds;
+    epoch_row *history;          /* (epochs) */
+    int history_count;
+    char checkpoint_dir[960];
+    char last_checkpoint[1024];
+} trainer;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void trainer_free(trainer *t) {
+    free(t->train_idx), free(t->val_idx), free(t->order);
+    free(t->x), free(t->partner), free(t->scratch);
+    free(t->y1), free(t->y2), free(t->lambda), free(t->probs), free(t->dlogits);
+    free(t->history);
+    sono_optim_free(t->optim);
+    sono_classifier_free(t->model);
+}
+
+static sono_status split_folds(trainer *t, sono_error *err) {
+    const sono_feature_set *s = t->set;
+    t->train_idx = malloc((size_t)(s->count ? s->count : 1) * sizeof(int));
+    t->val_idx = malloc((size_t)(s->count ? s->count : 1) * sizeof(int));
+    t->order = malloc((size_t)(s->count ? s->count : 1) * sizeof(int));
+    if (!t->train_idx || !t->val_idx || !t->order) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    if (t->opt->train_folds & t->opt->val_folds)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "a fold cannot be both a training and a validation fold");
+    for (int i = 0; i < s->count; i++) {
+        if (sono_folds_has(t->opt->train_folds, s->folds[i])) t->train_idx[t->n_train++] = i;
+        else if (sono_folds_has(t->opt->val_folds, s->folds[i])) t->val_idx[t->n_val++] = i;
+    }
+    char folds[64];
+    sono_folds_format(t->opt->train_folds, folds, sizeof folds);
+    if (t->n_train == 0)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "no clips in the training folds (%s)", folds);
+    return SONO_OK;
+}
+
+/* Per mel band mean and standard deviation over every training frame. */
+static void band_statistics(const trainer *t, float *mean, float *std) {
+    for (int h = 0; h < t->H; h++) {
+        double sum = 0, sq = 0;
+        for (int i = 0; i < t->n_train; i++) {
+            const float *row = t->set->features + ((size_t)t->train_idx[i] * t->H + h) * t->W;
+            for (int w = 0; w < t->W; w++) sum += row[w], sq += (double)row[w] * row[w];
+        }
+        double n = (double)t->n_train * t->W, m = sum / n, var = sq / n - m * m;
+        mean[h] = (float)m;
+        std[h] = (float)sqrt(var > 1e-6 ? var : 1e-6);
+    }
+}
+
+static sono_status allocate_buffers(trainer *t, sono_error *err) {
+    size_t clip = (size_t)t->H * t->W;
+    t->x = malloc((size_t)t->B * clip * sizeof(float));
+    t->partner = malloc(clip * sizeof(float));
+    t->scratch = malloc((size_t)(t->W > t->H ? t->W : t->H) * sizeof(float));
+    t->y1 = malloc((size_t)t->B * sizeof(int32_t));
+    t->y2 = malloc((size_t)t->B * sizeof(int32_t));
+    t->lambda = malloc((size_t)t->B * sizeof(float));
+    t->probs = malloc((size_t)t->B * t->K * sizeof(float));
+    t->dlogits = malloc((size_t)t->B * t->K * sizeof(float));
+    int epochs = t->opt->epochs > 0 ? t->opt->epochs : 1;
+    t->history = calloc((size_t)epochs, sizeof *t->history);
+    if (!t->x || !t->partner || !t->scratch || !t->y1 || !t->y2 || !t->lambda || !t->probs || !t->dlogits ||
+        !t->history)
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory for training buffers");
+    return SONO_OK;
+}
+
+static sono_status build_fresh(trainer *t, sono_error *err) {
+    sono_net *net = NULL;
+    sono_shape input = {1, t->H, t->W};
+    sono_status s = sono_net_new(&net, t->opt->arch, input, t->K, t->B, t->opt->seed, err);
+    if (s != SONO_OK) return s;
+    float *mean = malloc((size_t)t->H * sizeof(float)), *std = malloc((size_t)t->H * sizeof(float));
+    if (!mean || !std) {
+        free(mean), free(std);
+        sono_net_free(net);
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    }
+    band_statistics(t, mean, std);
+    s = sono_classifier_new(&t->model, net, &t->set->config, t->set->class_names, t->set->class_count, mean, std,
+                            err);
+    free(mean), free(std);
+    if (s != SONO_OK) {
+        sono_net_free(net);
+        return s;
+    }
+    size_t count;
+    sono_net_params(net, &count);
+    s = sono_optim_new(&t->optim, &t->opt->optim, count, err);
+    t->best_val = -1;
+    return s;
+}
+
+/* ---------------------------------------------------------------- state */
+
+static char *state_json(const trainer *t) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "epoch", t->epoch);
+    cJSON_AddNumberToObject(o, "batch_pos", t->batch_pos);
+    cJSON_AddNumberToObject(o, "iteration", (double)t->iteration);
+    cJSON_AddNumberToObject(o, "best_val", t->best_val);
+    cJSON_AddNumberToObject(o, "best_epoch", t->best_epoch);
+    cJSON_AddNumberToObject(o, "since_best", t->since_best);
+    cJSON_AddNumberToObject(o, "loss_sum", t->loss_sum);
+    cJSON_AddNumberToObject(o, "seen", t->seen);
+    cJSON_AddNumberToObject(o, "correct", t->correct);
+    cJSON_AddNumberToObject(o, "seed", (double)t->opt->seed);
+    cJSON *h = cJSON_AddArrayToObject(o, "history");
+    for (int i = 0; i < t->history_count; i++) {
+        const epoch_row *r = &t->history[i];
+        double v[6] = {r->loss, r->train_acc, r->val_acc, r->val_loss, r->lr, r->sps};
+        cJSON *row = cJSON_CreateArray();
+        for (int k = 0; k < 6; k++) cJSON_AddItemToArray(row, isfinite(v[k]) ? cJSON_CreateNumber(v[k]) : cJSON_CreateNull());
+        cJSON_AddItemToArray(h, row);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static double json_number(const cJSON *o, const char *key, int *ok) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) *ok = 0;
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static sono_status restore_state(trainer *t, const char *path, const char *text, sono_error *err) {
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    int ok = cJSON_IsObject(o);
+    t->epoch = (int)json_number(o, "epoch", &ok);
+    t->batch_pos = (int)json_number(o, "batch_pos", &ok);
+    t->iteration = (int64_t)json_number(o, "iteration", &ok);
+    t->best_val = json_number(o, "best_val", &ok);
+    t->best_epoch = (int)json_number(o, "best_epoch", &ok);
+    t->since_best = (int)json_number(o, "since_best", &ok);
+    t->loss_sum = json_number(o, "loss_sum", &ok);
+    t->seen = (int)json_number(o, "seen", &ok);
+    t->correct = (int)json_number(o, "correct", &ok);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "history");
+    int rows = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : -1;
+    if (!ok || rows < 0 || t->epoch < 0 || t->batch_pos < 0 || t->iteration < 0 || rows != t->epoch) {
+        cJSON_Delete(o);
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: not a training checkpoint (bad '%s')", path, TRAIN_STATE_KEY);
+    }
+    for (int i = 0; i < rows && i < t->opt->epochs; i++) {
+        double v[6];
+        for (int k = 0; k < 6; k++) {
+            const cJSON *x = cJSON_GetArrayItem(cJSON_GetArrayItem(h, i), k);
+            v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+        }
+        t->history[i] = (epoch_row){v[0], v[1], v[2], v[3], v[4], v[5]};
+        t->history_count = i + 1;
+    }
+    cJSON_Delete(o);
+    return SONO_OK;
+}
+
+static sono_status build_resumed(trainer *t, sono_error *err) {
+    const char *path = t->opt->resume;
+    sono_status s = sono_classifier_load(path, t->B, &t->model, &t->optim, err);
+    if (s != SONO_OK) return s;
+    if (!t->optim)
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: a model without optimizer state, not a checkpoint", path);
+    char diff[256];
+    if (!sono_classifier_features_match(t->model, &t->set->config, diff, sizeof diff))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: features differ from the dataset's (%s)", path, diff);
+    sono_st_file *f = NULL;
+    s = sono_st_open(&f, path, err);
+    if (s != SONO_OK) return s;
+    s = restore_state(t, path, sono_st_metadata(f, TRAIN_STATE_KEY), err);
+    sono_st_close(f);
+    return s;
+}
+
+/* --------------------------------------------------------------- outputs */
+
+static sono_status write_checkpoint(trainer *t, sono_error *err) {
+    if (mkdir(t->checkpoint_dir, 0777) != 0 && errno != EEXIST)
+        return sono_error_set(err, SONO_ERR_IO, "%s: cannot create folder: %s", t->checkpoint_dir, strerror(errno));
+    char *state = state_json(t);
+    if (!state) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s/ckpt-%09lld.model", t->checkpoint_dir,
+             (long long)t->iteration);
+    const char *keys[1] = {TRAIN_STATE_KEY}, *values[1] = {state};
+    sono_status s = sono_classifier_save(t->last_checkpoint, t->model, t->optim, keys, values, 1, err);
+    free(state);
+    if (s != SONO_OK) return s;
+    /* Keep the newest keep_checkpoints files: names sort by iteration. */
+    DIR *d = opendir(t->checkpoint_dir);
+    char *names[4096];
+    int count = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) && count < 4096)
+        if (strncmp(e->d_name, "ckpt-", 5) == 0 && strstr(e->d_name, ".model") && !strstr(e->d_name, ".tmp-"))
+            names[count++] = strdup(e->d_name);
+    if (d) closedir(d);
+    for (int i = 0; i < count; i++)
+        for (int j = i + 1; j < count; j++)
+            if (names[j] && names[i] && strcmp(names[j], names[i]) < 0) {
+                char *tmp = names[i];
+                names[i] = names[j], names[j] = tmp;
+            }
+    for (int i = 0; i < count; i++) {
+        if (names[i] && i < count - t->opt->keep_checkpoints) {
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s", t->checkpoint_dir, names[i]);
+            unlink(path);
+        }
+        free(names[i]);
+    }
+    return SONO_OK;
+}
+
+static char *training_summary(const trainer *t) {
+    cJSON *o = cJSON_CreateObject();
+    char folds[64], spec[SONO_ARCH_TEXT_MAX];
+    snprintf(spec, sizeof spec, "%s", sono_net_spec(t->model->net));
+    cJSON_AddStringToObject(o, "arch", spec);
+    sono_folds_format(t->opt->train_folds, folds, sizeof folds);
+    cJSON_AddStringToObject(o, "train_folds", folds);
+    sono_folds_format(t->opt->val_folds, folds, sizeof folds);
+    cJSON_AddStringToObject(o, "val_folds", folds);
+    cJSON_AddNumberToObject(o, "train_clips", t->n_train);
+    cJSON_AddNumberToObject(o, "val_clips", t->n_val);
+    cJSON_AddNumberToObject(o, "epochs", t->history_count);
+    cJSON_AddNumberToObject(o, "iterations", (double)t->iteration);
+    cJSON_AddNumberToObject(o, "batch", t->B);
+    cJSON_AddNumberToObject(o, "seed", (double)t->opt->seed);
+    cJSON_AddStringToObject(o, "optimizer", sono_optim_kind_name(t->opt->optim.kind));
+    cJSON_AddNumberToObject(o, "lr", t->opt->optim.lr);
+    if (t->best_val >= 0) {
+        cJSON_AddNumberToObject(o, "best_val_accuracy", t->best_val);
+        cJSON_AddNumberToObject(o, "best_epoch", t->best_epoch);
+    }
+    if (t->history_count) {
+        cJSON_AddNumberToObject(o, "final_train_loss", t->history[t->history_count - 1].loss);
+        cJSON_AddNumberToObject(o, "final_train_accuracy", t->history[t->history_count - 1].train_acc);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static sono_status save_model(trainer *t, sono_error *err) {
+    free(t->model->training_json);
+    t->model->training_json = training_summary(t);
+    return sono_classifier_save(t->opt->output, t->model, NULL, NULL, NULL, 0, err);
+}
+
+static sono_status write_log(const trainer *t, sono_error *err) {
+    if (!t->opt->log_csv) return SONO_OK;
+    sono_atomic_file f;
+    sono_status s = sono_atomic_begin(&f, t->opt->log_csv, 1, err);
+    if (s != SONO_OK) return s;
+    fprintf(f.stream, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,samples_per_second\n");
+    for (int i = 0; i < t->history_count; i++) {
+        const epoch_row *r = &t->history[i];
+        fprintf(f.stream, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.1f\n", i + 1, r->loss, r->train_acc, r->val_loss, r->val_acc,
+                r->lr, r->sps);
+    }
+    return sono_atomic_commit(&f, err);
+}
+
+static sono_status draw_curves(const trainer *t, sono_error *err) {
+    if (!t->opt->curve_png || t->history_count == 0) return SONO_OK;
+    int n = t->history_count;
+    double *v = malloc((size_t)n * 3 * sizeof(double));
+    if (!v) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++) {
+        v[i] = t->history[i].loss;
+        v[n + i] = t->history[i].train_acc;
+        v[2 * n + i] = t->history[i].val_acc;
+    }
+    sono_curve curves[3] = {{"training loss", v, 0}, {"training accuracy", v + n, 1}, {"validation accuracy", v + 2 * n, 1}};
+    sono_status s = sono_plot_curves(t->opt->curve_png, "sonodream training", "epoch", "loss", "accuracy", curves,
+                                     t->n_val ? 3 : 2, n, err);
+    free(v);
+    return s;
+}
+
+/* ------------------------------------------------------------------ steps */
+
+static void shuffle_epoch(trainer *t) {
+    for (int i = 0; i < t->n_train; i++) t->order[i] = t->train_idx[i];
+    sono_rng rng = sono_rng_for(t->opt->seed, 0x5348u, (uint64_t)t->epoch, 0);
+    for (int i = t->n_train - 1; i > 0; i--) {
+        int j = sono_rng_below(&rng, i + 1);
+        int tmp = t->order[i];
+        t->order[i] = t->order[j], t->order[j] = tmp;
+    }
+}
+
+static void load_clip(const trainer *t, int index, float *dst) {
+    size_t clip = (size_t)t->H * t->W;
+    memcpy(dst, t->set->features + (size_t)index * clip, clip * sizeof(float));
+    sono_classifier_standardize(t->model, dst, t->W);
+}
+
+/* Fill the batch starting at position `first` of this epoch's order. */
+static int prepare_batch(trainer *t, int first) {
+    int n = t->n_train - first < t->B ? t->n_train - first : t->B;
+    size_t clip = (size_t)t->H * t->W;
+    const sono_augment *aug = &t->opt->augment;
+    for (int b = 0; b < n; b++) {
+        int index = t->order[first + b];
+        float *x = t->x + (size_t)b * clip;
+        sono_rng rng = sono_rng_for(t->opt->seed, 0x4155u, (uint64_t)t->epoch, (uint64_t)index);
+        load_clip(t, index, x);
+        sono_augment_clip(aug, x, t->H, t->W, &rng, t->scratch);
+        t->y1[b] = t->set->labels[index];
+        t->y2[b] = t->y1[b];
+        t->lambda[b] = 1.0f;
+        if (aug->mixup > 0) {
+            int other = t->train_idx[sono_rng_below(&rng, t->n_train)];
+            float lam = (float)sono_rng_beta(&rng, aug->mixup);
+            load_clip(t, other, t->partner);
+            for (size_t i = 0; i < clip; i++) x[i] = lam * x[i] + (1 - lam) * t->partner[i];
+            t->y2[b] = t->set->labels[other];
+            t->lambda[b] = lam;
+        }
+    }
+    return n;
+}
+
+/* Mixed cross-entropy: lambda * CE(y1) + (1 - lambda) * CE(y2), mean over the batch. */
+static double mixed_loss(trainer *t, const float *logits, int n) {
+    sono_softmax(t->probs, logits, n, t->K);
+    double loss = 0;
+    for (int b = 0; b < n; b++) {
+        const float *p = t->probs + (size_t)b * t->K;
+        float *d = t->dlogits + (size_t)b * t->K;
+        float lam = t->lambda[b];
+        loss -= lam * log(p[t->y1[b]] + 1e-12) + (1 - lam) * log(p[t->y2[b]] + 1e-12);
+        for (int k = 0; k < t->K; k++) d[k] = p[k] / n;
+        d[t->y1[b]] -= lam / n;
+        d[t->y2[b]] -= (1 - lam) / n;
+        int best = 0;
+        for (int k = 1; k < t->K; k++)
+            if (p[k] > p[best]) best = k;
+        t->correct += best == (lam >= 0.5f ? t->y1[b] : t->y2[b]);
+    }
+    return loss / n;
+}
+
+static sono_status train_step(trainer *t, int n, double *loss, sono_error *err) {
+    const float *logits;
+    sono_net_zero_grad(t->model->net);
+    sono_status s = sono_net_forward(t->model->net, t->x, n, SONO_MODE_TRAIN, &logits, err);
+    if (s != SONO_OK) return s;
+    *loss = mixed_loss(t, logits, n);
+    if (!isfinite(*loss))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "training diverged (loss is %g at iteration %lld); lower --lr",
+                              *loss, (long long)t->iteration);
+    s = sono_net_backward(t->model->net, t->dlogits, NULL, err);
+    if (s != SONO_OK) return s;
+    size_t count;
+    float *params = sono_net_params(t->model->net, &count);
+    sono_optim_step(t->optim, params, sono_net_grads(t->model->net, &count));
+    return SONO_OK;
+}
+
+static sono_status validate(trainer *t, double *accuracy, double *loss, sono_error *err) {
+    *accuracy = NAN, *loss = NAN;
+    if (t->n_val == 0) return SONO_OK;
+    size_t clip = (size_t)t->H * t->W;
+    int correct = 0;
+    double total = 0;
+    for (int first = 0; first < t->n_val; first += t->B) {
+        int n = t->n_val - first < t->B ? t->n_val - first : t->B;
+        for (int b = 0; b < n; b++) load_clip(t, t->val_idx[first + b], t->x + (size_t)b * clip);
+        sono_status s = sono_net_predict(t->model->net, t->x, n, t->probs, err);
+        if (s != SONO_OK) return s;
+        for (int b = 0; b < n; b++) {
+            const float *p = t->probs + (size_t)b * t->K;
+            int label = t->set->labels[t->val_idx[first + b]], best = 0;
+            for (int k = 1; k < t->K; k++)
+                if (p[k] > p[best]) best = k;
+            correct += best == label;
+            total -= log(p[label] + 1e-12);
+        }
+    }
+    *accuracy = (double)correct / t->n_val;
+    *loss = total / t->n_val;
+    return SONO_OK;
+}
+
+/* Epoch end: validation, schedule, best model, log, picture, callback. */
+static sono_status finish_epoch(trainer *t, sono_error *err) {
+    epoch_row *r = &t->history[t->history_count];
+    int batches = (t->n_train + t->B - 1) / t->B;
+    r->loss = t->loss_sum / batches;
+    r->train_acc = t->seen ? (double)t->correct / t->seen : 0;
+    r->lr = t->optim->cfg.lr;
+    r->sps = t->epoch_seconds > 0 ? t->seen / t->epoch_seconds : 0;
+    sono_status s = validate(t, &r->val_acc, &r->val_loss, err);
+    if (s != SONO_OK) return s;
+    t->history_count++;
+    int best = 0;
+    if (t->n_val && r->val_acc > t->best_val) {
+        t->best_val = r->val_acc, t->best_epoch = t->epoch + 1, t->since_best = 0, best = 1;
+        s = save_model(t, err);
+    } else if (t->n_val && t->opt->plateau_patience > 0 && ++t->since_best >= t->opt->plateau_patience) {
+        float lr = t->optim->cfg.lr * t->opt->plateau_factor;
+        t->optim->cfg.lr = lr > t->opt->min_lr ? lr : t->opt->min_lr;
+        t->since_best = 0;
+    }
+    if (s == SONO_OK) s = write_log(t, err);
+    if (s == SONO_OK) s = draw_curves(t, err);
+    if (s == SONO_OK && t->opt->on_epoch) {
+        sono_epoch_stats st = {t->epoch + 1, t->iteration, r->loss, r->train_acc, r->val_acc, r->val_loss, r->lr,
+                               r->sps, best};
+        t->opt->on_epoch(&st, t->opt->user);
+    }
+    t->epoch++;
+    t->batch_pos = 0;
+    t->loss_sum = 0, t->seen = 0, t->correct = 0, t->epoch_seconds = 0;
+    return s;
+}
+
+static int stop_requested(const trainer *t) { return t->opt->stop && *t->opt->stop; }
+
+static sono_status run_epochs(trainer *t, sono_error *err) {
+    const int batches = (t->n_train + t->B - 1) / t->B;
+    sono_status s = SONO_OK;
+    while (s == SONO_OK && t->epoch < t->opt->epochs) {
+        shuffle_epoch(t);
+        while (s == SONO_OK && t->batch_pos < batches) {
+            if (t->opt->max_iterations > 0 && t->iteration >= t->opt->max_iterations) return SONO_OK;
+            if (stop_requested(t)) {
+                s = write_checkpoint(t, err);
+                return s == SONO_OK ? sono_error_set(err, SONO_ERR_INTERRUPTED,
+                                                     "interrupted; resume with --resume %s", t->last_checkpoint)
+                                    : s;
+            }
+            double start = now_seconds(), loss = 0;
+            int n = prepare_batch(t, t->batch_pos * t->B);
+            s = train_step(t, n, &loss, err);
+            t->epoch_seconds += now_seconds() - start;
+            if (s != SONO_OK) break;
+            t->loss_sum += loss, t->seen += n;
+            t->batch_pos++, t->iteration++;
+            if (t->opt->on_step) t->opt->on_step(t->iteration, t->batch_pos, batches, loss, t->opt->user);
+            if (t->opt->checkpoint_every > 0 && t->iteration % t->opt->checkpoint_every == 0)
+                s = write_checkpoint(t, err);
+        }
+        if (s == SONO_OK) s = finish_epoch(t, err);
+    }
+    return s;
+}
+
+static sono_status check_options(const sono_feature_set *set, const sono_train_options *opt, sono_error *err) {
+    if (opt->batch < 1 || opt->batch > 65536)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "batch size %d is out of range 1..65536", opt->batch);
+    if (opt->epochs < 1 || opt->epochs > MAX_EPOCHS)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "epochs %d is out of range 1..%d", opt->epochs, MAX_EPOCHS);
+    if (!(opt->optim.lr > 0)) return sono_error_set(err, SONO_ERR_ARGUMENT, "the learning rate must be positive");
+    if (!opt->output) return sono_error_set(err, SONO_ERR_ARGUMENT, "no output model path");
+    if (set->class_count < 2) return sono_error_set(err, SONO_ERR_ARGUMENT, "training needs at least two classes");
+    if (opt->keep_checkpoints < 1)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "keep_checkpoints must be at least 1");
+    return SONO_OK;
+}
+
+sono_status sono_train(const sono_feature_set *set, const sono_train_options *opt, sono_train_result *result,
+                       sono_error *err) {
+    memset(result, 0, sizeof *result);
+    double start = now_seconds();
+    sono_status s = check_options(set, opt, err);
+    if (s != SONO_OK) return s;
+    trainer t = {0};
+    t.set = set, t.opt = opt;
+    t.H = set->n_mels, t.W = set->frames, t.K = set->class_count, t.B = opt->batch;
+    if (opt->checkpoint_dir) snprintf(t.checkpoint_dir, sizeof t.checkpoint_dir, "%s", opt->checkpoint_dir);
+    else snprintf(t.checkpoint_dir, sizeof t.checkpoint_dir, "%s.checkpoints", opt->output);
+    s = split_folds(&t, err);
+    if (s == SONO_OK) s = allocate_buffers(&t, err);
+    if (s == SONO_OK) s = opt->resume ? build_resumed(&t, err) : build_fresh(&t, err);
+    if (s == SONO_OK) s = run_epochs(&t, err);
+    if (s == SONO_OK && (t.n_val == 0 || t.best_val < 0)) s = save_model(&t, err);
+    result->epochs_done = t.history_count;
+    result->iterations = t.iteration;
+    result->best_val_accuracy = t.n_val ? t.best_val : NAN;
+    result->best_epoch = t.best_epoch;
+    result->seconds = now_seconds() - start;
+    snprintf(result->last_checkpoint, sizeof result->last_checkpoint, "%s", t.last_checkpoint);
+    trainer_free(&t);
+    return s;
+}
