@@ -7,6 +7,9 @@
 static const cli_command commands[] = {
     {"prepare", "turn a folder of labelled recordings into a feature file", cmd_prepare},
     {"info", "describe a feature file, model or audio file", cmd_info},
+    {"train", "train a classifier on a feature file", cmd_train},
+    {"eval", "accuracy, per-class scores and confusion matrix of a model", cmd_eval},
+    {"classify", "top classes of sound files", cmd_classify},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 
