@@ -1,0 +1,235 @@
+/* Training: fold parsing, learning a toy problem, determinism, checkpoints,
+ * resume after an interruption, evaluation and compatibility checks. */
+#include <math.h>
+#include <signal.h>
+
+#include "check.h"
+#include "sonodream/safetensors.h"
+#include "sonodream/train.h"
+
+/* A small feature set: three classes of "spectrograms" with a bright band at
+ * a class-specific height plus noise, in folds 1..3. */
+static sono_feature_set *toy_set(int per_class) {
+    sono_feature_set *s = calloc(1, sizeof *s);
+    sono_feature_config_default(&s->config);
+    s->config.n_mels = 16;
+    s->config.seconds = 0.25; /* 4000 samples at 16 kHz: 8 frames */
+    s->n_mels = 16;
+    s->frames = sono_feature_frames(&s->config, sono_feature_clip_samples(&s->config));
+    s->class_count = 3;
+    s->count = 3 * per_class;
+    s->class_names = calloc(3, sizeof(char *));
+    const char *names[3] = {"low", "middle", "high"};
+    for (int k = 0; k < 3; k++) s->class_names[k] = strdup(names[k]);
+    size_t clip = (size_t)s->n_mels * s->frames;
+    s->features = malloc((size_t)s->count * clip * sizeof(float));
+    s->labels = malloc((size_t)s->count * sizeof(int32_t));
+    s->folds = malloc((size_t)s->count * sizeof(int32_t));
+    s->sources = calloc((size_t)s->count, sizeof(char *));
+    uint32_t lcg = 12345;
+    for (int i = 0; i < s->count; i++) {
+        int label = i % 3;
+        s->labels[i] = label;
+        s->folds[i] = 1 + (i / 3) % 3;
+        s->sources[i] = strdup("toy");
+        for (size_t j = 0; j < clip; j++) {
+            lcg = lcg * 1664525u + 1013904223u;
+            int band = (int)(j / (size_t)s->frames);
+            float noise = (float)(lcg >> 8) / 16777216.0f * 10.0f;
+            s->features[(size_t)i * clip + j] = -60.0f + noise + (abs(band - (2 + 5 * label)) <= 1 ? 30.0f : 0.0f);
+        }
+    }
+    s->layout = strdup("test");
+    return s;
+}
+
+static void test_folds(void) {
+    sono_folds f;
+    sono_error err = {0};
+    char text[64];
+    CHECK(sono_folds_parse("1-9", &f, &err) == SONO_OK && f == 0x3FEu);
+    CHECK(sono_folds_parse("1,3,5-7", &f, &err) == SONO_OK);
+    sono_folds_format(f, text, sizeof text);
+    CHECK_MSG(strcmp(text, "1,3,5-7") == 0, "%s", text);
+    CHECK(sono_folds_has(f, 6) && !sono_folds_has(f, 4));
+    const char *bad[] = {"", "0", "64", "3-1", "1,", "a", "1-", "1;2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_MSG(sono_folds_parse(bad[i], &f, &err) != SONO_OK, "'%s'", bad[i]);
+}
+
+static void base_options(sono_train_options *o, const char *dir, const char *name) {
+    static char out[8][512];
+    static int slot = 0;
+    char *path = out[slot++ % 8];
+    snprintf(path, 512, "%s/%s.model", dir, name);
+    sono_train_defaults(o);
+    o->arch = "c4,p2,f8";
+    o->epochs = 6;
+    o->batch = 8;
+    o->optim.lr = 3e-3f;
+    o->train_folds = (1u << 1) | (1u << 2);
+    o->val_folds = 1u << 3;
+    o->output = path;
+    o->checkpoint_every = 0;
+}
+
+static void read_params(const char *path, float **data, size_t *count) {
+    sono_classifier *c = NULL;
+    sono_error err = {0};
+    *data = NULL;
+    *count = 0;
+    CHECK_MSG(sono_classifier_load(path, 1, &c, NULL, &err) == SONO_OK, "%s", err.message);
+    if (!c) return;
+    float *p = sono_net_params(c->net, count);
+    *data = malloc(*count * sizeof(float));
+    memcpy(*data, p, *count * sizeof(float));
+    sono_classifier_free(c);
+}
+
+static int same_params(const char *a, const char *b) {
+    float *pa, *pb;
+    size_t na, nb;
+    read_params(a, &pa, &na);
+    read_params(b, &pb, &nb);
+    int same = pa && pb && na == nb && memcmp(pa, pb, na * sizeof(float)) == 0;
+    free(pa), free(pb);
+    return same;
+}
+
+static void test_learns_and_evaluates(const char *dir, sono_feature_set *set) {
+    sono_train_options o;
+    base_options(&o, dir, "toy");
+    sono_train_result r;
+    sono_error err = {0};
+    CHECK_MSG(sono_train(set, &o, &r, &err) == SONO_OK, "%s", err.message);
+    fprintf(stderr, "toy problem: best validation accuracy %.3f at epoch %d\n", r.best_val_accuracy, r.best_epoch);
+    CHECK(r.best_val_accuracy >= 0.95);
+    CHECK(r.epochs_done == 6);
+    sono_classifier *c = NULL;
+    CHECK_MSG(sono_classifier_load(o.output, 8, &c, NULL, &err) == SONO_OK, "%s", err.message);
+    if (!c) return;
+    CHECK(c->class_count == 3 && strcmp(c->class_names[2], "high") == 0);
+    CHECK(c->training_json && strstr(c->training_json, "best_val_accuracy"));
+    sono_eval_result e;
+    CHECK(sono_evaluate(c, set, 1u << 3, &e, &err) == SONO_OK);
+    int sum = 0;
+    for (int i = 0; i < 9; i++) sum += e.confusion[i];
+    CHECK(sum == e.count && e.count == set->count / 3);
+    CHECK_NEAR((double)e.correct / e.count, r.best_val_accuracy, 1e-9);
+    sono_eval_result_free(&e);
+    /* A feature set made differently is refused, naming the difference. */
+    set->config.n_fft = 512;
+    CHECK(sono_evaluate(c, set, 0, &e, &err) != SONO_OK);
+    CHECK_MSG(strstr(err.message, "n_fft"), "%s", err.message);
+    set->config.n_fft = 1024;
+    sono_classifier_free(c);
+    /* The CSV log has a header and one row per epoch. */
+    char csv[600];
+    snprintf(csv, sizeof csv, "%s/toy.csv", dir);
+    o.log_csv = csv;
+    o.epochs = 2;
+    CHECK(sono_train(set, &o, &r, &err) == SONO_OK);
+    FILE *f = fopen(csv, "r");
+    int lines = 0;
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) lines++;
+    if (f) fclose(f);
+    CHECK(lines == 3);
+}
+
+static void test_same_seed_same_model(const char *dir, sono_feature_set *set) {
+    sono_train_options a, b;
+    base_options(&a, dir, "seed-a");
+    base_options(&b, dir, "seed-b");
+    a.epochs = b.epochs = 2;
+    a.val_folds = b.val_folds = 0;
+    a.augment.mixup = b.augment.mixup = 0.4f;
+    sono_train_result r;
+    sono_error err = {0};
+    CHECK(sono_train(set, &a, &r, &err) == SONO_OK);
+    CHECK(sono_train(set, &b, &r, &err) == SONO_OK);
+    CHECK(same_params(a.output, b.output));
+}
+
+static volatile sig_atomic_t stop_now = 0;
+static void stop_at_step_5(int64_t iteration, int batch, int batches, double loss, void *user) {
+    (void)batch, (void)batches, (void)loss, (void)user;
+    if (iteration == 5) stop_now = 1;
+}
+
+static void test_interrupt_and_resume(const char *dir, sono_feature_set *set) {
+    sono_train_options whole, part;
+    base_options(&whole, dir, "whole");
+    base_options(&part, dir, "part");
+    whole.val_folds = part.val_folds = 0; /* the output is then the final weights */
+    whole.epochs = part.epochs = 3;
+    whole.augment.mixup = part.augment.mixup = 0.4f;
+    whole.arch = part.arch = "c4,p2,d0.25,f8"; /* dropout: its random state must resume too */
+    sono_train_result r;
+    sono_error err = {0};
+    CHECK(sono_train(set, &whole, &r, &err) == SONO_OK);
+    /* Stopped mid-epoch (Ctrl-C): a checkpoint is written. */
+    part.stop = &stop_now;
+    part.on_step = stop_at_step_5;
+    CHECK(sono_train(set, &part, &r, &err) == SONO_ERR_INTERRUPTED);
+    CHECK_MSG(strstr(err.message, "--resume"), "%s", err.message);
+    CHECK(r.iterations == 5 && r.last_checkpoint[0]);
+    char checkpoint[1024];
+    snprintf(checkpoint, sizeof checkpoint, "%s", r.last_checkpoint);
+    stop_now = 0;
+    part.stop = NULL;
+    part.on_step = NULL;
+    part.resume = checkpoint;
+    CHECK_MSG(sono_train(set, &part, &r, &err) == SONO_OK, "%s", err.message);
+    CHECK(r.epochs_done == 3);
+    CHECK_MSG(same_params(whole.output, part.output), "resumed run differs from the uninterrupted one");
+    /* A model without optimizer state is not a checkpoint. */
+    part.resume = whole.output;
+    CHECK(sono_train(set, &part, &r, &err) != SONO_OK);
+    CHECK_MSG(strstr(err.message, "optimizer"), "%s", err.message);
+}
+
+static void test_checkpoint_rotation(const char *dir, sono_feature_set *set) {
+    sono_train_options o;
+    base_options(&o, dir, "rot");
+    o.checkpoint_every = 2;
+    o.keep_checkpoints = 2;
+    o.epochs = 3;
+    sono_train_result r;
+    sono_error err = {0};
+    CHECK(sono_train(set, &o, &r, &err) == SONO_OK);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "test $(ls '%s/rot.model.checkpoints' | grep -c '^ckpt-.*\\.model$') -eq 2", dir);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_bad_options(sono_feature_set *set) {
+    sono_train_options o;
+    base_options(&o, "/tmp", "bad");
+    sono_train_result r;
+    sono_error err = {0};
+    o.batch = 0;
+    CHECK(sono_train(set, &o, &r, &err) != SONO_OK && strstr(err.message, "batch"));
+    base_options(&o, "/tmp", "bad");
+    o.train_folds = 1u << 9;
+    CHECK(sono_train(set, &o, &r, &err) != SONO_OK && strstr(err.message, "no clips"));
+    base_options(&o, "/tmp", "bad");
+    o.arch = "c4,z9";
+    CHECK(sono_train(set, &o, &r, &err) != SONO_OK && strstr(err.message, "z9"));
+    base_options(&o, "/tmp", "bad");
+    o.val_folds = o.train_folds;
+    CHECK(sono_train(set, &o, &r, &err) != SONO_OK);
+}
+
+int main(void) {
+    char *dir = test_make_dir();
+    sono_feature_set *set = toy_set(30);
+    test_folds();
+    test_learns_and_evaluates(dir, set);
+    test_same_seed_same_model(dir, set);
+    test_interrupt_and_resume(dir, set);
+    test_checkpoint_rotation(dir, set);
+    test_bad_options(set);
+    sono_feature_set_free(set);
+    test_cleanup_dir(dir);
+    return test_result("test_train");
+}
