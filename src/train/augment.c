@@ -59,13 +59,13 @@ void sono_augment_clip(const sono_augment *aug, float *x, int H, int W, sono_rng
         roll_time(x, H, W, shift, scratch);
     }
     for (int m = 0; m < aug->time_masks && aug->time_mask_width > 0; m++) {
-        int width = sono_rng_below(rng, aug->time_mask_width + 1);
+        int width = sono_rng_below(rng, (aug->time_mask_width < W ? aug->time_mask_width : W) + 1);
         int start = sono_rng_below(rng, W - width + 1);
         for (int h = 0; h < H; h++)
             for (int w = start; w < start + width; w++) x[(size_t)h * W + w] = 0;
     }
     for (int m = 0; m < aug->freq_masks && aug->freq_mask_width > 0; m++) {
-        int width = sono_rng_below(rng, aug->freq_mask_width + 1);
+        int width = sono_rng_below(rng, (aug->freq_mask_width < H ? aug->freq_mask_width : H) + 1);
         int start = sono_rng_below(rng, H - width + 1);
         for (int h = start; h < start + width; h++) memset(x + (size_t)h * W, 0, (size_t)W * sizeof(float));
     }

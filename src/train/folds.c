@@ -19,7 +19,9 @@ static int parse_fold(const char **p, int *out) {
 sono_status sono_folds_parse(const char *text, sono_folds *out, sono_error *err) {
     sono_folds mask = 0;
     const char *p = text;
+    int dangling = 0; /* a comma with nothing after it */
     while (*p) {
+        dangling = 0;
         int lo, hi;
         if (!parse_fold(&p, &lo)) break;
         hi = lo;
@@ -30,12 +32,12 @@ sono_status sono_folds_parse(const char *text, sono_folds *out, sono_error *err)
         for (int f = lo; f <= hi; f++) mask |= (sono_folds)1 << f;
         if (*p == ',') {
             p++;
-            if (!*p) break;
+            dangling = 1;
         } else if (*p) {
             break;
         }
     }
-    if (*p || !mask)
+    if (*p || !mask || dangling)
         return sono_error_set(err, SONO_ERR_ARGUMENT,
                               "folds '%s': expected fold numbers 1..63 as a list or ranges, e.g. 1-9 or 1,3,5-7",
                               text);
