@@ -1,0 +1,94 @@
+/* Private to src/nn: hashing for counter-based randomness, BLAS threading,
+ * and the network struct shared by net.c, net_pass.c and model_file.c. */
+#ifndef SONO_NN_INTERNAL_H
+#define SONO_NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sonodream/nn.h"
+
+/* splitmix64's finaliser (Steele, Lea, Flood 2014): a bijective mix, good
+ * enough to turn a counter into independent-looking bits. */
+static inline uint64_t sono_mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* A stream key from up to three counters; each stream then hashes its index. */
+static inline uint64_t sono_stream_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t domain) {
+    return sono_mix64(sono_mix64(sono_mix64(seed ^ domain) ^ a) ^ b);
+}
+
+/* Uniform in [0, 1) with 24 random bits (exactly representable in float). */
+static inline float sono_stream_uniform(uint64_t key, uint64_t index) {
+    return (float)(sono_mix64(key ^ (index * 0xD1B54A32D192ED03ull)) >> 40) * (1.0f / 16777216.0f);
+}
+
+#define SONO_DOMAIN_DROPOUT 0x64726f706f757431ull /* "dropout1" */
+#define SONO_DOMAIN_INIT 0x696e697469616c31ull    /* "initial1" */
+
+/* BLAS runs single-threaded while we parallelise with OpenMP around it (the
+ * pthread OpenBLAS would otherwise start its own threads inside each of
+ * ours). Returns the previous setting for sono_blas_restore. */
+int sono_blas_single(void);
+void sono_blas_restore(int previous);
+
+/* OpenMP threads to use with a workspace sized for ws_threads. */
+int sono_nn_threads(int ws_threads);
+
+typedef struct sono_layer {
+    sono_layer_info info;
+    int ordinal;            /* 1-based count within its type (dropout RNG key) */
+    float *weight, *bias;   /* conv/dense weight and bias, bn gamma and beta */
+    float *dweight, *dbias;
+    float *run_mean, *run_var; /* bn (C) */
+    float *mean, *invstd;      /* bn (C) saved by forward */
+    float *out;             /* (max_batch, out) activations */
+    int32_t *argmax;        /* pool: (max_batch, out) */
+    size_t out_cap;         /* floats in out */
+    sono_shape cur_in, cur_out; /* shapes of the last pass */
+} sono_layer;
+
+struct sono_net {
+    sono_arch arch;
+    char spec[SONO_ARCH_TEXT_MAX];
+    sono_shape input;
+    int classes;
+    int max_batch;
+    int count;                       /* layers */
+    sono_layer layers[SONO_NET_MAX_LAYERS];
+
+    float *params, *grads;           /* (nparams) each */
+    size_t nparams;
+    float *buffers;                  /* (nbuffers) bn running stats */
+    size_t nbuffers;
+    sono_tensor_info *tensors;       /* (ntensors) */
+    int ntensors;
+
+    float *in;                       /* (max_batch, C, H, W) copy of the input */
+    size_t in_cap;
+    float *dbuf[2];                  /* (dbuf_cap) ping-pong gradients */
+    size_t dbuf_cap;
+    float *ws;                       /* (ws_cap) conv/dense workspace */
+    size_t ws_cap;
+    int ws_threads;
+    float *stats;                    /* bn saved mean/invstd */
+    float *act_mem;                  /* every layer's out, one block */
+    int32_t *argmax_mem;
+    float *probs, *dlogits;          /* (max_batch, classes) */
+
+    uint64_t rng_seed, rng_step;
+    uint64_t pass_step;              /* dropout step of the last train forward */
+    /* the last pass */
+    int pass_batch, pass_last, pass_train, pass_valid, pass_full, loss_valid;
+    sono_shape pass_input;
+};
+
+/* net_pass.c */
+sono_status sono_net_plan_pass(const sono_net *net, int batch, int H, int W, int last,
+                               sono_shape *shapes, sono_error *err);
+
+#endif
