@@ -1,9 +1,13 @@
-/* 2-D convolution, stride 1, same padding: im2col + one sgemm per sample
- * (darknet's scheme), OpenMP over the batch with single-threaded BLAS.
+/* 2-D convolution, stride 1, same padding: im2col + sgemm (darknet's
+ * scheme), OpenMP over the batch with single-threaded BLAS.
+ *
+ * Each sample is processed in bands of output rows, so that the im2col
+ * matrix of a band (C*k*k, rows*W) stays in cache between being written
+ * and being read by sgemm (a whole 32-channel 128x128 sample would be 19 MB).
  *
  * Workspace layout (floats), for T = threads:
- *   T x [ col (C*k*k, H*W) | dpre (O, H*W) ]   per-thread scratch
- *   N x [ dweight (O, C*k*k) | dbias (O) ]     per-sample partial gradients
+ *   T x [ col (C*k*k, band) | dpre (O, H*W) ]   per-thread scratch
+ *   N x [ dweight (O, C*k*k) | dbias (O) ]      per-sample partial gradients
  * The partials are summed over samples in a fixed order, so the parameter
  * gradients are the same for any thread count. */
 #include <string.h>
@@ -13,9 +17,20 @@
 
 #include "nn/nn_internal.h"
 
+/* Target size of one band's im2col matrix: about half of a 1 MB L2. */
+#define BAND_FLOATS (128 * 1024)
+
+/* Output rows per band. */
+static int band_rows(int C, int H, int W, int k) {
+    size_t row = (size_t)C * k * k * W;
+    size_t r = row ? BAND_FLOATS / row : (size_t)H;
+    if (r < 1) r = 1;
+    return r > (size_t)H ? H : (int)r;
+}
+
 static size_t thread_floats(int C, int H, int W, int O, int k) {
-    size_t hw = (size_t)H * W;
-    return (size_t)C * k * k * hw + (size_t)O * hw;
+    size_t band = (size_t)band_rows(C, H, W, k) * W;
+    return (size_t)C * k * k * band + (size_t)O * H * W;
 }
 
 static size_t sample_partial_floats(int C, int O, int k) {
@@ -26,21 +41,28 @@ size_t sono_conv2d_workspace_floats(int N, int C, int H, int W, int O, int k, in
     return (size_t)threads * thread_floats(C, H, W, O, k) + (size_t)N * sample_partial_floats(C, O, k);
 }
 
-/* col (C*k*k, H*W): row (c, ky, kx) holds the input shifted by (ky-p, kx-p),
- * zero outside. Rows are filled with memcpy/memset runs, not per element. */
-static void im2col(float *col, const float *img, int C, int H, int W, int k) {
+/* Valid output columns [x0, x1) for horizontal offset dx = kx - p. */
+static void col_range(int dx, int W, int *x0, int *x1) {
+    *x0 = dx < 0 ? -dx : 0;
+    *x1 = dx > 0 ? W - dx : W;
+    if (*x1 < *x0) *x1 = *x0;
+}
+
+/* col (C*k*k, (y1-y0)*W): row (c, ky, kx) holds output rows y0..y1-1 of the
+ * input shifted by (ky-p, kx-p), zero outside; memcpy/memset runs, not
+ * per-element branches. */
+static void im2col(float *col, const float *img, int C, int H, int W, int k, int y0, int y1) {
     int p = k / 2;
-    size_t hw = (size_t)H * W;
+    size_t hw = (size_t)H * W, band = (size_t)(y1 - y0) * W;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                float *row = col + ((size_t)(c * k + ky) * k + kx) * hw;
+                float *row = col + ((size_t)(c * k + ky) * k + kx) * band;
                 const float *plane = img + (size_t)c * hw;
-                int dx = kx - p;
-                int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? W - dx : W;
-                if (x1 < x0) x1 = x0;
-                for (int y = 0; y < H; y++) {
-                    float *dst = row + (size_t)y * W;
+                int dx = kx - p, x0, x1;
+                col_range(dx, W, &x0, &x1);
+                for (int y = y0; y < y1; y++) {
+                    float *dst = row + (size_t)(y - y0) * W;
                     int sy = y + ky - p;
                     if (sy < 0 || sy >= H || x1 == x0) {
                         memset(dst, 0, sizeof(float) * (size_t)W);
@@ -53,45 +75,63 @@ static void im2col(float *col, const float *img, int C, int H, int W, int k) {
             }
 }
 
-/* The adjoint of im2col: img (zeroed by the caller) += scatter of col. */
-static void col2im(float *img, const float *col, int C, int H, int W, int k) {
+/* The adjoint of im2col for rows y0..y1-1: img += scatter of col. */
+static void col2im(float *img, const float *col, int C, int H, int W, int k, int y0, int y1) {
     int p = k / 2;
-    size_t hw = (size_t)H * W;
+    size_t hw = (size_t)H * W, band = (size_t)(y1 - y0) * W;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((size_t)(c * k + ky) * k + kx) * hw;
+                const float *row = col + ((size_t)(c * k + ky) * k + kx) * band;
                 float *plane = img + (size_t)c * hw;
-                int dx = kx - p;
-                int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? W - dx : W;
-                for (int y = 0; y < H; y++) {
+                int dx = kx - p, x0, x1;
+                col_range(dx, W, &x0, &x1);
+                for (int y = y0; y < y1; y++) {
                     int sy = y + ky - p;
                     if (sy < 0 || sy >= H) continue;
-                    const float *src = row + (size_t)y * W;
+                    const float *src = row + (size_t)(y - y0) * W;
                     float *dst = plane + (size_t)sy * W + dx;
                     for (int x = x0; x < x1; x++) dst[x] += src[x];
                 }
             }
 }
 
-/* out (O, HW) = act(out + bias), in place. */
-static void bias_act(float *out, const float *bias, int O, size_t hw, sono_act act) {
+/* Columns [c0, c0+n) of out (O, hw) = act(out + bias), in place. */
+static void bias_act(float *out, const float *bias, int O, size_t hw, size_t c0, size_t n,
+                     sono_act act) {
+    float slope = act == SONO_ACT_LRELU ? SONO_LRELU_SLOPE : 0.0f;
     for (int o = 0; o < O; o++) {
-        float *row = out + (size_t)o * hw;
+        float *row = out + (size_t)o * hw + c0;
         float b = bias ? bias[o] : 0.0f;
-        if (act == SONO_ACT_LRELU) {
-            for (size_t i = 0; i < hw; i++) {
-                float v = row[i] + b;
-                row[i] = v > 0.0f ? v : SONO_LRELU_SLOPE * v;
-            }
-        } else if (act == SONO_ACT_RELU) {
-            for (size_t i = 0; i < hw; i++) {
-                float v = row[i] + b;
-                row[i] = v > 0.0f ? v : 0.0f;
-            }
-        } else if (bias) {
-            for (size_t i = 0; i < hw; i++) row[i] += b;
+        if (act == SONO_ACT_NONE) {
+            if (bias)
+                for (size_t i = 0; i < n; i++) row[i] += b;
+            continue;
         }
+        for (size_t i = 0; i < n; i++) {
+            float v = row[i] + b;
+            row[i] = v > 0.0f ? v : slope * v;
+        }
+    }
+}
+
+static void conv_forward_sample(float *out, const float *img, const float *weight,
+                                const float *bias, int C, int H, int W, int O, int k, sono_act act,
+                                float *col) {
+    int hw = H * W, ckk = C * k * k;
+    if (k == 1) { /* the input is its own im2col matrix */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, hw, ckk, 1.0f, weight, ckk, img,
+                    hw, 0.0f, out, hw);
+        bias_act(out, bias, O, (size_t)hw, 0, (size_t)hw, act);
+        return;
+    }
+    int rows = band_rows(C, H, W, k);
+    for (int y0 = 0; y0 < H; y0 += rows) {
+        int y1 = y0 + rows < H ? y0 + rows : H, nb = (y1 - y0) * W;
+        im2col(col, img, C, H, W, k, y0, y1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, nb, ckk, 1.0f, weight, ckk, col,
+                    nb, 0.0f, out + (size_t)y0 * W, hw);
+        bias_act(out, bias, O, (size_t)hw, (size_t)y0 * W, (size_t)nb, act);
     }
 }
 
@@ -99,23 +139,12 @@ void sono_conv2d_forward(float *out, const float *inp, const float *weight, cons
                          int N, int C, int H, int W, int O, int k, sono_act act, float *ws,
                          int threads) {
     size_t hw = (size_t)H * W;
-    int ckk = C * k * k;
     size_t per_thread = thread_floats(C, H, W, O, k);
     int blas = sono_blas_single();
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int n = 0; n < N; n++) {
-        float *col = ws + (size_t)omp_get_thread_num() * per_thread; /* (C*k*k, HW) */
-        const float *img = inp + (size_t)n * C * hw;                  /* (C, HW) */
-        float *o = out + (size_t)n * O * hw;                          /* (O, HW) */
-        const float *b = img;
-        if (k != 1) {
-            im2col(col, img, C, H, W, k);
-            b = col;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)hw, ckk, 1.0f, weight, ckk,
-                    b, (int)hw, 0.0f, o, (int)hw);
-        bias_act(o, bias, O, hw, act);
-    }
+    for (int n = 0; n < N; n++)
+        conv_forward_sample(out + (size_t)n * O * hw, inp + (size_t)n * C * hw, weight, bias, C, H,
+                            W, O, k, act, ws + (size_t)omp_get_thread_num() * per_thread);
     sono_blas_restore(blas);
 }
 
@@ -129,38 +158,45 @@ static const float *act_grad(float *dpre, const float *dout, const float *out, s
 }
 
 /* One sample's backward: partial parameter gradients into pw/pb, input
- * gradient into din (each skipped when NULL). */
+ * gradient into din (each skipped when NULL). Per band: im2col, dW += dpre
+ * col^T, then the same buffer takes dcol = W^T dpre for col2im. */
 static void conv_backward_sample(float *din, float *pw, float *pb, const float *dout,
                                  const float *out, const float *img, const float *weight, int C,
                                  int H, int W, int O, int k, sono_act act, float *scratch) {
-    size_t hw = (size_t)H * W;
-    int ckk = C * k * k;
-    float *col = scratch;                        /* (C*k*k, HW) */
-    float *dpre_buf = scratch + (size_t)ckk * hw; /* (O, HW) */
+    int hw = H * W, ckk = C * k * k;
+    int rows = band_rows(C, H, W, k);
+    float *col = scratch;                                               /* (C*k*k, band) */
+    float *dpre_buf = scratch + (size_t)ckk * rows * W;                 /* (O, HW) */
     const float *dpre = act_grad(dpre_buf, dout, out, (size_t)O * hw, act);
     if (pb)
         for (int o = 0; o < O; o++) {
             const float *row = dpre + (size_t)o * hw;
             float s = 0.0f;
-            for (size_t i = 0; i < hw; i++) s += row[i];
+            for (int i = 0; i < hw; i++) s += row[i];
             pb[o] = s;
         }
-    if (pw) {
-        const float *b = img;
-        if (k != 1) {
-            im2col(col, img, C, H, W, k);
-            b = col;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, ckk, (int)hw, 1.0f, dpre, (int)hw,
-                    b, (int)hw, 0.0f, pw, ckk);
+    if (k == 1) {
+        if (pw)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, ckk, hw, 1.0f, dpre, hw, img,
+                        hw, 0.0f, pw, ckk);
+        if (din)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, O, 1.0f, weight, ckk,
+                        dpre, hw, 0.0f, din, hw);
+        return;
     }
-    if (din) {
-        float *dcol = k == 1 ? din : col; /* (C*k*k, HW) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)hw, O, 1.0f, weight, ckk,
-                    dpre, (int)hw, 0.0f, dcol, (int)hw);
-        if (k != 1) {
-            memset(din, 0, sizeof(float) * (size_t)C * hw);
-            col2im(din, dcol, C, H, W, k);
+    if (din) memset(din, 0, sizeof(float) * (size_t)C * hw);
+    for (int y0 = 0; y0 < H; y0 += rows) {
+        int y1 = y0 + rows < H ? y0 + rows : H, nb = (y1 - y0) * W;
+        const float *dband = dpre + (size_t)y0 * W; /* (O, nb) with row stride hw */
+        if (pw) {
+            im2col(col, img, C, H, W, k, y0, y1);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, ckk, nb, 1.0f, dband, hw, col,
+                        nb, y0 ? 1.0f : 0.0f, pw, ckk);
+        }
+        if (din) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, nb, O, 1.0f, weight, ckk,
+                        dband, hw, 0.0f, col, nb);
+            col2im(din, col, C, H, W, k, y0, y1);
         }
     }
 }
