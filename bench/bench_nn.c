@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "sonodream/nn.h"
 
 #define BATCH 32
@@ -113,7 +115,8 @@ int main(int argc, char **argv) {
         printf("bench_nn: results differ, timings not reported\n");
         return 1;
     }
-    printf("seed preset, input 1x128x128, 10 classes, batch 32, Adam, %d threads, %d steps\n", threads, steps);
+    printf("seed preset, input 1x128x128, 10 classes, batch 32, Adam, %d threads, %d steps, OpenBLAS %s kernels\n",
+           threads, steps, openblas_get_corename());
     printf("  training   sonodream %7.1f samples/s   PyTorch %7.1f samples/s   ratio %.2fx\n", train_sps, torch_train,
            train_sps / torch_train);
     printf("  inference  sonodream %7.1f samples/s   PyTorch %7.1f samples/s   ratio %.2fx\n", infer_sps, torch_infer,
