@@ -180,18 +180,33 @@ static void reserve_expected(mono_buffer *b, const SF_INFO *info, int64_t limit)
     b->capacity = expected;
 }
 
+/* Index of the first NaN or infinity in x, or -1. The bit test vectorises,
+ * so the common all-finite case costs one pass. */
+static int64_t first_non_finite(const float *x, int64_t n) {
+    uint32_t any = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        any |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    for (int64_t i = 0; any && i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
+}
+
 /* Average the channels of one block into the buffer. Returns the index of the
  * first non-finite result, or -1. Summing in double keeps large finite inputs finite. */
 static int64_t downmix_block(const float *interleaved, int64_t frames, int channels, float *out) {
-    int64_t bad = -1;
+    if (channels == 1) {
+        memcpy(out, interleaved, (size_t)frames * sizeof(float));
+        return first_non_finite(out, frames);
+    }
     for (int64_t i = 0; i < frames; i++) {
         double sum = 0;
         for (int c = 0; c < channels; c++) sum += interleaved[i * channels + c];
-        double mean = sum / channels;
-        if (!isfinite(mean) && bad < 0) bad = i;
-        out[i] = (float)mean;
+        out[i] = (float)(sum / channels);
     }
-    return bad;
+    return first_non_finite(out, frames);
 }
 
 static int64_t frame_limit(double max_seconds, int rate) {
