@@ -21,4 +21,7 @@ void stft_work_free(stft_work *w);
  * any number of threads may call it at once, each with its own work. */
 void stft_frame_spectrum(const sono_stft *s, const float *x, int64_t n, int t, stft_work *w);
 
+/* x[i] = 10*log10(x[i]) for positive finite x (vectorised; decibel.c). */
+void sono_power_to_db(float *x, size_t n);
+
 #endif

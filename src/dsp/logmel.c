@@ -108,11 +108,10 @@ sono_status sono_logmel_compute(const sono_logmel *lm, const float *x, int64_t n
         spectrum_power(w.spectrum, lm->bins, cfg->power, power);
         for (int m = 0; m < cfg->n_mels; m++) {
             const double energy = band_energy(lm, m, power);
-            /* log10f: the single-precision log is accurate to ~1e-5 dB here and
-             * takes a fifth of prepare's time in double. */
-            out[(size_t)m * frames + t] = 10.0f * log10f((float)(energy > cfg->log_floor ? energy : cfg->log_floor));
+            out[(size_t)m * frames + t] = (float)(energy > cfg->log_floor ? energy : cfg->log_floor);
         }
     }
+    sono_power_to_db(out, (size_t)cfg->n_mels * (size_t)frames);
     free(power);
     stft_work_free(&w);
     return SONO_OK;

@@ -128,7 +128,7 @@ static sono_status read_class_names(const sono_st_file *f, sono_classifier *c, s
     sono_status s = SONO_OK;
     int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
     if (n < 1) s = sono_error_set(err, SONO_ERR_FORMAT, "%s: metadata 'classes' is missing or empty", sono_st_path(f));
-    if (s == SONO_OK && !(c->class_names = calloc((size_t)n, sizeof *c->class_names)))
+    if (s == SONO_OK && !(c->class_names = calloc((size_t)(n > 0 ? n : 1), sizeof *c->class_names)))
         s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     for (int i = 0; s == SONO_OK && i < n; i++) {
         cJSON *v = cJSON_GetArrayItem(a, i);
