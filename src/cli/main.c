@@ -10,6 +10,8 @@ static const cli_command commands[] = {
     {"train", "train a classifier on a feature file", cmd_train},
     {"eval", "accuracy, per-class scores and confusion matrix of a model", cmd_eval},
     {"classify", "top classes of sound files", cmd_classify},
+    {"dream", "DeepDream a sound: make a layer, channel or class respond more", cmd_dream},
+    {"layers", "list a model's layers (what dream --layer/--channel take)", cmd_layers},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,494 @@
+/* DeepDream on a standardised log-mel spectrogram: objectives, octaves,
+ * jitter, overlapping windows and the ascent loop.
+ *
+ * Follows deepdream.ipynb (Google, 2015):
+ *   make_step: roll by a random shift, gradient of the objective, roll back,
+ *              img += step / mean|g| * g
+ *   deepdream: octaves = successive resizes by 1/scale; from the coarsest,
+ *              img = base + upsampled detail, make_step iter_n times,
+ *              detail = img - base.
+ * The roll here is along time only, and the network sees the spectrogram
+ * through windows of its built width, cross-faded (see dream.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sonodream/dream.h"
+
+#define DREAM_MAX_OCTAVES 32
+#define GRAD_EPS 1e-8
+/* Floor of the cross-fade weight: every column stays covered by a non-zero
+ * weight, and where one window alone covers a column its gradient is taken
+ * as is. */
+#define FADE_FLOOR 1e-3f
+
+const char *sono_dream_objective_name(sono_dream_objective objective) {
+    switch (objective) {
+    case SONO_DREAM_LAYER: return "layer";
+    case SONO_DREAM_CHANNEL: return "channel";
+    case SONO_DREAM_CLASS: return "class";
+    }
+    return "?";
+}
+
+void sono_dream_defaults(sono_dream_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->objective = SONO_DREAM_LAYER;
+    opt->layer = -1;
+    opt->octaves = 4;
+    opt->octave_scale = 1.4;
+    opt->iterations = 10;
+    opt->step = 1.5;
+    opt->jitter = 32;
+    opt->smooth = 0;
+    opt->overlap = 0.5;
+    opt->headroom_db = 20;
+    opt->seed = 1;
+}
+
+int sono_dream_default_layer(const sono_net *net) {
+    int count = sono_net_layer_count(net), convs = 0;
+    for (int i = 0; i < count; i++) convs += sono_net_layer(net, i)->type == SONO_LAYER_CONV;
+    if (convs == 0) return count >= 2 ? count - 2 : count - 1;
+    int want = (convs + 1) / 2;
+    for (int i = 0, seen = 0; i < count; i++)
+        if (sono_net_layer(net, i)->type == SONO_LAYER_CONV && ++seen == want) return i;
+    return count - 1;
+}
+
+int sono_dream_needs_full_window(const sono_net *net, int layer) {
+    for (int i = 0; i <= layer && i < sono_net_layer_count(net); i++) {
+        sono_layer_type t = sono_net_layer(net, i)->type;
+        if (t == SONO_LAYER_FLATTEN || t == SONO_LAYER_DENSE) return 1;
+    }
+    return 0;
+}
+
+void sono_dream_report_free(sono_dream_report *r) {
+    if (!r) return;
+    free(r->objective);
+    r->objective = NULL;
+}
+
+/* ---- objectives: the gradient at the layer's output ---- */
+
+typedef struct objective_ctx {
+    sono_dream_objective kind;
+    int channel, class_index;
+} objective_ctx;
+
+/* Sets dout (batch, shape) and returns the SUM over the batch of each
+ * sample's objective (the caller averages over windows). */
+static double objective_top_grad(float *dout, const float *out, int batch, sono_shape shape,
+                                 void *user) {
+    const objective_ctx *o = user;
+    size_t plane = (size_t)shape.h * shape.w, per = (size_t)shape.c * plane;
+    double total = 0;
+    for (int n = 0; n < batch; n++) {
+        const float *y = out + (size_t)n * per;
+        float *d = dout + (size_t)n * per;
+        if (o->kind == SONO_DREAM_LAYER) {
+            /* mean(y^2): d/dy = 2y / count */
+            double s = 0;
+            float g = 2.0f / (float)per;
+            for (size_t i = 0; i < per; i++) {
+                s += (double)y[i] * y[i];
+                d[i] = g * y[i];
+            }
+            total += s / (double)per;
+        } else {
+            int ch = o->kind == SONO_DREAM_CHANNEL ? o->channel : o->class_index;
+            memset(d, 0, per * sizeof(float));
+            const float *yc = y + (size_t)ch * plane;
+            float *dc = d + (size_t)ch * plane;
+            double s = 0;
+            float g = 1.0f / (float)plane;
+            for (size_t i = 0; i < plane; i++) {
+                s += yc[i];
+                dc[i] = g;
+            }
+            total += s / (double)plane;
+        }
+    }
+    return total;
+}
+
+/* ---- the dream's state, allocated once ---- */
+
+typedef struct octave {
+    int h, t;       /* spectrogram: mel rows, frames */
+    int ww;         /* window width in frames at this octave */
+    int hop;        /* between window starts */
+    int windows;
+    float *base;    /* (h, t) the input at this octave */
+    float *std;     /* (h) dB per standardised unit, for the step's dB scale */
+    float *lo, *hi; /* (h) clip bounds, standardised */
+    float *pad;     /* (h) silence (the log floor), standardised: fills short windows */
+} octave;
+
+typedef struct dream {
+    sono_classifier *c;
+    sono_net *net;
+    sono_dream_options opt;
+    objective_ctx obj;
+    int layer, full;  /* full: the net needs its built window (dense part) */
+    int H, W;         /* the net's input: mel bands, frames */
+    int batch;        /* windows per net call */
+    int noct;
+    octave oct[DREAM_MAX_OCTAVES];
+    float *mem;       /* one allocation for everything below and the octaves */
+    float *x;         /* (H, T) current image */
+    float *detail;    /* (H, T) */
+    float *grad;      /* (H, T) */
+    float *tmp;       /* (H, T) */
+    float *wsum;      /* (T) summed cross-fade weight per frame */
+    float *fade;      /* (W) cross-fade weight of one window */
+    float *bin;       /* (batch, 1, H, W) net input */
+    float *bgrad;     /* (batch, 1, H, W) input gradient */
+    float *win;       /* (H, W) one window before / after resizing (full mode) */
+} dream;
+
+static int clamp_round(double v) {
+    long r = lround(v);
+    return r < 1 ? 1 : (int)r;
+}
+
+static void plan_octave(const dream *d, octave *o, int k, int T) {
+    double f = pow(d->opt.octave_scale, k);
+    o->h = k ? clamp_round(d->H / f) : d->H;
+    o->t = k ? clamp_round(T / f) : T;
+    int w = k ? clamp_round(d->W / f) : d->W;
+    /* A convolutional part takes any width: a short input is one narrow
+     * window. A dense part needs the whole window, padded with silence. */
+    o->ww = !d->full && o->t < w ? o->t : w;
+    o->hop = clamp_round(o->ww * (1.0 - d->opt.overlap));
+    o->windows = o->t <= o->ww ? 1 : 1 + (o->t - o->ww + o->hop - 1) / o->hop;
+}
+
+static int window_start(const octave *o, int i) {
+    if (o->t <= o->ww) return 0;
+    int s = i * o->hop;
+    return s > o->t - o->ww ? o->t - o->ww : s;
+}
+
+static sono_status check_options(const sono_classifier *c, const sono_dream_options *opt, int *layer,
+                                 sono_error *err) {
+    const sono_net *net = c->net;
+    int count = sono_net_layer_count(net);
+    if (opt->octaves < 1 || opt->octaves > DREAM_MAX_OCTAVES)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: octaves must be in 1..%d (got %d)",
+                              DREAM_MAX_OCTAVES, opt->octaves);
+    if (!(opt->octave_scale >= 1.0 && opt->octave_scale <= 8.0))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: octave scale must be in [1, 8] (got %g)",
+                              opt->octave_scale);
+    if (opt->iterations < 1 || opt->iterations > 100000)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: iterations must be in 1..100000 (got %d)",
+                              opt->iterations);
+    if (!(opt->step > 0 && opt->step <= 100))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: step must be in (0, 100] dB (got %g)", opt->step);
+    if (opt->jitter < 0)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: jitter must be >= 0 (got %d)", opt->jitter);
+    if (!(opt->smooth >= 0 && opt->smooth <= 16))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: smoothing sigma must be in [0, 16] (got %g)",
+                              opt->smooth);
+    if (!(opt->overlap >= 0 && opt->overlap <= 0.9))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: window overlap must be in [0, 0.9] (got %g)",
+                              opt->overlap);
+    if (!(opt->headroom_db >= 0 && opt->headroom_db <= 200))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: headroom must be in [0, 200] dB (got %g)",
+                              opt->headroom_db);
+    int l = opt->objective == SONO_DREAM_CLASS ? count - 1 : opt->layer < 0 ? sono_dream_default_layer(net)
+                                                                             : opt->layer;
+    if (l < 0 || l >= count)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: layer index %d must be in 0..%d", l, count - 1);
+    const sono_layer_info *li = sono_net_layer(net, l);
+    switch (opt->objective) {
+    case SONO_DREAM_LAYER: break;
+    case SONO_DREAM_CHANNEL:
+        if (opt->channel < 0 || opt->channel >= li->out.c)
+            return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: channel %d is past layer %s's %d channels (0..%d)",
+                                  opt->channel, li->name, li->out.c, li->out.c - 1);
+        break;
+    case SONO_DREAM_CLASS:
+        if (opt->class_index < 0 || opt->class_index >= c->class_count)
+            return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: class %d must be in 0..%d", opt->class_index,
+                                  c->class_count - 1);
+        break;
+    default: return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: unknown objective %d", (int)opt->objective);
+    }
+    *layer = l;
+    return SONO_OK;
+}
+
+static void dream_free(dream *d) { free(d->mem); }
+
+/* Plan the octaves and carve every buffer out of one allocation. */
+static sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *opt, int T,
+                              sono_error *err) {
+    memset(d, 0, sizeof *d);
+    d->c = c;
+    d->net = c->net;
+    d->opt = *opt;
+    sono_status s = check_options(c, opt, &d->layer, err);
+    if (s != SONO_OK) return s;
+    d->obj = (objective_ctx){opt->objective, opt->channel, opt->class_index};
+    d->full = sono_dream_needs_full_window(d->net, d->layer);
+    sono_shape in = sono_net_input_shape(d->net);
+    d->H = in.h;
+    d->W = in.w;
+    d->batch = sono_net_max_batch(d->net);
+    d->noct = opt->octaves;
+    size_t HT = (size_t)d->H * (size_t)T, HW = (size_t)d->H * (size_t)d->W;
+    size_t floats = 4 * HT + (size_t)T + (size_t)d->W + 2 * (size_t)d->batch * HW + HW;
+    for (int k = 0; k < d->noct; k++) {
+        plan_octave(d, &d->oct[k], k, T);
+        floats += (size_t)d->oct[k].h * d->oct[k].t + 5 * (size_t)d->oct[k].h;
+    }
+    if (floats > ((size_t)1 << 33))
+        return sono_error_set(err, SONO_ERR_MEMORY, "dream: %d frames need too much memory", T);
+    d->mem = malloc(floats * sizeof(float));
+    if (!d->mem) return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory (%zu MB)", floats * 4 >> 20);
+    float *p = d->mem;
+    d->x = p, p += HT;
+    d->detail = p, p += HT;
+    d->grad = p, p += HT;
+    d->tmp = p, p += HT;
+    d->wsum = p, p += T;
+    d->fade = p, p += d->W;
+    d->bin = p, p += (size_t)d->batch * HW;
+    d->bgrad = p, p += (size_t)d->batch * HW;
+    d->win = p, p += HW;
+    for (int k = 0; k < d->noct; k++) {
+        octave *o = &d->oct[k];
+        o->base = p, p += (size_t)o->h * o->t;
+        o->std = p, p += o->h;
+        o->lo = p, p += o->h;
+        o->hi = p, p += o->h;
+        o->pad = p, p += o->h;
+    }
+    return SONO_OK;
+}
+
+/* Octave bases (successive resizes, as the notebook) and the per-band
+ * vectors resized to each octave's bands. */
+static void dream_prepare(dream *d, const float *input, double lo_db, double hi_db, double floor_db) {
+    const sono_classifier *c = d->c;
+    octave *o0 = &d->oct[0];
+    memcpy(o0->base, input, (size_t)o0->h * o0->t * sizeof(float));
+    for (int m = 0; m < d->H; m++) {
+        double mean = c->norm_mean[m], sd = c->norm_std[m];
+        o0->std[m] = (float)sd;
+        o0->lo[m] = (float)((lo_db - mean) / sd);
+        o0->hi[m] = (float)((hi_db - mean) / sd);
+        o0->pad[m] = (float)((floor_db - mean) / sd);
+    }
+    for (int k = 1; k < d->noct; k++) {
+        octave *o = &d->oct[k], *p = &d->oct[k - 1];
+        sono_dream_resize(p->base, p->h, p->t, o->base, o->h, o->t);
+        sono_dream_resize(o0->std, d->H, 1, o->std, o->h, 1);
+        sono_dream_resize(o0->lo, d->H, 1, o->lo, o->h, 1);
+        sono_dream_resize(o0->hi, d->H, 1, o->hi, o->h, 1);
+        sono_dream_resize(o0->pad, d->H, 1, o->pad, o->h, 1);
+    }
+}
+
+static inline int wrap(int i, int n) {
+    i %= n;
+    return i < 0 ? i + n : i;
+}
+
+/* Gradient of the objective at image x (o->h, o->t) into d->grad, with the
+ * image rolled by `roll` frames (np.roll: rolled[t] = x[t - roll]) and the
+ * gradient rolled back. Windows go through the net `batch` at a time and
+ * are cross-faded. *objective: mean over windows. With backward = 0 only
+ * the objective is computed. */
+static sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, int backward,
+                                  double *objective, sono_error *err) {
+    const int h = o->h, t = o->t, ww = o->ww;
+    const int ih = d->full ? d->H : h, iw = d->full ? d->W : ww; /* the net's input */
+    const size_t isz = (size_t)ih * iw;
+    for (int j = 0; j < ww; j++) {
+        double s = sin(M_PI * (j + 0.5) / ww);
+        d->fade[j] = (float)(s * s) + FADE_FLOOR;
+    }
+    if (backward) {
+        memset(d->grad, 0, (size_t)h * t * sizeof(float));
+        memset(d->wsum, 0, (size_t)t * sizeof(float));
+    }
+    double total = 0;
+    for (int i0 = 0; i0 < o->windows; i0 += d->batch) {
+        int nb = o->windows - i0 < d->batch ? o->windows - i0 : d->batch;
+        for (int b = 0; b < nb; b++) {
+            int start = window_start(o, i0 + b);
+            float *dst = d->full ? d->win : d->bin + (size_t)b * isz; /* (h, ww) */
+            for (int m = 0; m < h; m++)
+                for (int j = 0; j < ww; j++) {
+                    int col = start + j;
+                    dst[(size_t)m * ww + j] = col < t ? x[(size_t)m * t + wrap(col - roll, t)] : o->pad[m];
+                }
+            if (d->full) sono_dream_resize(d->win, h, ww, d->bin + (size_t)b * isz, ih, iw);
+        }
+        double value = 0;
+        sono_status s;
+        if (backward) {
+            s = sono_net_input_gradient(d->net, d->bin, nb, ih, iw, d->layer, objective_top_grad, &d->obj,
+                                        d->bgrad, &value, err);
+        } else {
+            const float *out;
+            sono_shape shape;
+            s = sono_net_forward_to(d->net, d->bin, nb, ih, iw, d->layer, &out, &shape, err);
+            if (s == SONO_OK)
+                value = objective_top_grad(sono_net_top_grad_buffer(d->net), out, nb, shape, &d->obj);
+        }
+        if (s != SONO_OK) return s;
+        total += value;
+        for (int b = 0; backward && b < nb; b++) {
+            int start = window_start(o, i0 + b);
+            const float *g = d->bgrad + (size_t)b * isz;
+            if (d->full) {
+                sono_dream_resize(g, ih, iw, d->win, h, ww);
+                g = d->win;
+            }
+            int cols = t - start < ww ? t - start : ww;
+            for (int j = 0; j < cols; j++) d->wsum[wrap(start + j - roll, t)] += d->fade[j];
+            for (int m = 0; m < h; m++) {
+                float *row = d->grad + (size_t)m * t;
+                const float *gr = g + (size_t)m * ww;
+                for (int j = 0; j < cols; j++) row[wrap(start + j - roll, t)] += d->fade[j] * gr[j];
+            }
+        }
+    }
+    if (backward)
+        for (int m = 0; m < h; m++) {
+            float *row = d->grad + (size_t)m * t;
+            for (int j = 0; j < t; j++) row[j] /= d->wsum[j];
+        }
+    *objective = total / o->windows;
+    return SONO_OK;
+}
+
+/* One ascent step on x at octave o; the gradient is already in d->grad. */
+static void dream_update(dream *d, const octave *o, float *x) {
+    const int h = o->h, t = o->t;
+    sono_dream_blur(d->grad, h, t, d->opt.smooth, d->tmp);
+    double mean_abs = 0; /* of the gradient in dB units, so the step is in dB */
+    for (int m = 0; m < h; m++) {
+        const float *row = d->grad + (size_t)m * t;
+        double s = 0;
+        for (int j = 0; j < t; j++) s += fabsf(row[j]);
+        mean_abs += s * o->std[m];
+    }
+    mean_abs /= (double)h * t;
+    float scale = (float)(d->opt.step / (mean_abs + GRAD_EPS));
+    for (int m = 0; m < h; m++) {
+        float *xr = x + (size_t)m * t;
+        const float *gr = d->grad + (size_t)m * t;
+        float lo = o->lo[m], hi = o->hi[m];
+        for (int j = 0; j < t; j++) {
+            float v = xr[j] + scale * gr[j];
+            xr[j] = v < lo ? lo : v > hi ? hi : v;
+        }
+    }
+}
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+sono_status sono_dream_objective_value(sono_classifier *c, const float *input, int frames,
+                                       const sono_dream_options *opt, double *value, sono_error *err) {
+    if (!c || !input || !opt || frames < 1)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: empty input");
+    sono_dream_options one = *opt;
+    one.octaves = 1;
+    dream d;
+    sono_status s = dream_init(&d, c, &one, frames, err);
+    if (s == SONO_OK) s = dream_gradient(&d, &d.oct[0], input, 0, 0, value, err);
+    dream_free(&d);
+    return s;
+}
+
+sono_status sono_dream_run(sono_classifier *c, const float *input, int frames,
+                           const sono_dream_options *opt, float *out, sono_dream_report *report,
+                           sono_error *err) {
+    if (report) memset(report, 0, sizeof *report);
+    if (!c || !input || !out || !opt || frames < 1)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: empty input");
+    const int H = c->features.n_mels;
+    const size_t cells = (size_t)H * (size_t)frames;
+    /* Clip range in dB: from the log floor (silence, as the features saw it)
+     * to `headroom` above the input's loudest cell. */
+    double floor_db = 10.0 * log10(c->features.log_floor), max_db = -INFINITY;
+    for (int m = 0; m < H; m++)
+        for (int j = 0; j < frames; j++) {
+            double v = (double)input[(size_t)m * frames + j] * c->norm_std[m] + c->norm_mean[m];
+            if (!isfinite(v)) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the input is not finite");
+            if (v > max_db) max_db = v;
+        }
+    double hi_db = (max_db > floor_db ? max_db : floor_db) + opt->headroom_db;
+    dream d;
+    sono_status s = dream_init(&d, c, opt, frames, err);
+    double *curve = NULL;
+    if (s == SONO_OK && !(curve = malloc((size_t)opt->octaves * opt->iterations * sizeof *curve)))
+        s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
+    double before = 0;
+    if (s == SONO_OK) {
+        dream_prepare(&d, input, floor_db, hi_db, floor_db);
+        s = dream_gradient(&d, &d.oct[0], input, 0, 0, &before, err);
+    }
+    uint64_t rng = opt->seed ^ 0x647265616d6a6974ull; /* "dreamjit" */
+    const int total = opt->octaves * opt->iterations;
+    int step = 0;
+    for (int k = d.noct - 1; s == SONO_OK && k >= 0; k--) {
+        const octave *o = &d.oct[k];
+        const size_t n = (size_t)o->h * o->t;
+        if (k == d.noct - 1) {
+            memcpy(d.x, o->base, n * sizeof(float));
+        } else {
+            const octave *p = &d.oct[k + 1];
+            sono_dream_resize(d.detail, p->h, p->t, d.tmp, o->h, o->t);
+            for (size_t i = 0; i < n; i++) d.x[i] = o->base[i] + d.tmp[i];
+        }
+        for (int it = 0; s == SONO_OK && it < opt->iterations; it++) {
+            int roll = opt->jitter ? (int)(splitmix64(&rng) % (uint64_t)(2 * opt->jitter + 1)) - opt->jitter : 0;
+            double value = 0;
+            s = dream_gradient(&d, o, d.x, roll, 1, &value, err);
+            if (s != SONO_OK) break;
+            dream_update(&d, o, d.x);
+            curve[step++] = value;
+            if (opt->progress && opt->progress(step, total, value, opt->progress_user))
+                s = sono_error_set(err, SONO_ERR_INTERRUPTED, "dream: interrupted");
+        }
+        for (size_t i = 0; i < n; i++) d.detail[i] = d.x[i] - o->base[i];
+    }
+    double after = 0;
+    if (s == SONO_OK) s = dream_gradient(&d, &d.oct[0], d.x, 0, 0, &after, err);
+    if (s == SONO_OK) {
+        memcpy(out, d.x, cells * sizeof(float));
+        if (report) {
+            double change = 0;
+            for (int m = 0; m < H; m++) {
+                double row = 0;
+                for (int j = 0; j < frames; j++)
+                    row += fabsf(out[(size_t)m * frames + j] - input[(size_t)m * frames + j]);
+                change += row * c->norm_std[m];
+            }
+            report->layer = d.layer;
+            report->steps = total;
+            report->objective = curve;
+            curve = NULL;
+            report->objective_before = before;
+            report->objective_after = after;
+            report->windows = d.oct[0].windows;
+            report->clip_low_db = floor_db;
+            report->clip_high_db = hi_db;
+            report->mean_change_db = change / (double)cells;
+        }
+    }
+    free(curve);
+    dream_free(&d);
+    return s;
+}
