@@ -23,7 +23,7 @@
 /* Windows per network call: the conv kernels run one window per thread. */
 #define DREAM_MAX_BATCH 8
 #define NOISE_LEVEL_DB (-40.0)
-#define PLOT_RANGE_DB 80.0
+#define PLOT_RANGE_DB 80.0 /* the step's unit is 1/255 of this (SONO_DREAM_LEVEL_DB) */
 #define SEED_MAX 9007199254740991L /* 2^53 - 1: exact in JSON */
 
 static void dream_usage(FILE *out) {
@@ -48,7 +48,8 @@ static void dream_usage(FILE *out) {
             "      --octaves N        octaves, coarse to fine (default %d)\n"
             "      --octave-scale S   size ratio between octaves (default %g)\n"
             "      --iterations N     steps per octave (default %d)\n"
-            "      --step DB          mean absolute change per step, in dB (default %g)\n"
+            "      --step LEVELS      mean absolute change per step, in levels of the 80 dB colour\n"
+            "                         scale of OUT.png (255 levels: 1 = 0.31 dB) (default %g)\n"
             "      --jitter FRAMES    random roll along time before each step (default %d)\n"
             "      --smooth SIGMA     Gaussian blur of the gradient, in cells (default %g: off)\n"
             "      --overlap F        overlap of the network's windows on long inputs (default %g)\n"
@@ -56,7 +57,8 @@ static void dream_usage(FILE *out) {
             "      --noise SECONDS    start from white noise (log-mel at %g dB) instead of INPUT\n\n"
             "sound:\n"
             "      --griffin-lim N    Griffin-Lim iterations (default %d, momentum %g)\n"
-            "      --hop-divisor N    Griffin-Lim at the model's hop / N (default %d)\n"
+            "      --hop-divisor N    Griffin-Lim at the model's hop / N (default: the smallest N\n"
+            "                         giving 75 %% overlap, 2 for n_fft 1024 and hop 512)\n"
             "      --rate HZ          output sample rate (default: the model's)\n\n"
             "output:\n"
             "  -o, --output FILE      the dream as WAV (required); other outputs share its name\n"
@@ -65,8 +67,7 @@ static void dream_usage(FILE *out) {
             "  -q, --quiet            no progress bar\n"
             "  -h, --help             this help\n",
             "conv3 for the seed preset", d.octaves, d.octave_scale, d.iterations, d.step, d.jitter, d.smooth,
-            d.overlap, (unsigned long long)d.seed, NOISE_LEVEL_DB, a.griffin_lim_iterations, a.momentum,
-            a.hop_divisor);
+            d.overlap, (unsigned long long)d.seed, NOISE_LEVEL_DB, a.griffin_lim_iterations, a.momentum);
 }
 
 typedef struct dream_args {
@@ -93,7 +94,7 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
     case OPT_SCALE: return cli_parse_double("octave-scale", arg, 1, 8, &a->d.octave_scale);
     case OPT_ITER: return cli_parse_int("iterations", arg, 1, 100000, &v) && (a->d.iterations = (int)v);
     case OPT_STEP:
-        if (!cli_parse_double("step", arg, 0, 100, &a->d.step)) return 0;
+        if (!cli_parse_double("step", arg, 0, 1000, &a->d.step)) return 0;
         if (a->d.step > 0) return 1;
         cli_failf("option --step: must be positive");
         return 0;
@@ -288,7 +289,8 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const dre
     cJSON_AddNumberToObject(root, "octaves", a->d.octaves);
     cJSON_AddNumberToObject(root, "octave_scale", a->d.octave_scale);
     cJSON_AddNumberToObject(root, "iterations", a->d.iterations);
-    cJSON_AddNumberToObject(root, "step_db", a->d.step);
+    cJSON_AddNumberToObject(root, "step", a->d.step);
+    cJSON_AddNumberToObject(root, "step_db", a->d.step * SONO_DREAM_LEVEL_DB);
     cJSON_AddNumberToObject(root, "jitter", a->d.jitter);
     cJSON_AddNumberToObject(root, "smooth", a->d.smooth);
     cJSON_AddNumberToObject(root, "overlap", a->d.overlap);
@@ -299,7 +301,8 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const dre
     cJSON_AddNumberToObject(root, "headroom_db", a->d.headroom_db);
     cJSON_AddNumberToObject(root, "griffin_lim_iterations", a->a.griffin_lim_iterations);
     cJSON_AddNumberToObject(root, "griffin_lim_momentum", a->a.momentum);
-    cJSON_AddNumberToObject(root, "hop_divisor", a->a.hop_divisor);
+    cJSON_AddNumberToObject(root, "hop_divisor",
+                            a->a.hop_divisor ? a->a.hop_divisor : sono_dream_hop_divisor(&c->features));
     cJSON_AddNumberToObject(root, "synthesis_hop", r->audio.synthesis_hop);
     cJSON_AddNumberToObject(root, "sample_rate", r->audio.sample_rate);
     cJSON_AddNumberToObject(root, "samples", (double)r->n_out);
@@ -376,9 +379,9 @@ static char *dream_html(const dream_args *a, const sono_classifier *c, const dre
         snprintf(what, sizeof what, "layer %s, channel %d", sono_net_layer(c->net, r->report.layer)->name, a->d.channel);
     else snprintf(what, sizeof what, "layer %s", sono_net_layer(c->net, r->report.layer)->name);
     snprintf(numbers, sizeof numbers,
-             "%d octaves (scale %g) x %d iterations, step %g dB, jitter %d, seed %llu; objective %.4g -> %.4g; "
+             "%d octaves (scale %g) x %d iterations, step %g levels (%.2f dB), jitter %d, seed %llu; objective %.4g -> %.4g; "
              "mean change %.1f dB; Griffin-Lim %d iterations at hop %d, spectral convergence %.3f",
-             a->d.octaves, a->d.octave_scale, a->d.iterations, a->d.step, a->d.jitter, (unsigned long long)a->d.seed,
+             a->d.octaves, a->d.octave_scale, a->d.iterations, a->d.step, a->d.step * SONO_DREAM_LEVEL_DB, a->d.jitter, (unsigned long long)a->d.seed,
              r->report.objective_before, r->report.objective_after, r->report.mean_change_db,
              a->a.griffin_lim_iterations, r->audio.synthesis_hop, r->audio.convergence);
     const char *source = a->input ? a->input : "white noise";

@@ -184,8 +184,8 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
     if (opt->iterations < 1 || opt->iterations > 100000)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: iterations must be in 1..100000 (got %d)",
                               opt->iterations);
-    if (!(opt->step > 0 && opt->step <= 100))
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: step must be in (0, 100] dB (got %g)", opt->step);
+    if (!(opt->step > 0 && opt->step <= 1000))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: step must be in (0, 1000] levels (got %g)", opt->step);
     if (opt->jitter < 0)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: jitter must be >= 0 (got %d)", opt->jitter);
     if (!(opt->smooth >= 0 && opt->smooth <= 16))
@@ -371,7 +371,7 @@ static sono_status dream_gradient(dream *d, const octave *o, const float *x, int
 static void dream_update(dream *d, const octave *o, float *x) {
     const int h = o->h, t = o->t;
     sono_dream_blur(d->grad, h, t, d->opt.smooth, d->tmp);
-    double mean_abs = 0; /* of the gradient in dB units, so the step is in dB */
+    double mean_abs = 0; /* of the gradient in dB units, so the step is in dB (levels) */
     for (int m = 0; m < h; m++) {
         const float *row = d->grad + (size_t)m * t;
         double s = 0;
@@ -379,7 +379,7 @@ static void dream_update(dream *d, const octave *o, float *x) {
         mean_abs += s * o->std[m];
     }
     mean_abs /= (double)h * t;
-    float scale = (float)(d->opt.step / (mean_abs + GRAD_EPS));
+    float scale = (float)(d->opt.step * SONO_DREAM_LEVEL_DB / (mean_abs + GRAD_EPS));
     for (int m = 0; m < h; m++) {
         float *xr = x + (size_t)m * t;
         const float *gr = d->grad + (size_t)m * t;

@@ -13,7 +13,7 @@ void sono_dream_audio_defaults(sono_dream_audio_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->griffin_lim_iterations = 64;
     opt->momentum = 0.99;
-    opt->hop_divisor = 4;
+    opt->hop_divisor = 0;
     opt->nnls_iterations = 0;
     opt->seed = 1;
     opt->out_rate = 0;
@@ -46,6 +46,12 @@ static void synthesis_magnitude(float *power, int bins, int frames, double expon
     }
 }
 
+int sono_dream_hop_divisor(const sono_feature_config *cfg) {
+    int quarter = cfg->n_fft / 4 > 0 ? cfg->n_fft / 4 : 1;
+    int d = (cfg->hop + quarter - 1) / quarter;
+    return d < 1 ? 1 : d;
+}
+
 static void peak_normalise(float *x, int64_t n, double peak_dbfs) {
     if (isnan(peak_dbfs)) return;
     float peak = 0;
@@ -66,13 +72,14 @@ sono_status sono_dream_to_audio(const sono_classifier *c, const float *logmel_st
     if (n < 1 || frames != sono_feature_frames(cfg, n))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream to audio: %d frames do not make %lld samples (%d expected)",
                               frames, (long long)n, n >= 1 ? sono_feature_frames(cfg, n) : 0);
-    if (opt->griffin_lim_iterations < 0 || opt->hop_divisor < 1 || opt->hop_divisor > cfg->hop ||
+    if (opt->griffin_lim_iterations < 0 || opt->hop_divisor < 0 || opt->hop_divisor > cfg->hop ||
         opt->out_rate < 0 || opt->out_rate > SONO_AUDIO_MAX_RATE || !(opt->momentum >= 0 && opt->momentum < 1.5))
         return sono_error_set(err, SONO_ERR_ARGUMENT,
-                              "dream to audio: Griffin-Lim iterations >= 0, hop divisor in 1..%d, momentum in "
+                              "dream to audio: Griffin-Lim iterations >= 0, hop divisor in 0..%d, momentum in "
                               "[0, 1.5) and an output rate in 0..%d are needed",
                               cfg->hop, SONO_AUDIO_MAX_RATE);
-    const int n_mels = cfg->n_mels, bins = cfg->n_fft / 2 + 1, hop_s = cfg->hop / opt->hop_divisor;
+    const int n_mels = cfg->n_mels, bins = cfg->n_fft / 2 + 1;
+    const int hop_s = cfg->hop / (opt->hop_divisor ? opt->hop_divisor : sono_dream_hop_divisor(cfg));
     const size_t mf = (size_t)n_mels * frames, bf = (size_t)bins * frames;
     sono_logmel *lm = sono_logmel_new(cfg, err);
     if (!lm) return err ? err->status : SONO_ERR_ARGUMENT;
