@@ -365,6 +365,7 @@ static void test_noise(sono_classifier *c) {
     CHECK_NEAR(mean, -40, 0.01);
     CHECK_OK(sono_dream_noise(&c->features, 2.0, -40, 9, &x2, &n2, &err));
     CHECK(n2 == n && memcmp(x, x2, (size_t)n * sizeof(float)) == 0);
+    free(x2);
     CHECK(sono_dream_noise(&c->features, 0, -40, 9, &x2, &n2, &err) == SONO_ERR_ARGUMENT);
     sono_logmel_free(lm);
     free(x), free(x2), free(l);

@@ -235,9 +235,9 @@ typedef struct out_paths {
 } out_paths;
 
 static int make_paths(const char *output, out_paths *p) {
+    char stem[4000]; /* leaves room for the longest suffix in out_paths */
     size_t len = strlen(output);
-    if (len + 32 > sizeof p->wav) return cli_failf("-o %s: path too long", output), 0;
-    char stem[4096];
+    if (len >= sizeof stem) return cli_failf("-o %s: path too long", output), 0;
     memcpy(stem, output, len + 1);
     if (len > 4 && strcasecmp(stem + len - 4, ".wav") == 0) stem[len - 4] = '\0';
     snprintf(p->wav, sizeof p->wav, "%s", output);
