@@ -196,10 +196,13 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
     double range[2][2];
     for (int axis = 0; axis < 2; axis++) curve_range(curves, count, points, axis, &range[axis][0], &range[axis][1]);
     char label[32];
+    int right_used = 0; /* no right-hand scale when no curve uses it */
+    for (int c = 0; c < count; c++) right_used |= curves[c].axis == 1;
     for (int k = 0; k <= 4; k++) {
         double y = y0 + h - h * k / 4.0;
         snprintf(label, sizeof label, "%.3g", range[0][0] + (range[0][1] - range[0][0]) * k / 4.0);
         draw_text(cr, x0 - 6, y, label, 1, 0.5);
+        if (!right_used) continue;
         snprintf(label, sizeof label, "%.3g", range[1][0] + (range[1][1] - range[1][0]) * k / 4.0);
         draw_text(cr, x0 + w + 6, y, label, 0, 0.5);
     }
