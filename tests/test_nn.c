@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "nn/nn_internal.h"
 #include "sonodream/nn.h"
 #include "sonodream/safetensors.h"
 
@@ -220,7 +221,11 @@ static double conv_objective(double *const *t, void *ctx) {
     return weighted_sum(c->out, c->R, (size_t)c->N * c->O * c->H * c->W);
 }
 
-static void test_conv(int N, int C, int H, int W, int O, int k, sono_act act) {
+static const char *algo_name(sono_conv_algo algo) {
+    return algo == SONO_CONV_WINOGRAD ? "winograd" : algo == SONO_CONV_IM2COL ? "im2col" : "auto";
+}
+
+static void test_conv(int N, int C, int H, int W, int O, int k, sono_act act, sono_conv_algo algo) {
     conv_case c = {N, C, H, W, O, k, act, NULL, NULL};
     size_t nin = (size_t)N * C * H * W, nw = (size_t)O * C * k * k, nout = (size_t)N * O * H * W;
     double *x = dalloc(nin), *w = dalloc(nw), *b = dalloc(O);
@@ -237,25 +242,87 @@ static void test_conv(int N, int C, int H, int W, int O, int k, sono_act act) {
     float *fx = to_float(x, nin), *fw = to_float(w, nw), *fb = to_float(b, O);
     float *out = falloc(nout), *dout = to_float(c.R, nout);
     float *dx = falloc(nin), *dw = falloc(nw), *db = falloc(O);
-    sono_conv2d_forward(out, fx, fw, fb, N, C, H, W, O, k, act, ws, threads);
+    sono_conv2d_forward_with(out, fx, fw, fb, N, C, H, W, O, k, act, ws, threads, algo);
     double *tensors[3] = {x, w, b};
     conv_objective(tensors, &c);
     char what[96];
-    snprintf(what, sizeof what, "conv N%d C%d %dx%d O%d k%d %s", N, C, H, W, O, k, sono_act_name(act));
+    snprintf(what, sizeof what, "conv %s N%d C%d %dx%d O%d k%d %s", algo_name(algo), N, C, H, W, O,
+             k, sono_act_name(act));
     check_close(what, out, c.out, nout, 1e-5);
     for (size_t i = 0; i < nw; i++) dw[i] = 0.5f; /* backward adds: start from a known value */
-    sono_conv2d_backward(dx, dw, db, dout, out, fx, fw, N, C, H, W, O, k, act, ws, threads);
+    sono_conv2d_backward_with(dx, dw, db, dout, out, fx, fw, N, C, H, W, O, k, act, ws, threads,
+                              algo);
     for (size_t i = 0; i < nw; i++) dw[i] -= 0.5f;
     check_gradient(what, conv_objective, &c, tensors, 0, nin, dx);
     check_gradient(what, conv_objective, &c, tensors, 1, nw, dw);
     check_gradient(what, conv_objective, &c, tensors, 2, (size_t)O, db);
     /* Only the input gradient (DeepDream): the same dx, parameters untouched. */
     float *dx2 = falloc(nin);
-    sono_conv2d_backward(dx2, NULL, NULL, dout, out, fx, fw, N, C, H, W, O, k, act, ws, threads);
+    sono_conv2d_backward_with(dx2, NULL, NULL, dout, out, fx, fw, N, C, H, W, O, k, act, ws,
+                              threads, algo);
     CHECK(memcmp(dx, dx2, nin * sizeof(float)) == 0);
     free(dx2);
     free(x), free(w), free(b), free(c.R), free(c.out), free(ws), free(fx), free(fw), free(fb);
     free(out), free(dout), free(dx), free(dw), free(db);
+}
+
+/* Winograd against im2col at realistic channel counts (too many elements for
+ * finite differences): forward, input, weight and bias gradients, each
+ * relative to the largest magnitude of the im2col result. Both also against
+ * a double reference forward. Reports the worst Winograd error. */
+static double max_abs(const float *a, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d / fmax(max_abs(b, n), 1e-30);
+}
+
+static void test_conv_agreement(int N, int C, int H, int W, int O, sono_act act) {
+    size_t nin = (size_t)N * C * H * W, nw = (size_t)O * C * 9, nout = (size_t)N * O * H * W;
+    int threads = omp_get_max_threads();
+    float *ws = falloc(sono_conv2d_workspace_floats(N, C, H, W, O, 3, threads));
+    float *x = falloc(nin), *w = falloc(nw), *b = falloc(O), *dout = falloc(nout);
+    double bound = sqrt(3.0 / (C * 9)); /* Kaiming-like weights, unit inputs */
+    for (size_t i = 0; i < nin; i++) x[i] = (float)uniform(-1, 1);
+    for (size_t i = 0; i < nw; i++) w[i] = (float)uniform(-bound, bound);
+    for (int i = 0; i < O; i++) b[i] = (float)uniform(-0.2, 0.2);
+    for (size_t i = 0; i < nout; i++) dout[i] = (float)uniform(-1, 1);
+    float *out[2], *dx[2], *dw[2], *db[2];
+    sono_conv_algo algos[2] = {SONO_CONV_IM2COL, SONO_CONV_WINOGRAD};
+    for (int a = 0; a < 2; a++) {
+        out[a] = falloc(nout), dx[a] = falloc(nin), dw[a] = falloc(nw), db[a] = falloc(O);
+        sono_conv2d_forward_with(out[a], x, w, b, N, C, H, W, O, 3, act, ws, threads, algos[a]);
+        sono_conv2d_backward_with(dx[a], dw[a], db[a], dout, out[a], x, w, N, C, H, W, O, 3, act,
+                                  ws, threads, algos[a]);
+    }
+    double *xd = dalloc(nin), *wd = dalloc(nw), *bd = dalloc(O), *ref = dalloc(nout);
+    for (size_t i = 0; i < nin; i++) xd[i] = x[i];
+    for (size_t i = 0; i < nw; i++) wd[i] = w[i];
+    for (int i = 0; i < O; i++) bd[i] = b[i];
+    conv_ref(ref, xd, wd, bd, N, C, H, W, O, 3, act);
+    double scale = 0, e_ref[2] = {0, 0};
+    for (size_t i = 0; i < nout; i++) scale = fmax(scale, fabs(ref[i]));
+    for (int a = 0; a < 2; a++)
+        for (size_t i = 0; i < nout; i++) e_ref[a] = fmax(e_ref[a], fabs(out[a][i] - ref[i]) / scale);
+    /* The activation's kink: where the two forwards straddle 0, the
+     * backward passes take different slopes; such elements are rare. */
+    double e_out = rel_diff(out[1], out[0], nout), e_dx = rel_diff(dx[1], dx[0], nin);
+    double e_dw = rel_diff(dw[1], dw[0], nw), e_db = rel_diff(db[1], db[0], (size_t)O);
+    char what[96];
+    snprintf(what, sizeof what, "winograd vs im2col N%d C%d %dx%d O%d %s", N, C, H, W, O,
+             sono_act_name(act));
+    fprintf(stderr, "%s: relative to im2col: forward %.1e, dinp %.1e, dweight %.1e, dbias %.1e; "
+            "forward relative to double: im2col %.1e, winograd %.1e\n", what, e_out, e_dx, e_dw,
+            e_db, e_ref[0], e_ref[1]);
+    CHECK_MSG(e_ref[1] < 1e-5 && e_out < 1e-5, "%s: forward", what);
+    CHECK_MSG(e_dx < 1e-4 && e_dw < 1e-4 && e_db < 1e-4, "%s: gradients", what);
+    for (int a = 0; a < 2; a++) free(out[a]), free(dx[a]), free(dw[a]), free(db[a]);
+    free(ws), free(x), free(w), free(b), free(dout), free(xd), free(wd), free(bd), free(ref);
 }
 
 typedef struct pool_case {
@@ -1104,10 +1171,10 @@ static void test_model_file(void) {
 }
 
 int main(void) {
-    test_conv(2, 3, 6, 5, 4, 3, SONO_ACT_LRELU);
-    test_conv(3, 2, 5, 7, 3, 5, SONO_ACT_NONE);
-    test_conv(2, 3, 4, 4, 2, 1, SONO_ACT_RELU);
-    test_conv(1, 2, 2, 3, 2, 5, SONO_ACT_LRELU); /* kernel larger than the input */
+    test_conv(2, 3, 6, 5, 4, 3, SONO_ACT_LRELU, SONO_CONV_IM2COL);
+    test_conv(3, 2, 5, 7, 3, 5, SONO_ACT_NONE, SONO_CONV_AUTO);
+    test_conv(2, 3, 4, 4, 2, 1, SONO_ACT_RELU, SONO_CONV_AUTO);
+    test_conv(1, 2, 2, 3, 2, 5, SONO_ACT_LRELU, SONO_CONV_AUTO); /* kernel larger than the input */
     test_pool(2, 3, 7, 6, 2);
     test_pool(1, 2, 7, 8, 3);
     test_pool(1, 2, 6, 9, 4);
@@ -1133,5 +1200,17 @@ int main(void) {
     test_learns_toy_problem();
     test_determinism();
     test_model_file();
+    /* Last, so the random stream of the checks above stays as it was. */
+    /* Winograd F(4x4, 3x3): whole tiles, partial tiles (odd sizes), inputs
+     * smaller than one tile, more input than output channels and back. */
+    test_conv(2, 3, 6, 5, 4, 3, SONO_ACT_LRELU, SONO_CONV_WINOGRAD);
+    test_conv(2, 2, 8, 4, 3, 3, SONO_ACT_NONE, SONO_CONV_WINOGRAD);
+    test_conv(1, 5, 9, 11, 2, 3, SONO_ACT_RELU, SONO_CONV_WINOGRAD);
+    test_conv(3, 2, 3, 2, 4, 3, SONO_ACT_LRELU, SONO_CONV_WINOGRAD);
+    test_conv(2, 3, 1, 1, 2, 3, SONO_ACT_LRELU, SONO_CONV_WINOGRAD);
+    test_conv(1, 4, 1, 7, 3, 3, SONO_ACT_NONE, SONO_CONV_WINOGRAD);
+    test_conv_agreement(2, 32, 37, 45, 32, SONO_ACT_LRELU);
+    test_conv_agreement(3, 64, 16, 12, 48, SONO_ACT_NONE);
+    test_conv_agreement(1, 8, 130, 7, 16, SONO_ACT_RELU);
     return test_result("test_nn");
 }

@@ -20,6 +20,9 @@
 /* Target size of one band's im2col matrix: about half of a 1 MB L2. */
 #define BAND_FLOATS (128 * 1024)
 
+/* 3x3 layers with at least this many input channels use Winograd. */
+#define WINOGRAD_MIN_CHANNELS 4
+
 /* Output rows per band. */
 static int band_rows(int C, int H, int W, int k) {
     size_t row = (size_t)C * k * k * W;
@@ -37,8 +40,26 @@ static size_t sample_partial_floats(int C, int O, int k) {
     return (size_t)O * C * k * k + (size_t)O;
 }
 
-size_t sono_conv2d_workspace_floats(int N, int C, int H, int W, int O, int k, int threads) {
+static size_t im2col_workspace_floats(int N, int C, int H, int W, int O, int k, int threads) {
     return (size_t)threads * thread_floats(C, H, W, O, k) + (size_t)N * sample_partial_floats(C, O, k);
+}
+
+size_t sono_conv2d_workspace_floats(int N, int C, int H, int W, int O, int k, int threads) {
+    size_t a = im2col_workspace_floats(N, C, H, W, O, k, threads);
+    if (k != 3) return a;
+    size_t b = sono_winograd_workspace_floats(N, C, H, W, O, threads);
+    return a > b ? a : b;
+}
+
+sono_conv_algo sono_conv2d_algo(int C, int H, int W, int O, int k) {
+    (void)H, (void)W, (void)O;
+    return k == 3 && C >= WINOGRAD_MIN_CHANNELS ? SONO_CONV_WINOGRAD : SONO_CONV_IM2COL;
+}
+
+static int use_winograd(int C, int H, int W, int O, int k, sono_conv_algo algo) {
+    if (k != 3) return 0;
+    if (algo == SONO_CONV_AUTO) algo = sono_conv2d_algo(C, H, W, O, k);
+    return algo == SONO_CONV_WINOGRAD;
 }
 
 /* Valid output columns [x0, x1) for horizontal offset dx = kx - p. */
@@ -135,9 +156,13 @@ static void conv_forward_sample(float *out, const float *img, const float *weigh
     }
 }
 
-void sono_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
-                         int N, int C, int H, int W, int O, int k, sono_act act, float *ws,
-                         int threads) {
+void sono_conv2d_forward_with(float *out, const float *inp, const float *weight, const float *bias,
+                              int N, int C, int H, int W, int O, int k, sono_act act, float *ws,
+                              int threads, sono_conv_algo algo) {
+    if (use_winograd(C, H, W, O, k, algo)) {
+        sono_winograd_forward(out, inp, weight, bias, N, C, H, W, O, act, ws, threads);
+        return;
+    }
     size_t hw = (size_t)H * W;
     size_t per_thread = thread_floats(C, H, W, O, k);
     int blas = sono_blas_single();
@@ -204,8 +229,8 @@ static void conv_backward_sample(float *din, float *pw, float *pb, const float *
 /* dst[j] += sum over samples of partial[n][j], samples in order 0..N-1
  * whatever the thread count. Blocks of j keep the reads sequential. */
 #define REDUCE_BLOCK 512
-static void reduce_partials(float *dst, const float *partials, size_t stride, size_t count, int N,
-                            int threads) {
+void sono_conv2d_reduce(float *dst, const float *partials, size_t stride, size_t count, int N,
+                        int threads) {
     size_t blocks = (count + REDUCE_BLOCK - 1) / REDUCE_BLOCK;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t bi = 0; bi < blocks; bi++) {
@@ -220,9 +245,15 @@ static void reduce_partials(float *dst, const float *partials, size_t stride, si
     }
 }
 
-void sono_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                          const float *out, const float *inp, const float *weight, int N, int C,
-                          int H, int W, int O, int k, sono_act act, float *ws, int threads) {
+void sono_conv2d_backward_with(float *dinp, float *dweight, float *dbias, const float *dout,
+                               const float *out, const float *inp, const float *weight, int N,
+                               int C, int H, int W, int O, int k, sono_act act, float *ws,
+                               int threads, sono_conv_algo algo) {
+    if (use_winograd(C, H, W, O, k, algo)) {
+        sono_winograd_backward(dinp, dweight, dbias, dout, out, inp, weight, N, C, H, W, O, act,
+                               ws, threads);
+        return;
+    }
     size_t hw = (size_t)H * W;
     size_t per_thread = thread_floats(C, H, W, O, k);
     size_t stride = sample_partial_floats(C, O, k);
@@ -238,7 +269,21 @@ void sono_conv2d_backward(float *dinp, float *dweight, float *dbias, const float
                              out + (size_t)n * O * hw, inp + (size_t)n * C * hw, weight, C, H, W,
                              O, k, act, scratch);
     }
-    if (dweight) reduce_partials(dweight, partials, stride, nw, N, threads);
-    if (dbias) reduce_partials(dbias, partials + nw, stride, (size_t)O, N, threads);
+    if (dweight) sono_conv2d_reduce(dweight, partials, stride, nw, N, threads);
+    if (dbias) sono_conv2d_reduce(dbias, partials + nw, stride, (size_t)O, N, threads);
     sono_blas_restore(blas);
+}
+
+void sono_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
+                         int N, int C, int H, int W, int O, int k, sono_act act, float *ws,
+                         int threads) {
+    sono_conv2d_forward_with(out, inp, weight, bias, N, C, H, W, O, k, act, ws, threads,
+                             SONO_CONV_AUTO);
+}
+
+void sono_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                          const float *out, const float *inp, const float *weight, int N, int C,
+                          int H, int W, int O, int k, sono_act act, float *ws, int threads) {
+    sono_conv2d_backward_with(dinp, dweight, dbias, dout, out, inp, weight, N, C, H, W, O, k, act,
+                              ws, threads, SONO_CONV_AUTO);
 }

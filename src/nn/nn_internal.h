@@ -39,6 +39,41 @@ void sono_blas_restore(int previous);
 /* OpenMP threads to use with a workspace sized for ws_threads. */
 int sono_nn_threads(int ws_threads);
 
+/* Convolution algorithms (conv2d.c picks one per layer shape; tests force
+ * each to compare them). Winograd F(4x4, 3x3) serves k = 3 only. */
+typedef enum sono_conv_algo {
+    SONO_CONV_AUTO = 0,
+    SONO_CONV_IM2COL,
+    SONO_CONV_WINOGRAD
+} sono_conv_algo;
+
+/* The algorithm SONO_CONV_AUTO runs for this shape. */
+sono_conv_algo sono_conv2d_algo(int C, int H, int W, int O, int k);
+
+/* sono_conv2d_forward/backward with a given algorithm (AUTO: the choice
+ * above; WINOGRAD with k != 3 falls back to im2col). The workspace is
+ * sono_conv2d_workspace_floats, which covers both. */
+void sono_conv2d_forward_with(float *out, const float *inp, const float *weight, const float *bias,
+                              int N, int C, int H, int W, int O, int k, sono_act act, float *ws,
+                              int threads, sono_conv_algo algo);
+void sono_conv2d_backward_with(float *dinp, float *dweight, float *dbias, const float *dout,
+                               const float *out, const float *inp, const float *weight, int N,
+                               int C, int H, int W, int O, int k, sono_act act, float *ws,
+                               int threads, sono_conv_algo algo);
+
+/* conv2d_winograd.c: the 3x3 kernels, same contracts as sono_conv2d_*. */
+size_t sono_winograd_workspace_floats(int N, int C, int H, int W, int O, int threads);
+void sono_winograd_forward(float *out, const float *inp, const float *weight, const float *bias,
+                           int N, int C, int H, int W, int O, sono_act act, float *ws, int threads);
+void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *out, const float *inp, const float *weight, int N, int C,
+                            int H, int W, int O, sono_act act, float *ws, int threads);
+
+/* dst[j] += sum over n of partials[n * stride + j], j < count, samples in
+ * order 0..N-1 whatever the thread count. */
+void sono_conv2d_reduce(float *dst, const float *partials, size_t stride, size_t count, int N,
+                        int threads);
+
 typedef struct sono_layer {
     sono_layer_info info;
     int ordinal;            /* 1-based count within its type (dropout RNG key) */
