@@ -383,6 +383,19 @@ static void test_pool_by_hand(void) {
     const float expect_din[15] = {0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 3, 4, 5, 0, 6};
     CHECK(memcmp(din, expect_din, sizeof din) == 0);
 
+    /* Ties go to the first maximum in row-major order (k = 4 and 2 take the
+     * vectorised column pick). */
+    float tie[32] = {0};
+    tie[1 * 8 + 0] = 5, tie[0 * 8 + 3] = 5;                     /* window 0: (0,3) before (1,0) */
+    tie[2 * 8 + 6] = 7, tie[2 * 8 + 5] = 7, tie[3 * 8 + 4] = 7; /* window 1: (2,5) */
+    float tout[2];
+    int32_t targ[2];
+    sono_maxpool_forward(tout, targ, tie, 1, 1, 4, 8, 4);
+    CHECK(tout[0] == 5 && tout[1] == 7 && targ[0] == 3 && targ[1] == 21);
+    const float tie2[8] = {1, 3, 3, 2, 3, 0, 2, 2};
+    sono_maxpool_forward(tout, targ, tie2, 1, 1, 2, 4, 2);
+    CHECK(tout[0] == 3 && tout[1] == 3 && targ[0] == 1 && targ[1] == 2);
+
     const float col[6] = {5, 1, 2, 9, 3, 4};
     float out2[2], din2[6];
     int32_t arg2[2];
@@ -1201,6 +1214,8 @@ int main(void) {
     test_determinism();
     test_model_file();
     /* Last, so the random stream of the checks above stays as it was. */
+    test_pool(2, 3, 8, 12, 4); /* unpadded rows: the vectorised column pick */
+    test_pool(1, 2, 5, 8, 2);
     /* Winograd F(4x4, 3x3): whole tiles, partial tiles (odd sizes), inputs
      * smaller than one tile, more input than output channels and back. */
     test_conv(2, 3, 6, 5, 4, 3, SONO_ACT_LRELU, SONO_CONV_WINOGRAD);
