@@ -173,13 +173,47 @@ void sono_conv2d_forward_with(float *out, const float *inp, const float *weight,
     sono_blas_restore(blas);
 }
 
-/* dpre (O, HW) = dout * act'(out); serial, as it runs inside the batch loop. */
-static const float *act_grad(float *dpre, const float *dout, const float *out, size_t count,
-                             sono_act act) {
-    if (act == SONO_ACT_NONE) return dout;
+/* Lanes of the bias-gradient sums: a fixed count, so the order of the
+ * additions (and so the result) does not depend on the vector width the
+ * compiler picks; independent lanes let it vectorise (a single running sum
+ * is one dependent add per element). */
+#define SUM_LANES 16
+
+static float lane_total(const float *part) {
+    float s = 0.0f;
+    for (int j = 0; j < SUM_LANES; j++) s += part[j];
+    return s;
+}
+
+const float *sono_conv2d_act_grad(float *dpre, float *pb, const float *dout, const float *out,
+                                  int O, size_t hw, sono_act act) {
     float slope = act == SONO_ACT_LRELU ? SONO_LRELU_SLOPE : 0.0f;
-    for (size_t i = 0; i < count; i++) dpre[i] = out[i] > 0.0f ? dout[i] : slope * dout[i];
-    return dpre;
+    for (int o = 0; o < O; o++) {
+        const float *g = dout + (size_t)o * hw, *y = out + (size_t)o * hw;
+        float *d = dpre + (size_t)o * hw;
+        float part[SUM_LANES] = {0};
+        size_t i = 0;
+        if (act == SONO_ACT_NONE) {
+            if (!pb) break;
+            for (; i + SUM_LANES <= hw; i += SUM_LANES)
+                for (int j = 0; j < SUM_LANES; j++) part[j] += g[i + j];
+            for (; i < hw; i++) part[i % SUM_LANES] += g[i];
+        } else {
+            for (; i + SUM_LANES <= hw; i += SUM_LANES)
+                for (int j = 0; j < SUM_LANES; j++) {
+                    float v = y[i + j] > 0.0f ? g[i + j] : slope * g[i + j];
+                    d[i + j] = v;
+                    part[j] += v;
+                }
+            for (; i < hw; i++) {
+                float v = y[i] > 0.0f ? g[i] : slope * g[i];
+                d[i] = v;
+                part[i % SUM_LANES] += v;
+            }
+        }
+        if (pb) pb[o] = lane_total(part);
+    }
+    return act == SONO_ACT_NONE ? dout : dpre;
 }
 
 /* One sample's backward: partial parameter gradients into pw/pb, input
@@ -192,14 +226,7 @@ static void conv_backward_sample(float *din, float *pw, float *pb, const float *
     int rows = band_rows(C, H, W, k);
     float *col = scratch;                                               /* (C*k*k, band) */
     float *dpre_buf = scratch + (size_t)ckk * rows * W;                 /* (O, HW) */
-    const float *dpre = act_grad(dpre_buf, dout, out, (size_t)O * hw, act);
-    if (pb)
-        for (int o = 0; o < O; o++) {
-            const float *row = dpre + (size_t)o * hw;
-            float s = 0.0f;
-            for (int i = 0; i < hw; i++) s += row[i];
-            pb[o] = s;
-        }
+    const float *dpre = sono_conv2d_act_grad(dpre_buf, pb, dout, out, O, (size_t)hw, act);
     if (k == 1) {
         if (pw)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, ckk, hw, 1.0f, dpre, hw, img,

@@ -29,6 +29,7 @@
  *   N x [ dweight (O, C*9) | dbias (O) ]         per-sample partial gradients
  * Partials are summed over samples in a fixed order (sono_conv2d_reduce),
  * so results do not depend on the thread count. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -53,7 +54,7 @@ typedef struct geom {
 static geom make_geom(int C, int H, int W, int O) {
     geom g = {C, H, W, O, (H + 3) / 4, (W + 3) / 4, 1, C > O ? C : O, 0};
     size_t per_row = (size_t)XI * g.cm * g.tw;
-    size_t r = BLOCK_FLOATS / per_row;
+    size_t r = (getenv("WB") ? (size_t)atoi(getenv("WB")) * 1024 : BLOCK_FLOATS) / per_row;
     g.rows = r < 1 ? 1 : r > (size_t)g.th ? g.th : (int)r;
     g.pw = ((size_t)4 * g.tw + 2 + 15) / 16 * 16;
     return g;
@@ -398,28 +399,12 @@ void sono_winograd_forward(float *out, const float *inp, const float *weight, co
     sono_blas_restore(blas);
 }
 
-/* dpre (O, HW) = dout * act'(out). */
-static const float *act_grad(float *dpre, const float *dout, const float *out, size_t count,
-                             sono_act act) {
-    if (act == SONO_ACT_NONE) return dout;
-    float slope = act == SONO_ACT_LRELU ? SONO_LRELU_SLOPE : 0.0f;
-    for (size_t i = 0; i < count; i++) dpre[i] = out[i] > 0.0f ? dout[i] : slope * dout[i];
-    return dpre;
-}
-
 static void backward_sample(float *din, float *pw, float *pb, const float *dout, const float *out,
                             const float *img, const float *Uflip, const geom *g, sono_act act,
                             const scratch *s) {
     int C = g->C, O = g->O;
     size_t hw = (size_t)g->H * g->W;
-    const float *dpre = act_grad(s->dpre, dout, out, (size_t)O * hw, act);
-    if (pb)
-        for (int o = 0; o < O; o++) {
-            const float *row = dpre + (size_t)o * hw;
-            float sum = 0.0f;
-            for (size_t i = 0; i < hw; i++) sum += row[i];
-            pb[o] = sum;
-        }
+    const float *dpre = sono_conv2d_act_grad(s->dpre, pb, dout, out, O, hw, act);
     if (pw) {
         for (int ty0 = 0; ty0 < g->th; ty0 += g->rows) {
             int ty1 = ty0 + g->rows < g->th ? ty0 + g->rows : g->th, nb = (ty1 - ty0) * g->tw;

@@ -69,6 +69,12 @@ void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const flo
                             const float *out, const float *inp, const float *weight, int N, int C,
                             int H, int W, int O, sono_act act, float *ws, int threads);
 
+/* One sample's dpre (O, hw) = dout * act'(out), and with pb (O) not NULL
+ * the bias gradient pb[o] = sum of row o of dpre (in a fixed order).
+ * Returns dpre, or dout itself for SONO_ACT_NONE (dpre is then not written). */
+const float *sono_conv2d_act_grad(float *dpre, float *pb, const float *dout, const float *out,
+                                  int O, size_t hw, sono_act act);
+
 /* dst[j] += sum over n of partials[n * stride + j], j < count, samples in
  * order 0..N-1 whatever the thread count. */
 void sono_conv2d_reduce(float *dst, const float *partials, size_t stride, size_t count, int N,
