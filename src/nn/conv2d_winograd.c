@@ -29,7 +29,6 @@
  *   N x [ dweight (O, C*9) | dbias (O) ]         per-sample partial gradients
  * Partials are summed over samples in a fixed order (sono_conv2d_reduce),
  * so results do not depend on the thread count. */
-#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -39,9 +38,12 @@
 
 #define XI 36 /* tile positions (6 x 6) */
 
-/* Target floats of one transformed block (V or M): two of them plus the
- * row buffers should fit a 1 MB L2. */
-#define BLOCK_FLOATS (96 * 1024)
+/* Target floats of one transformed block (V or M). Smaller blocks stay in
+ * L2 between transform and sgemm, larger ones make fewer, longer sgemm
+ * calls (each has a fixed cost); on the bench (Zen 5, 1 MB L2) 96K-320K
+ * were within noise for 64-channel 32x32 layers, and 128K+ about 7% faster
+ * than 64K for 32-channel 128x128 ones. */
+#define BLOCK_FLOATS (160 * 1024)
 
 typedef struct geom {
     int C, H, W, O;
@@ -54,7 +56,7 @@ typedef struct geom {
 static geom make_geom(int C, int H, int W, int O) {
     geom g = {C, H, W, O, (H + 3) / 4, (W + 3) / 4, 1, C > O ? C : O, 0};
     size_t per_row = (size_t)XI * g.cm * g.tw;
-    size_t r = (getenv("WB") ? (size_t)atoi(getenv("WB")) * 1024 : BLOCK_FLOATS) / per_row;
+    size_t r = BLOCK_FLOATS / per_row;
     g.rows = r < 1 ? 1 : r > (size_t)g.th ? g.th : (int)r;
     g.pw = ((size_t)4 * g.tw + 2 + 15) / 16 * 16;
     return g;
