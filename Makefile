@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test test-asan bench clean
+.PHONY: all deps configure test test-asan bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -24,6 +24,9 @@ test-asan: deps
 
 bench: all
 	bench/run-all
+
+demo: all
+	scripts/demo
 
 clean:
 	rm -rf $(BUILD) build-asan
