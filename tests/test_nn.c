@@ -268,6 +268,39 @@ static void test_conv(int N, int C, int H, int W, int O, int k, sono_act act, so
     free(out), free(dout), free(dx), free(dw), free(db);
 }
 
+/* The small sgemms of the Winograd products against double sums, with
+ * row, column and depth counts off the register blocks (8 x 32 for nn,
+ * 4 x 4 x 16 for nt) and leading dimensions larger than the rows. */
+static void test_small_gemm(int M, int N, int K) {
+    int lda = K + 3, ldb_nn = N + 5, ldb_nt = K + 1, ldc = N + 2;
+    float *A = falloc((size_t)M * lda), *Bn = falloc((size_t)K * ldb_nn);
+    float *Bt = falloc((size_t)N * ldb_nt), *C = falloc((size_t)M * ldc);
+    for (size_t i = 0; i < (size_t)M * lda; i++) A[i] = (float)uniform(-1, 1);
+    for (size_t i = 0; i < (size_t)K * ldb_nn; i++) Bn[i] = (float)uniform(-1, 1);
+    for (size_t i = 0; i < (size_t)N * ldb_nt; i++) Bt[i] = (float)uniform(-1, 1);
+    double tol = 1e-6 * K + 1e-6;
+    int bad = 0;
+    for (size_t i = 0; i < (size_t)M * ldc; i++) C[i] = 9.0f; /* the gaps must stay */
+    sono_sgemm_nn(M, N, K, A, lda, Bn, ldb_nn, C, ldc);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < ldc; n++) {
+            double s = 0;
+            for (int k = 0; k < K && n < N; k++) s += (double)A[m * lda + k] * Bn[k * ldb_nn + n];
+            bad += !(fabs(C[m * ldc + n] - (n < N ? s : 9.0)) <= tol);
+        }
+    for (int pass = 0; pass < 2; pass++) { /* overwrite, then accumulate */
+        sono_sgemm_nt(M, N, K, A, lda, Bt, ldb_nt, C, ldc, pass);
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < ldc; n++) {
+                double s = 0;
+                for (int k = 0; k < K && n < N; k++) s += (double)A[m * lda + k] * Bt[n * ldb_nt + k];
+                bad += !(fabs(C[m * ldc + n] - (n < N ? (pass + 1) * s : 9.0)) <= 2 * tol);
+            }
+    }
+    CHECK_MSG(bad == 0, "small sgemm M%d N%d K%d: %d elements off", M, N, K, bad);
+    free(A), free(Bn), free(Bt), free(C);
+}
+
 /* Winograd against im2col at realistic channel counts (too many elements for
  * finite differences): forward, input, weight and bias gradients, each
  * relative to the largest magnitude of the im2col result. Both also against
@@ -1216,6 +1249,12 @@ int main(void) {
     test_determinism();
     test_model_file();
     /* Last, so the random stream of the checks above stays as it was. */
+    test_small_gemm(32, 128, 32);
+    test_small_gemm(64, 64, 64);
+    test_small_gemm(13, 45, 7);
+    test_small_gemm(3, 5, 1);
+    test_small_gemm(9, 33, 37);
+    test_small_gemm(1, 1, 0);
     test_pool(2, 3, 8, 12, 4); /* unpadded rows: the vectorised column pick */
     test_pool(1, 2, 5, 8, 2);
     /* Winograd F(4x4, 3x3): whole tiles, partial tiles (odd sizes), inputs

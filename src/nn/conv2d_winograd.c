@@ -5,7 +5,7 @@
  * Every 4x4 block of outputs ("tile") comes from a 6x6 input patch d:
  *   Y = A^T [ (G g G^T) .* (B^T d B) ] A
  * The elementwise product, summed over input channels, is one sgemm per tile
- * position xi (36 of them): M[xi] (O, tiles) = U[xi] (O, C) @ V[xi] (C, tiles),
+ * position xi (36 of them, gemm_small.c): M[xi] (O, tiles) = U[xi] (O, C) @ V[xi] (C, tiles),
  * 36 multiplies per output tile instead of 144: a quarter of im2col's
  * multiply-adds, in well-shaped sgemms (M = channels, N = tiles).
  *
@@ -31,7 +31,6 @@
  * so results do not depend on the thread count. */
 #include <string.h>
 
-#include <cblas.h>
 #include <omp.h>
 
 #include "nn/nn_internal.h"
@@ -380,9 +379,8 @@ static void forward_sample(float *out, const float *img, const float *U, const f
         int ty1 = ty0 + g->rows < g->th ? ty0 + g->rows : g->th, nb = (ty1 - ty0) * g->tw;
         input_transform(s->V, img, g, Ci, ty0, ty1, s->rows);
         for (int xi = 0; xi < XI; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, nb, Ci, 1.0f,
-                        U + (size_t)xi * Co * Ci, Ci, s->V + (size_t)xi * Ci * nb, nb, 0.0f,
-                        s->M + (size_t)xi * Co * nb, nb);
+            sono_sgemm_nn(Co, nb, Ci, U + (size_t)xi * Co * Ci, Ci, s->V + (size_t)xi * Ci * nb, nb,
+                          s->M + (size_t)xi * Co * nb, nb);
         output_transform(out, s->M, bias, act, g, Co, ty0, ty1, s->rows);
     }
 }
@@ -413,9 +411,8 @@ static void backward_sample(float *din, float *pw, float *pb, const float *dout,
             input_transform(s->V, img, g, C, ty0, ty1, s->rows);
             grad_transform(s->M, dpre, g, ty0, ty1, s->rows);
             for (int xi = 0; xi < XI; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, C, nb, 1.0f,
-                            s->M + (size_t)xi * O * nb, nb, s->V + (size_t)xi * C * nb, nb,
-                            ty0 ? 1.0f : 0.0f, s->dU + (size_t)xi * O * C, C);
+                sono_sgemm_nt(O, C, nb, s->M + (size_t)xi * O * nb, nb, s->V + (size_t)xi * C * nb,
+                              nb, s->dU + (size_t)xi * O * C, C, ty0 > 0);
         }
         weight_grad_transform(pw, s->dU, O, C);
     }

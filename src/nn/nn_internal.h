@@ -69,6 +69,15 @@ void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const flo
                             const float *out, const float *inp, const float *weight, int N, int C,
                             int H, int W, int O, sono_act act, float *ws, int threads);
 
+/* gemm_small.c: single-threaded row-major sgemms for small operands
+ * (AVX-512 loops when compiled for it, else cblas_sgemm).
+ * nn: C (M, N) = A (M, K) @ B (K, N).
+ * nt: C (M, N) = A (M, K) @ B (N, K)^T, added to C when `accumulate`. */
+void sono_sgemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                   int ldc);
+void sono_sgemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                   int ldc, int accumulate);
+
 /* One sample's dpre (O, hw) = dout * act'(out), and with pb (O) not NULL
  * the bias gradient pb[o] = sum of row o of dpre (in a fixed order).
  * Returns dpre, or dout itself for SONO_ACT_NONE (dpre is then not written). */
