@@ -6,9 +6,11 @@
  * machine (Zen 5), one thread, the 36 products of a Winograd block as the
  * convolution runs them (M x N x K), OpenBLAS -> these:
  *   nn 32x128x32 106 -> 235 GF/s, 64x64x64 112 -> 240
- *   nt 32x32x128  92 -> 165 GF/s, 64x64x64 108 -> 128
+ *   nt 32x32x128  92 -> 180 GF/s, 64x64x64 108 -> 150
  * (nt reduces its 16 lanes once per output block, which costs more when K
- * is short). Without AVX-512 at compile time they call cblas_sgemm. */
+ * is short). Accumulators are named variables: GCC 12 keeps an array of
+ * them on the stack. Without AVX-512 at compile time they call
+ * cblas_sgemm. */
 #include <cblas.h>
 
 #include "nn/nn_internal.h"
@@ -22,8 +24,7 @@ static inline __mmask16 lane_mask(int n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-/* C[0..8) x [0..32) (masks m0, m1 for the columns) = A B, with 16 named
- * accumulators (GCC 12 keeps an array of them on the stack). */
+/* C[0..8) x [0..32) (masks m0, m1 for the columns) = A B: 16 accumulators. */
 static void nn_block8(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int K,
                       __mmask16 m0, __mmask16 m1) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -91,38 +92,66 @@ void sono_sgemm_nn(int M, int N, int K, const float *A, int lda, const float *B,
     }
 }
 
-/* The four lane sums of a, b, c, d. */
-static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
-    __m256 a8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
-    __m256 b8 = _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1));
-    __m256 c8 = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
-    __m256 d8 = _mm256_add_ps(_mm512_castps512_ps256(d), _mm512_extractf32x8_ps(d, 1));
-    __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
-    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+/* Pairwise partial sums of a and b, interleaved by 32-bit element within each
+ * 128-bit lane (a transpose step of the 16-way reduction below). */
+static inline __m512 pair_ps(__m512 a, __m512 b) {
+    return _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
 }
 
-/* C[0..4) x [0..4) (+)= A B^T over K, 16 products per lane step, the tail
- * masked. (An array of accumulators measured faster here than named ones,
- * 162 against 121 GF/s at 32x32x128.) */
+/* The same for 64-bit pairs. */
+static inline __m512 pair_pd(__m512 a, __m512 b) {
+    __m512d x = _mm512_castps_pd(a), y = _mm512_castps_pd(b);
+    return _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                         _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+}
+
+/* The same for 128-bit lanes: lanes (0+1, 2+3) of a, then of b. */
+static inline __m512 pair_x4(__m512 a, __m512 b) {
+    return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* The lane sums of the 4 x 4 accumulators of row i, column j: 128-bit lane
+ * i of the result holds row i, columns 0..3. */
+#define NT_SUM4(i) pair_pd(pair_ps(c##i##0, c##i##1), pair_ps(c##i##2, c##i##3))
+
+/* C[0..4) x [0..4) (+)= A B^T over K: 16 accumulators, 16 products per
+ * lane step, the tail of K masked. */
 static void nt_block4(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int K,
                       int accumulate) {
-    __m512 acc[4][4];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00;
+    __m512 c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00;
+    __m512 c31 = c00, c32 = c00, c33 = c00;
+    const float *a0 = A, *a1 = A + lda, *a2 = A + 2 * (size_t)lda, *a3 = A + 3 * (size_t)lda;
+    const float *b0 = B, *b1 = B + ldb, *b2 = B + 2 * (size_t)ldb, *b3 = B + 3 * (size_t)ldb;
     for (int k = 0; k < K; k += 16) {
         __mmask16 mk = lane_mask(K - k);
-        __m512 a[4], b[4];
-        for (int i = 0; i < 4; i++) a[i] = _mm512_maskz_loadu_ps(mk, A + (size_t)i * lda + k);
-        for (int j = 0; j < 4; j++) b[j] = _mm512_maskz_loadu_ps(mk, B + (size_t)j * ldb + k);
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(a[i], b[j], acc[i][j]);
+        __m512 x0 = _mm512_maskz_loadu_ps(mk, a0 + k), x1 = _mm512_maskz_loadu_ps(mk, a1 + k);
+        __m512 x2 = _mm512_maskz_loadu_ps(mk, a2 + k), x3 = _mm512_maskz_loadu_ps(mk, a3 + k);
+        __m512 y0 = _mm512_maskz_loadu_ps(mk, b0 + k), y1 = _mm512_maskz_loadu_ps(mk, b1 + k);
+        __m512 y2 = _mm512_maskz_loadu_ps(mk, b2 + k), y3 = _mm512_maskz_loadu_ps(mk, b3 + k);
+#define NT_ROW(i)                                      \
+    do {                                               \
+        c##i##0 = _mm512_fmadd_ps(x##i, y0, c##i##0);  \
+        c##i##1 = _mm512_fmadd_ps(x##i, y1, c##i##1);  \
+        c##i##2 = _mm512_fmadd_ps(x##i, y2, c##i##2);  \
+        c##i##3 = _mm512_fmadd_ps(x##i, y3, c##i##3);  \
+    } while (0)
+        NT_ROW(0);
+        NT_ROW(1);
+        NT_ROW(2);
+        NT_ROW(3);
+#undef NT_ROW
     }
+    __m512 sums = pair_x4(pair_x4(NT_SUM4(0), NT_SUM4(1)), pair_x4(NT_SUM4(2), NT_SUM4(3)));
+    __m128 r[4] = {_mm512_extractf32x4_ps(sums, 0), _mm512_extractf32x4_ps(sums, 1),
+                   _mm512_extractf32x4_ps(sums, 2), _mm512_extractf32x4_ps(sums, 3)};
     for (int i = 0; i < 4; i++) {
-        __m128 s = sum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
         float *c = C + (size_t)i * ldc;
-        _mm_storeu_ps(c, accumulate ? _mm_add_ps(_mm_loadu_ps(c), s) : s);
+        _mm_storeu_ps(c, accumulate ? _mm_add_ps(_mm_loadu_ps(c), r[i]) : r[i]);
     }
 }
+#undef NT_SUM4
 
 /* One element, for the rows and columns past a multiple of 4. */
 static inline float nt_dot(const float *a, const float *b, int K) {
