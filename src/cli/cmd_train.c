@@ -230,10 +230,12 @@ static void on_step(int64_t iteration, int batch, int batches, double loss, void
 
 static void on_epoch(const sono_epoch_stats *s, void *user) {
     train_ui *ui = user;
+    char val[64] = "";
+    if (!isnan(s->val_accuracy))
+        snprintf(val, sizeof val, "  val acc %5.1f%%  val loss %.4f", 100 * s->val_accuracy, s->val_loss);
     if (ui->bar.enabled) fputs("\r\033[K", stderr);
-    printf("epoch %3d/%d  iter %6lld  loss %.4f  train acc %5.1f%%  val acc %5.1f%%  val loss %.4f  lr %.2g  %6.1f samples/s%s\n",
-           s->epoch, ui->epochs, (long long)s->iteration, s->loss, 100 * s->train_accuracy,
-           isnan(s->val_accuracy) ? NAN : 100 * s->val_accuracy, s->val_loss, s->lr, s->samples_per_second,
+    printf("epoch %3d/%d  iter %6lld  loss %.4f  train acc %5.1f%%%s  lr %.2g  %6.1f samples/s%s\n", s->epoch,
+           ui->epochs, (long long)s->iteration, s->loss, 100 * s->train_accuracy, val, s->lr, s->samples_per_second,
            s->best ? "  *best" : "");
     fflush(stdout);
 }
