@@ -59,7 +59,7 @@ sono_conv_algo sono_conv2d_algo(int C, int H, int W, int O, int k) {
 static int use_winograd(int C, int H, int W, int O, int k, sono_conv_algo algo) {
     if (k != 3) return 0;
     if (algo == SONO_CONV_AUTO) algo = sono_conv2d_algo(C, H, W, O, k);
-    return algo == SONO_CONV_WINOGRAD;
+    return algo == SONO_CONV_WINOGRAD || algo == SONO_CONV_WINOGRAD_PORTABLE;
 }
 
 /* Valid output columns [x0, x1) for horizontal offset dx = kx - p. */
@@ -160,7 +160,8 @@ void sono_conv2d_forward_with(float *out, const float *inp, const float *weight,
                               int N, int C, int H, int W, int O, int k, sono_act act, float *ws,
                               int threads, sono_conv_algo algo) {
     if (use_winograd(C, H, W, O, k, algo)) {
-        sono_winograd_forward(out, inp, weight, bias, N, C, H, W, O, act, ws, threads);
+        sono_winograd_forward(out, inp, weight, bias, N, C, H, W, O, act, ws, threads,
+                              algo == SONO_CONV_WINOGRAD_PORTABLE);
         return;
     }
     size_t hw = (size_t)H * W;
@@ -278,7 +279,7 @@ void sono_conv2d_backward_with(float *dinp, float *dweight, float *dbias, const 
                                int threads, sono_conv_algo algo) {
     if (use_winograd(C, H, W, O, k, algo)) {
         sono_winograd_backward(dinp, dweight, dbias, dout, out, inp, weight, N, C, H, W, O, act,
-                               ws, threads);
+                               ws, threads, algo == SONO_CONV_WINOGRAD_PORTABLE);
         return;
     }
     size_t hw = (size_t)H * W;

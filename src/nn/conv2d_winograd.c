@@ -17,20 +17,25 @@
  *  - weight gradient: dg = G^T [ sum over tiles of (A dY A^T) .* (B^T d B) ] G,
  *    one sgemm per xi: dU[xi] (O, C) += Yh[xi] (O, tiles) @ V[xi]^T.
  *
- * Transforms run on whole tile rows so that the compiler vectorises them
- * over tiles: rows are copied into zero-padded buffers, combined
- * vertically (contiguous), then horizontally (a stride-4 walk that GCC turns
- * into permutes). Tiles are processed in blocks of tile rows so that the
- * transformed blocks stay in the L2 cache between transform and sgemm.
+ * Transforms run on whole tile rows, one channel at a time: with AVX-512,
+ * 16 tiles per step in registers (winograd_avx512.c); otherwise portable
+ * loops that the compiler vectorises over tiles: rows combined vertically
+ * in buffers (contiguous), split by phase (a stride-4 walk that GCC turns
+ * into permutes), then combined horizontally. Tiles are processed in blocks
+ * of tile rows so that the transformed blocks mostly stay in the L2 cache
+ * between transform and sgemm.
  *
- * Workspace layout (floats), T threads, X = 36, Cm = max(C, O):
+ * Workspace layout (floats), T threads, X = 36, Cm = max(C, O), each region
+ * rounded up to 16 floats:
  *   U (X, O, C)                                  transformed weights, shared
  *   T x [ V (X, Cm, nb) | M (X, Cm, nb) | rows | dpre (O, H*W) | dU (X, O, C) ]
  *   N x [ dweight (O, C*9) | dbias (O) ]         per-sample partial gradients
+ * (the X planes of V and M are xi_stride apart, a little more than Cm*nb).
  * Partials are summed over samples in a fixed order (sono_conv2d_reduce),
  * so results do not depend on the thread count. */
 #include <string.h>
 
+#include <cblas.h>
 #include <omp.h>
 
 #include "nn/nn_internal.h"
@@ -46,14 +51,15 @@
 
 typedef struct geom {
     int C, H, W, O;
+    int simd;    /* AVX-512 transforms and products (winograd_avx512.c, gemm_small.c) */
     int th, tw;  /* tile rows and columns: ceil(H/4), ceil(W/4) */
     int rows;    /* tile rows per block */
     int cm;      /* max(C, O) */
     size_t pw;   /* floats per padded row buffer (4*tw + 2, rounded up to 16) */
 } geom;
 
-static geom make_geom(int C, int H, int W, int O) {
-    geom g = {C, H, W, O, (H + 3) / 4, (W + 3) / 4, 1, C > O ? C : O, 0};
+static geom make_geom(int C, int H, int W, int O, int portable) {
+    geom g = {C, H, W, O, SONO_NN_AVX512 && !portable, (H + 3) / 4, (W + 3) / 4, 1, C > O ? C : O, 0};
     size_t per_row = (size_t)XI * g.cm * g.tw;
     size_t r = BLOCK_FLOATS / per_row;
     g.rows = r < 1 ? 1 : r > (size_t)g.th ? g.th : (int)r;
@@ -61,21 +67,37 @@ static geom make_geom(int C, int H, int W, int O) {
     return g;
 }
 
-static size_t block_floats(const geom *g) { return (size_t)XI * g->cm * g->rows * g->tw; }
+/* Floats between the tile positions of a transformed block of ch channels
+ * and nb tiles: one padding line more than ch * nb, so that the 36 rows a
+ * transform writes for one channel do not all fall in the same cache sets
+ * (ch * nb is often a multiple of 4 KB; measured: the vectorised input
+ * transform ran 4x slower than in L1 without the padding). */
+static size_t xi_stride(int ch, size_t nb) { return (size_t)ch * nb + 16; }
+
+/* Scratch regions start at 64-byte boundaries (the workspace does). */
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+static size_t block_floats(const geom *g) {
+    return round16((size_t)XI * xi_stride(g->cm, (size_t)g->rows * g->tw));
+}
 
 /* Row buffers: 6 padded rows, 6 combined rows, one zero row. */
 static size_t rows_floats(const geom *g) { return 13 * g->pw; }
 
+static size_t dpre_floats(const geom *g) { return round16((size_t)g->O * g->H * g->W); }
+
+static size_t weights_floats(const geom *g) { return round16((size_t)XI * g->O * g->C); }
+
 static size_t thread_floats(const geom *g) {
-    return 2 * block_floats(g) + rows_floats(g) + (size_t)g->O * g->H * g->W +
-           (size_t)XI * g->O * g->C;
+    return 2 * block_floats(g) + rows_floats(g) + dpre_floats(g) + weights_floats(g);
 }
 
 static size_t partial_floats(int C, int O) { return (size_t)O * C * 9 + (size_t)O; }
 
 size_t sono_winograd_workspace_floats(int N, int C, int H, int W, int O, int threads) {
-    geom g = make_geom(C, H, W, O);
-    return (size_t)XI * O * C + (size_t)threads * thread_floats(&g) + (size_t)N * partial_floats(C, O);
+    geom g = make_geom(C, H, W, O, 0);
+    return weights_floats(&g) + (size_t)threads * thread_floats(&g) +
+           (size_t)N * partial_floats(C, O);
 }
 
 /* ---- transforms ---- */
@@ -191,7 +213,7 @@ static void input_horizontal(float *restrict v, size_t stride, const float *rest
 static void input_transform(float *V, const float *img, const geom *g, int C, int ty0, int ty1,
                             float *rows) {
     int H = g->H, W = g->W, tw = g->tw;
-    size_t pw = g->pw, nb = (size_t)(ty1 - ty0) * tw, stride = (size_t)C * nb;
+    size_t pw = g->pw, nb = (size_t)(ty1 - ty0) * tw, stride = xi_stride(C, nb);
     size_t n = (size_t)4 * tw + 2;
     float *R = rows, *zero = rows + 6 * pw; /* then the phase split (4 * (tw+1)) */
     memset(zero, 0, sizeof(float) * pw);
@@ -207,8 +229,17 @@ static void input_transform(float *V, const float *img, const geom *g, int C, in
             const float *r[6];
             for (int i = 0; i < 6; i++) {
                 int y = 4 * ty - 1 + i;
-                r[i] = y < 0 || y >= H ? zero : plane + (size_t)y * W;
+                r[i] = y < 0 || y >= H ? NULL : plane + (size_t)y * W;
             }
+#if SONO_NN_AVX512
+            if (g->simd) {
+                sono_wino_input_row_avx512(V + (size_t)c * nb + (size_t)(ty - ty0) * tw, stride, r,
+                                           W, tw);
+                continue;
+            }
+#endif
+            for (int i = 0; i < 6; i++)
+                if (!r[i]) r[i] = zero;
             input_vertical(R + 1, pw, r[0], r[1], r[2], r[3], r[4], r[5], (size_t)W);
             float *v = V + (size_t)c * nb + (size_t)(ty - ty0) * tw;
             for (int i = 0; i < 6; i++)
@@ -259,12 +290,21 @@ static void output_row(float *restrict y, int a, const float *restrict z0,
 static void output_transform(float *out, const float *M, const float *bias, sono_act act,
                              const geom *g, int O, int ty0, int ty1, float *rows) {
     int H = g->H, W = g->W, tw = g->tw;
-    size_t pw = g->pw, nb = (size_t)(ty1 - ty0) * tw, stride = (size_t)O * nb;
+    size_t pw = g->pw, nb = (size_t)(ty1 - ty0) * tw, stride = xi_stride(O, nb);
     float slope = act == SONO_ACT_LRELU ? SONO_LRELU_SLOPE : act == SONO_ACT_RELU ? 0.0f : 1.0f;
     for (int o = 0; o < O; o++) {
         float b = bias ? bias[o] : 0.0f;
         for (int ty = ty0; ty < ty1; ty++) {
             const float *m = M + (size_t)o * nb + (size_t)(ty - ty0) * tw;
+#if SONO_NN_AVX512
+            if (g->simd) {
+                float *y[4];
+                for (int a = 0; a < 4; a++)
+                    y[a] = 4 * ty + a < H ? out + ((size_t)o * H + 4 * ty + a) * W : NULL;
+                sono_wino_output_row_avx512(y, m, stride, W, tw, b, slope);
+                continue;
+            }
+#endif
             for (int i = 0; i < 6; i++) { /* Z_i = (M A) row i, interleaved by tile */
                 const float *restrict m0 = m + (6 * i) * stride, *restrict m1 = m0 + stride;
                 const float *restrict m2 = m1 + stride, *restrict m3 = m2 + stride;
@@ -295,7 +335,7 @@ static void output_transform(float *out, const float *M, const float *bias, sono
 static void grad_transform(float *Yh, const float *dpre, const geom *g, int ty0, int ty1,
                            float *rows) {
     int H = g->H, W = g->W, tw = g->tw, O = g->O;
-    size_t pw = g->pw, nb = (size_t)(ty1 - ty0) * tw, stride = (size_t)O * nb;
+    size_t pw = g->pw, nb = (size_t)(ty1 - ty0) * tw, stride = xi_stride(O, nb);
     size_t n = (size_t)4 * tw;
     float *pad = rows, *S = rows + 6 * pw, *zero = rows + 12 * pw;
     memset(zero, 0, sizeof(float) * pw);
@@ -303,6 +343,15 @@ static void grad_transform(float *Yh, const float *dpre, const geom *g, int ty0,
         const float *plane = dpre + (size_t)o * H * W;
         for (int ty = ty0; ty < ty1; ty++) {
             const float *r[4];
+#if SONO_NN_AVX512
+            if (g->simd) {
+                for (int a = 0; a < 4; a++)
+                    r[a] = 4 * ty + a < H ? plane + (size_t)(4 * ty + a) * W : NULL;
+                sono_wino_grad_row_avx512(Yh + (size_t)o * nb + (size_t)(ty - ty0) * tw, stride, r, W,
+                                          tw);
+                continue;
+            }
+#endif
             for (int a = 0; a < 4; a++) {
                 int y = 4 * ty + a;
                 if (y >= H) r[a] = zero;
@@ -361,13 +410,13 @@ typedef struct scratch {
 } scratch;
 
 static scratch thread_scratch(float *ws, const geom *g, int thread) {
-    float *base = ws + (size_t)XI * g->O * g->C + (size_t)thread * thread_floats(g);
+    float *base = ws + weights_floats(g) + (size_t)thread * thread_floats(g);
     scratch s;
     s.V = base;
     s.M = s.V + block_floats(g);
     s.rows = s.M + block_floats(g);
     s.dpre = s.rows + rows_floats(g);
-    s.dU = s.dpre + (size_t)g->O * g->H * g->W;
+    s.dU = s.dpre + dpre_floats(g);
     return s;
 }
 
@@ -378,16 +427,22 @@ static void forward_sample(float *out, const float *img, const float *U, const f
     for (int ty0 = 0; ty0 < g->th; ty0 += g->rows) {
         int ty1 = ty0 + g->rows < g->th ? ty0 + g->rows : g->th, nb = (ty1 - ty0) * g->tw;
         input_transform(s->V, img, g, Ci, ty0, ty1, s->rows);
-        for (int xi = 0; xi < XI; xi++)
-            sono_sgemm_nn(Co, nb, Ci, U + (size_t)xi * Co * Ci, Ci, s->V + (size_t)xi * Ci * nb, nb,
-                          s->M + (size_t)xi * Co * nb, nb);
+        for (int xi = 0; xi < XI; xi++) {
+            const float *u = U + (size_t)xi * Co * Ci, *v = s->V + xi * xi_stride(Ci, nb);
+            float *m = s->M + xi * xi_stride(Co, nb);
+            if (g->simd) sono_sgemm_nn(Co, nb, Ci, u, Ci, v, nb, m, nb);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, nb, Ci, 1.0f, u, Ci, v,
+                            nb, 0.0f, m, nb);
+        }
         output_transform(out, s->M, bias, act, g, Co, ty0, ty1, s->rows);
     }
 }
 
 void sono_winograd_forward(float *out, const float *inp, const float *weight, const float *bias,
-                           int N, int C, int H, int W, int O, sono_act act, float *ws, int threads) {
-    geom g = make_geom(C, H, W, O);
+                           int N, int C, int H, int W, int O, sono_act act, float *ws, int threads,
+                           int portable) {
+    geom g = make_geom(C, H, W, O, portable);
     size_t hw = (size_t)H * W;
     weight_transform(ws, weight, O, C, 0);
     int blas = sono_blas_single();
@@ -410,9 +465,14 @@ static void backward_sample(float *din, float *pw, float *pb, const float *dout,
             int ty1 = ty0 + g->rows < g->th ? ty0 + g->rows : g->th, nb = (ty1 - ty0) * g->tw;
             input_transform(s->V, img, g, C, ty0, ty1, s->rows);
             grad_transform(s->M, dpre, g, ty0, ty1, s->rows);
-            for (int xi = 0; xi < XI; xi++)
-                sono_sgemm_nt(O, C, nb, s->M + (size_t)xi * O * nb, nb, s->V + (size_t)xi * C * nb,
-                              nb, s->dU + (size_t)xi * O * C, C, ty0 > 0);
+            for (int xi = 0; xi < XI; xi++) {
+                const float *yh = s->M + xi * xi_stride(O, nb), *v = s->V + xi * xi_stride(C, nb);
+                float *du = s->dU + (size_t)xi * O * C;
+                if (g->simd) sono_sgemm_nt(O, C, nb, yh, nb, v, nb, du, C, ty0 > 0);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, C, nb, 1.0f, yh, nb, v,
+                                nb, ty0 ? 1.0f : 0.0f, du, C);
+            }
         }
         weight_grad_transform(pw, s->dU, O, C);
     }
@@ -421,10 +481,11 @@ static void backward_sample(float *din, float *pw, float *pb, const float *dout,
 
 void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *out, const float *inp, const float *weight, int N, int C,
-                            int H, int W, int O, sono_act act, float *ws, int threads) {
-    geom g = make_geom(C, H, W, O);
+                            int H, int W, int O, sono_act act, float *ws, int threads,
+                            int portable) {
+    geom g = make_geom(C, H, W, O, portable);
     size_t hw = (size_t)H * W, nw = (size_t)O * C * 9, stride = partial_floats(C, O);
-    float *partials = ws + (size_t)XI * O * C + (size_t)threads * thread_floats(&g);
+    float *partials = ws + weights_floats(&g) + (size_t)threads * thread_floats(&g);
     if (dinp) weight_transform(ws, weight, C, O, 1);
     int blas = sono_blas_single();
 #pragma omp parallel for schedule(static) num_threads(threads)

@@ -15,7 +15,7 @@
 
 #include "nn/nn_internal.h"
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#if SONO_NN_AVX512
 #include <immintrin.h>
 
 #define NN_ROWS 8 /* rows of C per register block (x 32 columns: 16 accumulators) */

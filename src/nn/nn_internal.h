@@ -39,12 +39,24 @@ void sono_blas_restore(int previous);
 /* OpenMP threads to use with a workspace sized for ws_threads. */
 int sono_nn_threads(int ws_threads);
 
+/* Kernels written with AVX-512 intrinsics (gemm_small.c,
+ * winograd_avx512.c) are built when the compiler targets it (-march=native
+ * on such a machine); otherwise portable loops and cblas run. */
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#define SONO_NN_AVX512 1
+#else
+#define SONO_NN_AVX512 0
+#endif
+
 /* Convolution algorithms (conv2d.c picks one per layer shape; tests force
- * each to compare them). Winograd F(4x4, 3x3) serves k = 3 only. */
+ * each to compare them). Winograd F(4x4, 3x3) serves k = 3 only;
+ * WINOGRAD_PORTABLE is the same with the portable transforms and cblas
+ * products, which WINOGRAD runs when AVX-512 is not built. */
 typedef enum sono_conv_algo {
     SONO_CONV_AUTO = 0,
     SONO_CONV_IM2COL,
-    SONO_CONV_WINOGRAD
+    SONO_CONV_WINOGRAD,
+    SONO_CONV_WINOGRAD_PORTABLE
 } sono_conv_algo;
 
 /* The algorithm SONO_CONV_AUTO runs for this shape. */
@@ -61,13 +73,29 @@ void sono_conv2d_backward_with(float *dinp, float *dweight, float *dbias, const 
                                int C, int H, int W, int O, int k, sono_act act, float *ws,
                                int threads, sono_conv_algo algo);
 
-/* conv2d_winograd.c: the 3x3 kernels, same contracts as sono_conv2d_*. */
+/* conv2d_winograd.c: the 3x3 kernels, same contracts as sono_conv2d_*;
+ * `portable` forces the portable transforms and cblas products. */
 size_t sono_winograd_workspace_floats(int N, int C, int H, int W, int O, int threads);
 void sono_winograd_forward(float *out, const float *inp, const float *weight, const float *bias,
-                           int N, int C, int H, int W, int O, sono_act act, float *ws, int threads);
+                           int N, int C, int H, int W, int O, sono_act act, float *ws, int threads,
+                           int portable);
 void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *out, const float *inp, const float *weight, int N, int C,
-                            int H, int W, int O, sono_act act, float *ws, int threads);
+                            int H, int W, int O, sono_act act, float *ws, int threads,
+                            int portable);
+
+#if SONO_NN_AVX512
+/* winograd_avx512.c: the transforms of one tile row of one channel, tw
+ * tiles. v receives 36 rows v[xi * stride + tile]; m is read the same way.
+ * rows: the 6 input rows 4ty-1..4ty+4 (NULL outside the image); d: the 4
+ * dpre rows 4ty..4ty+3; y: the 4 output rows (NULL past the image), which
+ * get act(A^T m A + bias) with act(v) = v > 0 ? v : slope * v. */
+void sono_wino_input_row_avx512(float *v, size_t stride, const float *const rows[6], int W,
+                                int tw);
+void sono_wino_output_row_avx512(float *const y[4], const float *m, size_t stride, int W, int tw,
+                                 float bias, float slope);
+void sono_wino_grad_row_avx512(float *v, size_t stride, const float *const d[4], int W, int tw);
+#endif
 
 /* gemm_small.c: single-threaded row-major sgemms for small operands
  * (AVX-512 loops when compiled for it, else cblas_sgemm).
