@@ -2,29 +2,14 @@
 """Check that a sonodream feature file matches reference features (.npy)
 clip by clip; prints the largest difference in dB and fails above 0.01 dB
 (the data here is already at 16 kHz, so no resampler is involved)."""
-import json
-import struct
 import sys
 
 import numpy as np
 
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = {"F32": np.float32, "I32": np.int32}[t["dtype"]]
-        b, e = t["data_offsets"]
-        out[name] = np.frombuffer(data[b:e], dtype=dtype).reshape(t["shape"])
-    return out, header.get("__metadata__", {})
+from safetensors_np import load
 
 
-tensors, meta = load_safetensors(sys.argv[1])
+tensors, meta = load(sys.argv[1])
 ours = tensors["features"]
 ref = np.load(sys.argv[2])
 if ours.shape != ref.shape:

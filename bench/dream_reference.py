@@ -11,29 +11,15 @@ Loads sonodream's weights (PyTorch names and layouts), writes the input
 gradient (to check the C result), then times REPEATS steps and prints
 "torch_step_ms X" (the median).
 """
-import json
-import struct
 import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from safetensors_np import load_torch_state
 import torch.nn.functional as F
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__" or t["dtype"] != "F32":
-            continue
-        b, e = t["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[b:e], dtype=np.float32).reshape(t["shape"]).copy())
-    return out
 
 
 class SeedToConv5(nn.Module):
@@ -56,7 +42,7 @@ def main():
     model_path, input_path, grad_path, threads, repeats = sys.argv[1:6]
     torch.set_num_threads(int(threads))
     net = SeedToConv5()
-    state = {k: v for k, v in load_safetensors(model_path).items() if k.split(".")[0] in
+    state = {k: v for k, v in load_torch_state(model_path).items() if k.split(".")[0] in
              ("conv1", "conv2", "conv3", "conv4", "conv5")}
     net.load_state_dict(state, strict=True)
     net.eval()

@@ -8,8 +8,6 @@ Loads sonodream's weights (PyTorch names and layouts), writes the inference
 logits for the input (to check the C result), then times training steps and
 inference and prints "train_sps X infer_sps Y".
 """
-import json
-import struct
 import sys
 import time
 
@@ -17,19 +15,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__" or t["dtype"] != "F32":
-            continue
-        b, e = t["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[b:e], dtype=np.float32).reshape(t["shape"]).copy())
-    return out
+from safetensors_np import load_torch_state
 
 
 class Seed(nn.Module):
@@ -56,7 +42,7 @@ def main():
     x = torch.from_numpy(np.fromfile(input_path, dtype=np.float32).reshape(32, 1, 128, 128))
     y = torch.arange(32) % 10
     net = Seed(10)
-    missing = net.load_state_dict(load_safetensors(model_path), strict=False)
+    missing = net.load_state_dict(load_torch_state(model_path), strict=False)
     assert not [k for k in missing.missing_keys if not k.startswith("body.")], missing
     net.eval()
     with torch.no_grad():

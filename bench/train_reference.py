@@ -17,8 +17,6 @@ a better validation accuracy; 0 = constant lr), WD (decoupled weight decay,
 AdamW, as sonodream's --weight-decay).
 """
 import os
-import json
-import struct
 import sys
 import time
 
@@ -27,22 +25,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import safetensors_np
+
 
 def load(path):
     if path.endswith(".npz"):
         d = np.load(path)
         return d["features"].astype(np.float32), d["labels"], d["folds"]
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = t["data_offsets"]
-        dtype = {"F32": np.float32, "I32": np.int32}[t["dtype"]]
-        out[name] = np.frombuffer(data[b:e], dtype=dtype).reshape(t["shape"])
+    out, _ = safetensors_np.load(path)
     return out["features"], out["labels"], out["folds"]
 
 

@@ -35,6 +35,17 @@ static sono_status write_png(cairo_surface_t *surface, const char *path, sono_er
     return sono_atomic_commit(&out, err);
 }
 
+/* Check the drawing, write it and release both cairo objects. */
+static sono_status finish_png(cairo_t *cr, cairo_surface_t *surface, const char *path, sono_error *err) {
+    cairo_status_t cs = cairo_status(cr);
+    cairo_destroy(cr);
+    sono_status s = cs == CAIRO_STATUS_SUCCESS ? write_png(surface, path, err)
+                                               : sono_error_set(err, SONO_ERR_MEMORY, "%s: cairo: %s", path,
+                                                                cairo_status_to_string(cs));
+    cairo_surface_destroy(surface);
+    return s;
+}
+
 enum { PANEL_W = 520, PANEL_H = 360, MARGIN_L = 70, MARGIN_R = 20, MARGIN_T = 40, MARGIN_B = 50, BAR_W = 90 };
 
 static void draw_text(cairo_t *cr, double x, double y, const char *text, double align_x, double align_y) {
@@ -151,13 +162,7 @@ sono_status sono_plot_spectrograms(const char *path, const sono_feature_config *
     }
     cairo_set_font_size(cr, 11);
     draw_colour_bar(cr, count * PANEL_W + 5, MARGIN_T, h, lo, hi);
-    cairo_status_t cs = cairo_status(cr);
-    cairo_destroy(cr);
-    sono_status s = cs == CAIRO_STATUS_SUCCESS ? write_png(surface, path, err)
-                                               : sono_error_set(err, SONO_ERR_MEMORY, "%s: cairo: %s", path,
-                                                                cairo_status_to_string(cs));
-    cairo_surface_destroy(surface);
-    return s;
+    return finish_png(cr, surface, path, err);
 }
 
 static void curve_range(const sono_curve *curves, int count, int points, int axis, double *lo, double *hi) {
@@ -230,11 +235,5 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
         cairo_set_source_rgb(cr, 0, 0, 0);
         draw_text(cr, x0 + 30, y0 + 12 + 16 * c, curves[c].label, 0, 0.5);
     }
-    cairo_status_t cs = cairo_status(cr);
-    cairo_destroy(cr);
-    sono_status s = cs == CAIRO_STATUS_SUCCESS ? write_png(surface, path, err)
-                                               : sono_error_set(err, SONO_ERR_MEMORY, "%s: cairo: %s", path,
-                                                                cairo_status_to_string(cs));
-    cairo_surface_destroy(surface);
-    return s;
+    return finish_png(cr, surface, path, err);
 }
