@@ -233,6 +233,14 @@ static void input_transform(float *V, const float *img, const geom *g, int C, in
             }
 #if SONO_NN_AVX512
             if (g->simd) {
+                /* The next channel's rows are 64 KB on at 128x128: a jump
+                 * the hardware prefetcher does not make in time. Measured
+                 * (32 channels, 128x128, one thread): forward 0.85 -> 0.63
+                 * ms per sample; with the output rows fetched for writing
+                 * likewise, 0.59 (for dpre in the weight gradient: no
+                 * gain). */
+                for (int i = 0; c + 1 < C && i < 6; i++)
+                    if (r[i]) sono_prefetch(r[i] + (size_t)H * W, (size_t)W);
                 sono_wino_input_row_avx512(V + (size_t)c * nb + (size_t)(ty - ty0) * tw, stride, r,
                                            W, tw);
                 continue;
@@ -299,8 +307,10 @@ static void output_transform(float *out, const float *M, const float *bias, sono
 #if SONO_NN_AVX512
             if (g->simd) {
                 float *y[4];
-                for (int a = 0; a < 4; a++)
+                for (int a = 0; a < 4; a++) { /* and the next channel's, to be written */
                     y[a] = 4 * ty + a < H ? out + ((size_t)o * H + 4 * ty + a) * W : NULL;
+                    if (y[a] && o + 1 < O) sono_prefetch_w(y[a] + (size_t)H * W, (size_t)W);
+                }
                 sono_wino_output_row_avx512(y, m, stride, W, tw, b, slope);
                 continue;
             }

@@ -95,6 +95,9 @@ void sono_wino_input_row_avx512(float *v, size_t stride, const float *const rows
 void sono_wino_output_row_avx512(float *const y[4], const float *m, size_t stride, int W, int tw,
                                  float bias, float slope);
 void sono_wino_grad_row_avx512(float *v, size_t stride, const float *const d[4], int W, int tw);
+/* Ask for the cache lines of p[0..n) (prefetch hints; _w: to be written). */
+void sono_prefetch(const float *p, size_t n);
+void sono_prefetch_w(float *p, size_t n);
 #endif
 
 /* gemm_small.c: single-threaded row-major sgemms for small operands

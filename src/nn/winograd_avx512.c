@@ -82,6 +82,16 @@ static inline void bt6(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __
     out[5] = fma_k(4.0f, d1, fma_k(-5.0f, d3, d5));
 }
 
+void sono_prefetch(const float *p, size_t n) {
+    const char *b = (const char *)p, *e = (const char *)(p + n);
+    for (; b < e; b += 64) _mm_prefetch(b, _MM_HINT_T0);
+}
+
+void sono_prefetch_w(float *p, size_t n) {
+    const char *b = (const char *)p, *e = (const char *)(p + n);
+    for (; b < e; b += 64) _mm_prefetch(b, _MM_HINT_ET0);
+}
+
 /* The lanes of x moved up by one, lane 0 taking lane 15 of prev. */
 static inline __m512 prev_tile(__m512 x, __m512 prev) {
     return _mm512_castsi512_ps(
