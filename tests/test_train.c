@@ -202,6 +202,18 @@ static void test_checkpoint_rotation(const char *dir, sono_feature_set *set) {
     CHECK(system(cmd) == 0);
 }
 
+/* The original project's ITERATIONS form: a stop mid-epoch still validates. */
+static void test_iteration_limit(const char *dir, sono_feature_set *set) {
+    sono_train_options o;
+    base_options(&o, dir, "iters");
+    o.max_iterations = 5;
+    sono_train_result r;
+    sono_error err = {0};
+    CHECK_MSG(sono_train(set, &o, &r, &err) == SONO_OK, "%s", err.message);
+    CHECK(r.iterations == 5 && r.epochs_done == 1);
+    CHECK(r.best_val_accuracy >= 0 && r.best_val_accuracy <= 1);
+}
+
 static void test_bad_options(sono_feature_set *set) {
     sono_train_options o;
     base_options(&o, "/tmp", "bad");
@@ -228,6 +240,7 @@ int main(void) {
     test_same_seed_same_model(dir, set);
     test_interrupt_and_resume(dir, set);
     test_checkpoint_rotation(dir, set);
+    test_iteration_limit(dir, set);
     test_bad_options(set);
     sono_feature_set_free(set);
     test_cleanup_dir(dir);

@@ -277,6 +277,13 @@ int cmd_train(int argc, char **argv) {
     a.t.log_csv = log_path, a.t.curve_png = png_path;
     a.t.stop = &stop_flag;
     train_ui ui = {.epochs = a.t.epochs};
+    if (a.t.max_iterations > 0) { /* the ITERATIONS form: show the epochs those iterations make */
+        int64_t n_train = 0;
+        for (int i = 0; i < set->count; i++) n_train += sono_folds_has(a.t.train_folds, set->folds[i]);
+        int64_t per_epoch = n_train > 0 ? (n_train + a.t.batch - 1) / a.t.batch : 1;
+        int64_t needed = (a.t.max_iterations + per_epoch - 1) / per_epoch;
+        if (needed < ui.epochs) ui.epochs = (int)needed;
+    }
     a.t.on_step = on_step, a.t.on_epoch = on_epoch, a.t.user = &ui;
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);

@@ -462,8 +462,7 @@ static sono_status validate(trainer *t, double *accuracy, double *loss, sono_err
 /* Epoch end: validation, schedule, best model, log, picture, callback. */
 static sono_status finish_epoch(trainer *t, sono_error *err) {
     epoch_row *r = &t->history[t->history_count];
-    int batches = (t->n_train + t->B - 1) / t->B;
-    r->loss = t->loss_sum / batches;
+    r->loss = t->batch_pos ? t->loss_sum / t->batch_pos : NAN; /* batches done: fewer when stopped early */
     r->train_acc = t->seen ? (double)t->correct / t->seen : 0;
     r->lr = t->optim->cfg.lr;
     r->sps = t->epoch_seconds > 0 ? t->seen / t->epoch_seconds : 0;
@@ -500,7 +499,8 @@ static sono_status run_epochs(trainer *t, sono_error *err) {
     while (s == SONO_OK && t->epoch < t->opt->epochs) {
         shuffle_epoch(t);
         while (s == SONO_OK && t->batch_pos < batches) {
-            if (t->opt->max_iterations > 0 && t->iteration >= t->opt->max_iterations) return SONO_OK;
+            if (t->opt->max_iterations > 0 && t->iteration >= t->opt->max_iterations)
+                return t->batch_pos > 0 ? finish_epoch(t, err) : SONO_OK; /* validate the partial epoch */
             if (stop_requested(t)) {
                 s = write_checkpoint(t, err);
                 return s == SONO_OK ? sono_error_set(err, SONO_ERR_INTERRUPTED,
@@ -554,7 +554,7 @@ sono_status sono_train(const sono_feature_set *set, const sono_train_options *op
     if (s == SONO_OK && (t.n_val == 0 || t.best_val < 0)) s = save_model(&t, err);
     result->epochs_done = t.history_count;
     result->iterations = t.iteration;
-    result->best_val_accuracy = t.n_val ? t.best_val : NAN;
+    result->best_val_accuracy = t.n_val && t.best_val >= 0 ? t.best_val : NAN;
     result->best_epoch = t.best_epoch;
     result->seconds = now_seconds() - start;
     snprintf(result->last_checkpoint, sizeof result->last_checkpoint, "%s", t.last_checkpoint);
