@@ -74,6 +74,10 @@ static geom make_geom(int C, int H, int W, int O, int portable) {
  * transform ran 4x slower than in L1 without the padding). */
 static size_t xi_stride(int ch, size_t nb) { return (size_t)ch * nb + 16; }
 
+/* The same between the tile positions of a sample's weight gradient dU
+ * (X, O, C), whose 36 planes weight_grad_transform reads together. */
+static size_t du_stride(int O, int C) { return (size_t)O * C + 16; }
+
 /* Scratch regions start at 64-byte boundaries (the workspace does). */
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
@@ -88,8 +92,14 @@ static size_t dpre_floats(const geom *g) { return round16((size_t)g->O * g->H * 
 
 static size_t weights_floats(const geom *g) { return round16((size_t)XI * g->O * g->C); }
 
+/* A sample's dU (X planes du_stride apart), then room for the (9, O*C)
+ * weight gradient before it is interleaved. */
+static size_t du_floats(const geom *g) {
+    return round16((size_t)XI * du_stride(g->O, g->C) + (size_t)9 * g->O * g->C);
+}
+
 static size_t thread_floats(const geom *g) {
-    return 2 * block_floats(g) + rows_floats(g) + dpre_floats(g) + weights_floats(g);
+    return 2 * block_floats(g) + rows_floats(g) + dpre_floats(g) + du_floats(g);
 }
 
 static size_t partial_floats(int C, int O) { return (size_t)O * C * 9 + (size_t)O; }
@@ -135,29 +145,31 @@ static void weight_transform(float *U, const float *weight, int O, int C, int fl
         }
 }
 
-/* dweight[o][c] (3x3) = G^T dU[.][o][c] G (adjoint of weight_transform). */
-static void weight_grad_transform(float *dweight, const float *dU, int O, int C) {
-    size_t plane = (size_t)O * C;
-    for (int o = 0; o < O; o++)
-        for (int c = 0; c < C; c++) {
-            const float *u = dU + (size_t)o * C + c;
-            float t[6][3];
-            for (int i = 0; i < 6; i++) { /* t = dU G */
-                float u0 = u[(6 * i + 0) * plane], u1 = u[(6 * i + 1) * plane];
-                float u2 = u[(6 * i + 2) * plane], u3 = u[(6 * i + 3) * plane];
-                float u4 = u[(6 * i + 4) * plane], u5 = u[(6 * i + 5) * plane];
-                t[i][0] = u0 * (1.0f / 4) - (u1 + u2) * (1.0f / 6) + (u3 + u4) * (1.0f / 24);
-                t[i][1] = (u2 - u1) * (1.0f / 6) + (u3 - u4) * (1.0f / 12);
-                t[i][2] = (u3 + u4 - u1 - u2) * (1.0f / 6) + u5;
-            }
-            float *w = dweight + ((size_t)o * C + c) * 9;
-            for (int b = 0; b < 3; b++) { /* G^T t */
-                float u0 = t[0][b], u1 = t[1][b], u2 = t[2][b], u3 = t[3][b], u4 = t[4][b], u5 = t[5][b];
-                w[0 * 3 + b] = u0 * (1.0f / 4) - (u1 + u2) * (1.0f / 6) + (u3 + u4) * (1.0f / 24);
-                w[1 * 3 + b] = (u2 - u1) * (1.0f / 6) + (u3 - u4) * (1.0f / 12);
-                w[2 * 3 + b] = (u3 + u4 - u1 - u2) * (1.0f / 6) + u5;
-            }
+/* dweight[o][c] (3x3) = G^T dU[.][o][c] G (adjoint of weight_transform),
+ * vectorised over the O*C pairs: first into tmp (9, O*C), then interleaved
+ * into dweight's (O, C, 3, 3) order. */
+static void weight_grad_transform(float *dweight, const float *dU, int O, int C, float *tmp) {
+    size_t n = (size_t)O * C, plane = du_stride(O, C);
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) {
+        float t[6][3];
+        for (int i = 0; i < 6; i++) { /* t = dU G */
+            float u0 = dU[(6 * i + 0) * plane + j], u1 = dU[(6 * i + 1) * plane + j];
+            float u2 = dU[(6 * i + 2) * plane + j], u3 = dU[(6 * i + 3) * plane + j];
+            float u4 = dU[(6 * i + 4) * plane + j], u5 = dU[(6 * i + 5) * plane + j];
+            t[i][0] = u0 * (1.0f / 4) - (u1 + u2) * (1.0f / 6) + (u3 + u4) * (1.0f / 24);
+            t[i][1] = (u2 - u1) * (1.0f / 6) + (u3 - u4) * (1.0f / 12);
+            t[i][2] = (u3 + u4 - u1 - u2) * (1.0f / 6) + u5;
         }
+        for (int b = 0; b < 3; b++) { /* G^T t */
+            float u0 = t[0][b], u1 = t[1][b], u2 = t[2][b], u3 = t[3][b], u4 = t[4][b], u5 = t[5][b];
+            tmp[(0 * 3 + b) * n + j] = u0 * (1.0f / 4) - (u1 + u2) * (1.0f / 6) + (u3 + u4) * (1.0f / 24);
+            tmp[(1 * 3 + b) * n + j] = (u2 - u1) * (1.0f / 6) + (u3 - u4) * (1.0f / 12);
+            tmp[(2 * 3 + b) * n + j] = (u3 + u4 - u1 - u2) * (1.0f / 6) + u5;
+        }
+    }
+    for (size_t j = 0; j < n; j++)
+        for (int k = 0; k < 9; k++) dweight[j * 9 + k] = tmp[k * n + j];
 }
 
 /* Rows of B^T d for the six padded rows r0..r5, n floats each. */
@@ -477,14 +489,14 @@ static void backward_sample(float *din, float *pw, float *pb, const float *dout,
             grad_transform(s->M, dpre, g, ty0, ty1, s->rows);
             for (int xi = 0; xi < XI; xi++) {
                 const float *yh = s->M + xi * xi_stride(O, nb), *v = s->V + xi * xi_stride(C, nb);
-                float *du = s->dU + (size_t)xi * O * C;
+                float *du = s->dU + xi * du_stride(O, C);
                 if (g->simd) sono_sgemm_nt(O, C, nb, yh, nb, v, nb, du, C, ty0 > 0);
                 else
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, C, nb, 1.0f, yh, nb, v,
                                 nb, ty0 ? 1.0f : 0.0f, du, C);
             }
         }
-        weight_grad_transform(pw, s->dU, O, C);
+        weight_grad_transform(pw, s->dU, O, C, s->dU + (size_t)XI * du_stride(O, C));
     }
     if (din) forward_sample(din, dpre, Uflip, NULL, O, C, SONO_ACT_NONE, g, s);
 }
