@@ -141,8 +141,7 @@ static void conv_forward_sample(float *out, const float *img, const float *weigh
                                 float *col) {
     int hw = H * W, ckk = C * k * k;
     if (k == 1) { /* the input is its own im2col matrix */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, hw, ckk, 1.0f, weight, ckk, img,
-                    hw, 0.0f, out, hw);
+        sono_sgemm_nn(O, hw, ckk, weight, ckk, img, hw, out, hw);
         bias_act(out, bias, O, (size_t)hw, 0, (size_t)hw, act);
         return;
     }
@@ -150,8 +149,7 @@ static void conv_forward_sample(float *out, const float *img, const float *weigh
     for (int y0 = 0; y0 < H; y0 += rows) {
         int y1 = y0 + rows < H ? y0 + rows : H, nb = (y1 - y0) * W;
         im2col(col, img, C, H, W, k, y0, y1);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, nb, ckk, 1.0f, weight, ckk, col,
-                    nb, 0.0f, out + (size_t)y0 * W, hw);
+        sono_sgemm_nn(O, nb, ckk, weight, ckk, col, nb, out + (size_t)y0 * W, hw);
         bias_act(out, bias, O, (size_t)hw, (size_t)y0 * W, (size_t)nb, act);
     }
 }
@@ -230,8 +228,7 @@ static void conv_backward_sample(float *din, float *pw, float *pb, const float *
     const float *dpre = sono_conv2d_act_grad(dpre_buf, pb, dout, out, O, (size_t)hw, act);
     if (k == 1) {
         if (pw)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, ckk, hw, 1.0f, dpre, hw, img,
-                        hw, 0.0f, pw, ckk);
+            sono_sgemm_nt(O, ckk, hw, dpre, hw, img, hw, pw, ckk, 0);
         if (din)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, O, 1.0f, weight, ckk,
                         dpre, hw, 0.0f, din, hw);
@@ -243,8 +240,7 @@ static void conv_backward_sample(float *din, float *pw, float *pb, const float *
         const float *dband = dpre + (size_t)y0 * W; /* (O, nb) with row stride hw */
         if (pw) {
             im2col(col, img, C, H, W, k, y0, y1);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, ckk, nb, 1.0f, dband, hw, col,
-                        nb, y0 ? 1.0f : 0.0f, pw, ckk);
+            sono_sgemm_nt(O, ckk, nb, dband, hw, col, nb, pw, ckk, y0 > 0);
         }
         if (din) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, nb, O, 1.0f, weight, ckk,

@@ -1,5 +1,6 @@
-/* Small single-threaded sgemms for the Winograd products: a few dozen rows
- * and columns, called 36 times per block of tiles. OpenBLAS's Haswell
+/* Small single-threaded sgemms for the Winograd products (a few dozen rows
+ * and columns, called 36 times per block of tiles) and im2col's products
+ * with few rows (conv1 of the seed preset: 32 x 14464 x 9 per band). OpenBLAS's Haswell
  * kernels (what 0.3.21 runs on this project's Zen 5 machines, see nn.h)
  * pay a fixed cost per call (buffer lock, packing) and use 256-bit vectors;
  * these AVX-512 loops use the operands in place. Measured on the bench
