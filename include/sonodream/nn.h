@@ -23,9 +23,12 @@
  * so do not run passes of two nets at once from different threads). Every
  * reduction has a fixed order, so results do not depend on the thread count
  * beyond BLAS rounding (in practice they are equal).
- * Speed: convolutions are BLAS-bound. OpenBLAS 0.3.21 does not know AMD Zen 5
- * and picks its Haswell kernels; OPENBLAS_CORETYPE=SkylakeX in the
- * environment selects the AVX-512 ones (about 1.35x faster there).
+ * Speed: 3x3 convolutions use Winograd F(4x4, 3x3); built for AVX-512
+ * (-march=native on such a machine), their transforms and products, and
+ * im2col's small products, are own AVX-512 loops, about 2x OpenBLAS 0.3.21
+ * there (which does not know AMD Zen 5 and runs its Haswell kernels unless
+ * OPENBLAS_CORETYPE says otherwise); without AVX-512, portable loops and
+ * cblas. Dense layers and im2col's input gradient call cblas.
  */
 #ifndef SONODREAM_NN_H
 #define SONODREAM_NN_H
