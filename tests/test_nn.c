@@ -365,6 +365,40 @@ static void test_conv_agreement(int N, int C, int H, int W, int O, sono_act act)
     free(ws), free(x), free(w), free(b), free(dout), free(xd), free(wd), free(bd), free(ref);
 }
 
+/* With fewer samples than threads the Winograd passes share out each
+ * sample's tile-row blocks (forward, and the input gradient without a weight
+ * gradient): the results must equal the one-thread ones bit for bit. */
+static void test_winograd_split(int N, int C, int H, int W, int O, sono_act act) {
+    size_t nin = (size_t)N * C * H * W, nout = (size_t)N * O * H * W, nw = (size_t)O * C * 9;
+    int tmax = 4;
+    float *ws = falloc(sono_conv2d_workspace_floats(N, C, H, W, O, 3, tmax));
+    float *x = falloc(nin), *w = falloc(nw), *b = falloc(O), *dout = falloc(nout);
+    double bound = sqrt(3.0 / (C * 9));
+    for (size_t i = 0; i < nin; i++) x[i] = (float)uniform(-1, 1);
+    for (size_t i = 0; i < nw; i++) w[i] = (float)uniform(-bound, bound);
+    for (int i = 0; i < O; i++) b[i] = (float)uniform(-0.2, 0.2);
+    for (size_t i = 0; i < nout; i++) dout[i] = (float)uniform(-1, 1);
+    sono_conv_algo algos[2] = {SONO_CONV_WINOGRAD, SONO_CONV_WINOGRAD_PORTABLE};
+    for (int a = 0; a < 2; a++) {
+        float *out[2], *dx[2], *db[2];
+        int threads[2] = {1, tmax};
+        for (int r = 0; r < 2; r++) {
+            out[r] = falloc(nout), dx[r] = falloc(nin), db[r] = falloc(O);
+            sono_conv2d_forward_with(out[r], x, w, b, N, C, H, W, O, 3, act, ws, threads[r], algos[a]);
+            memset(db[r], 0, sizeof(float) * O);
+            sono_conv2d_backward_with(dx[r], NULL, db[r], dout, out[r], x, w, N, C, H, W, O, 3, act,
+                                      ws, threads[r], algos[a]);
+        }
+        CHECK_MSG(!memcmp(out[0], out[1], nout * sizeof(float)) &&
+                      !memcmp(dx[0], dx[1], nin * sizeof(float)) &&
+                      rel_diff(db[1], db[0], (size_t)O) < 1e-6,
+                  "%s split N%d C%d %dx%d O%d %s: differs from one thread", algo_name(algos[a]), N,
+                  C, H, W, O, sono_act_name(act));
+        for (int r = 0; r < 2; r++) free(out[r]), free(dx[r]), free(db[r]);
+    }
+    free(ws), free(x), free(w), free(b), free(dout);
+}
+
 typedef struct pool_case {
     int N, C, H, W, k;
     double *R, *out;
@@ -1279,5 +1313,9 @@ int main(void) {
     test_conv_agreement(3, 64, 16, 12, 48, SONO_ACT_NONE);
     test_conv_agreement(1, 8, 130, 7, 16, SONO_ACT_RELU);
     test_conv_agreement(2, 16, 9, 131, 8, SONO_ACT_LRELU); /* 33 tiles a row: 3 vector steps */
+    test_winograd_split(1, 32, 128, 128, 32, SONO_ACT_RELU);
+    test_winograd_split(1, 64, 32, 32, 64, SONO_ACT_LRELU);
+    test_winograd_split(3, 16, 37, 45, 24, SONO_ACT_NONE);
+    test_winograd_split(1, 8, 130, 7, 16, SONO_ACT_LRELU);
     return test_result("test_nn");
 }

@@ -114,9 +114,11 @@ size_t sono_winograd_workspace_floats(int N, int C, int H, int W, int O, int thr
 
 /* U[xi][o][c] = (G g G^T)[xi] for g = weight[o][c], or with flip the
  * rotated kernel of weight[c][o] for the transposed convolution (then the
- * given O and C are the weight's C and O). */
-static void weight_transform(float *U, const float *weight, int O, int C, int flip) {
+ * given O and C are the weight's C and O). Each output element's arithmetic
+ * is the same whichever thread computes it. */
+static void weight_transform(float *U, const float *weight, int O, int C, int flip, int threads) {
     size_t plane = (size_t)O * C;
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int o = 0; o < O; o++)
         for (int c = 0; c < C; c++) {
             const float *w = flip ? weight + ((size_t)c * O + o) * 9 : weight + ((size_t)o * C + c) * 9;
@@ -442,22 +444,60 @@ static scratch thread_scratch(float *ws, const geom *g, int thread) {
     return s;
 }
 
-/* out (Co, H, W) = act(conv(img (Ci, H, W)) + bias) with transformed weights
- * U (X, Co, Ci). */
+/* Rows ty0 .. ty0 + g->rows - 1 (clipped) of out (Co, H, W) =
+ * act(conv(img (Ci, H, W)) + bias) with transformed weights U (X, Co, Ci). */
+static void forward_block(float *out, const float *img, const float *U, const float *bias,
+                          int Ci, int Co, sono_act act, const geom *g, const scratch *s, int ty0) {
+    int ty1 = ty0 + g->rows < g->th ? ty0 + g->rows : g->th, nb = (ty1 - ty0) * g->tw;
+    input_transform(s->V, img, g, Ci, ty0, ty1, s->rows);
+    for (int xi = 0; xi < XI; xi++) {
+        const float *u = U + (size_t)xi * Co * Ci, *v = s->V + xi * xi_stride(Ci, nb);
+        float *m = s->M + xi * xi_stride(Co, nb);
+        if (g->simd) sono_sgemm_nn(Co, nb, Ci, u, Ci, v, nb, m, nb);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, nb, Ci, 1.0f, u, Ci, v, nb,
+                        0.0f, m, nb);
+    }
+    output_transform(out, s->M, bias, act, g, Co, ty0, ty1, s->rows);
+}
+
+/* The whole sample. */
 static void forward_sample(float *out, const float *img, const float *U, const float *bias,
                            int Ci, int Co, sono_act act, const geom *g, const scratch *s) {
-    for (int ty0 = 0; ty0 < g->th; ty0 += g->rows) {
-        int ty1 = ty0 + g->rows < g->th ? ty0 + g->rows : g->th, nb = (ty1 - ty0) * g->tw;
-        input_transform(s->V, img, g, Ci, ty0, ty1, s->rows);
-        for (int xi = 0; xi < XI; xi++) {
-            const float *u = U + (size_t)xi * Co * Ci, *v = s->V + xi * xi_stride(Ci, nb);
-            float *m = s->M + xi * xi_stride(Co, nb);
-            if (g->simd) sono_sgemm_nn(Co, nb, Ci, u, Ci, v, nb, m, nb);
-            else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, nb, Ci, 1.0f, u, Ci, v,
-                            nb, 0.0f, m, nb);
-        }
-        output_transform(out, s->M, bias, act, g, Co, ty0, ty1, s->rows);
+    for (int ty0 = 0; ty0 < g->th; ty0 += g->rows)
+        forward_block(out, img, U, bias, Ci, Co, act, g, s, ty0);
+}
+
+/* With fewer samples than threads, the samples' blocks are shared out
+ * instead (DeepDream's steps run one sample). Each tile's arithmetic does
+ * not depend on the block it falls in with the AVX-512 transforms and
+ * sono_sgemm_nn (columns are independent, K summed in order), so there
+ * blocks may be made smaller to give every thread one; the portable path
+ * keeps its blocks, as OpenBLAS's result may depend on the sizes. Returns
+ * the geometry to use and sets *blocks (per sample). */
+static geom split_geom(const geom *g, int N, int threads, int *blocks) {
+    geom h = *g;
+    if (h.simd) {
+        int per = (threads + N - 1) / N, r = (h.th + per - 1) / per;
+        if (r < h.rows) h.rows = r;
+    }
+    *blocks = (h.th + h.rows - 1) / h.rows;
+    return h;
+}
+
+/* out (N, Co, H, W) from img (N, Ci, H, W), (sample, block) pairs in
+ * parallel. */
+static void forward_split(float *out, const float *const *img, const float *U, const float *bias,
+                          int N, int Ci, int Co, sono_act act, const geom *g, float *ws,
+                          int threads) {
+    int blocks;
+    geom h = split_geom(g, N, threads, &blocks);
+    size_t hw = (size_t)g->H * g->W;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int i = 0; i < N * blocks; i++) {
+        int n = i / blocks, b = i % blocks;
+        scratch s = thread_scratch(ws, g, omp_get_thread_num());
+        forward_block(out + (size_t)n * Co * hw, img[n], U, bias, Ci, Co, act, &h, &s, b * h.rows);
     }
 }
 
@@ -466,12 +506,19 @@ void sono_winograd_forward(float *out, const float *inp, const float *weight, co
                            int portable) {
     geom g = make_geom(C, H, W, O, portable);
     size_t hw = (size_t)H * W;
-    weight_transform(ws, weight, O, C, 0);
+    weight_transform(ws, weight, O, C, 0, threads);
     int blas = sono_blas_single();
+    if (N > 0 && N < threads) {
+        const float *img[N];
+        for (int n = 0; n < N; n++) img[n] = inp + (size_t)n * C * hw;
+        forward_split(out, img, ws, bias, N, C, O, act, &g, ws, threads);
+    } else {
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int n = 0; n < N; n++) {
-        scratch s = thread_scratch(ws, &g, omp_get_thread_num());
-        forward_sample(out + (size_t)n * O * hw, inp + (size_t)n * C * hw, ws, bias, C, O, act, &g, &s);
+        for (int n = 0; n < N; n++) {
+            scratch s = thread_scratch(ws, &g, omp_get_thread_num());
+            forward_sample(out + (size_t)n * O * hw, inp + (size_t)n * C * hw, ws, bias, C, O, act,
+                           &g, &s);
+        }
     }
     sono_blas_restore(blas);
 }
@@ -508,8 +555,34 @@ void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const flo
     geom g = make_geom(C, H, W, O, portable);
     size_t hw = (size_t)H * W, nw = (size_t)O * C * 9, stride = partial_floats(C, O);
     float *partials = ws + weights_floats(&g) + (size_t)threads * thread_floats(&g);
-    if (dinp) weight_transform(ws, weight, C, O, 1);
+    if (dinp) weight_transform(ws, weight, C, O, 1, threads);
     int blas = sono_blas_single();
+    if (!dweight && dinp && N > 0 && N < threads) {
+        /* Input gradient only: dpre of sample n goes to thread n's scratch
+         * (n < threads), by channel ranges in parallel (elementwise, and
+         * each channel's bias sum is unchanged), then the blocks of the
+         * transposed convolution are shared out as in the forward pass. */
+        int per = (threads + N - 1) / N, oc = (O + per - 1) / per;
+        const float *dpre[N];
+        for (int n = 0; n < N; n++)
+            dpre[n] = act == SONO_ACT_NONE ? dout + (size_t)n * O * hw
+                                           : thread_scratch(ws, &g, n).dpre;
+        if (act != SONO_ACT_NONE || dbias) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+            for (int i = 0; i < N * per; i++) {
+                int n = i / per, o0 = (i % per) * oc, o1 = o0 + oc < O ? o0 + oc : O;
+                if (o0 >= o1) continue;
+                size_t off = (size_t)n * O * hw + (size_t)o0 * hw;
+                sono_conv2d_act_grad(thread_scratch(ws, &g, n).dpre + (size_t)o0 * hw,
+                                     dbias ? partials + (size_t)n * stride + nw + o0 : NULL,
+                                     dout + off, out + off, o1 - o0, hw, act);
+            }
+        }
+        forward_split(dinp, dpre, ws, NULL, N, O, C, SONO_ACT_NONE, &g, ws, threads);
+        if (dbias) sono_conv2d_reduce(dbias, partials + nw, stride, (size_t)O, N, threads);
+        sono_blas_restore(blas);
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int n = 0; n < N; n++) {
         scratch s = thread_scratch(ws, &g, omp_get_thread_num());
