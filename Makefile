@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test test-asan bench demo clean
+.PHONY: all deps configure test test-asan fuzz bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -25,6 +25,14 @@ test-asan: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		ctest --output-on-failure -j $(JOBS)
 
+# Each libFuzzer target for FUZZ_SECONDS (see scripts/fuzz).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@SONO_WITH_FUZZ=1 scripts/install-deps
+	@test -f build-fuzz/CMakeCache.txt || CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSONO_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	scripts/fuzz $(FUZZ_SECONDS)
+
 bench: all
 	bench/run-all
 
@@ -32,4 +40,4 @@ demo: all
 	scripts/demo
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -483,18 +483,32 @@ static void test_truncated_flac(void) {
     free(x);
 }
 
-static void check_non_finite(const char *name, float bad) {
+static void check_bad_sample(const char *name, float bad, const char *why) {
     const char *path = path_in_dir(name);
     float x[100] = {0};
     x[37] = bad;
     CHECK(write_sndfile(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 1, 8000, x, 100));
-    load_expect_failure(path, "contains NaN or infinite samples");
+    load_expect_failure(path, why);
 }
 
 static void test_non_finite_samples(void) {
-    check_non_finite("nan.wav", NAN);
-    check_non_finite("inf.wav", INFINITY);
-    check_non_finite("minus_inf.wav", -INFINITY);
+    check_bad_sample("nan.wav", NAN, "contains NaN or infinite samples (first at frame 37)");
+    check_bad_sample("inf.wav", INFINITY, "contains NaN or infinite samples");
+    check_bad_sample("minus_inf.wav", -INFINITY, "contains NaN or infinite samples");
+    /* Finite but absurd: resampling it would overflow to Inf (found by fuzzing). */
+    check_bad_sample("huge.wav", -8.4e37f, "frame 37 is beyond");
+    check_bad_sample("large.wav", 2.0f * SONO_AUDIO_MAX_MAGNITUDE, "not audio");
+    /* Loud float audio beyond full scale is still audio, read as stored. */
+    const char *path = path_in_dir("loud.wav");
+    float x[100] = {0}, *y = NULL;
+    x[10] = 1000.0f;
+    x[11] = -SONO_AUDIO_MAX_MAGNITUDE;
+    CHECK(write_sndfile(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 1, 8000, x, 100));
+    int64_t n = 0;
+    sono_error err = {0};
+    CHECK_MSG(sono_audio_load(path, 0, 0, &y, &n, NULL, &err) == SONO_OK, "%s", err.message);
+    CHECK(n == 100 && y && y[10] == 1000.0f && y[11] == -SONO_AUDIO_MAX_MAGNITUDE);
+    free(y);
 }
 
 /* A canonical PCM WAV with its sample-rate field (bytes 24..27) zeroed. */

@@ -691,6 +691,14 @@ static void test_spec(void) {
     sono_arch b;
     CHECK_OK(sono_arch_parse(text, &b, &err));
     CHECK(memcmp(&a, &b, sizeof a) == 0);
+    /* A rate that needs all nine digits survives the canonical text (fuzzing
+     * found "d.22222555622222222423" coming back as 0.222226). */
+    CHECK_OK(sono_arch_parse("d.22222555622222222423,d0.1,d0.3333333", &a, &err));
+    sono_arch_format(&a, text, sizeof text);
+    CHECK_MSG(strcmp(text, "d0.22222556,d0.1,d0.3333333") == 0, "formatted %s", text);
+    CHECK_OK(sono_arch_parse(text, &b, &err));
+    CHECK(a.layers[0].rate == b.layers[0].rate && a.layers[1].rate == b.layers[1].rate &&
+          a.layers[2].rate == b.layers[2].rate);
     char small[8];
     CHECK(sono_arch_format(&a, small, sizeof small) == (int)strlen(text) && strlen(small) == 7);
 

@@ -15,6 +15,9 @@ extern "C" {
 
 /* Highest sample rate accepted anywhere; beyond it a header is damage. */
 #define SONO_AUDIO_MAX_RATE 1000000
+/* Largest sample magnitude accepted (float files may exceed 1, but 120 dB
+ * over full scale is damage, and would overflow resampling and the STFT). */
+#define SONO_AUDIO_MAX_MAGNITUDE 1.0e6f
 
 typedef struct sono_audio_info {
     int sample_rate;
@@ -33,7 +36,8 @@ sono_status sono_audio_probe(const char *path, sono_audio_info *info, sono_error
  * from the file's rate, resample to target_rate with libsoxr (high quality).
  * max_seconds > 0 stops reading after that much audio (bounds memory for
  * fixed-length features); 0 reads everything. Fails on empty or truncated
- * data and on NaN or Inf samples. On success *out holds *n_out samples at
+ * data, on NaN or Inf samples and on samples beyond
+ * +-SONO_AUDIO_MAX_MAGNITUDE. On success *out holds *n_out samples at
  * *rate_out (rate_out may be NULL).
  *
  * With max_seconds > 0, at most ceil(max_seconds * file rate) frames are read

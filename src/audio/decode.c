@@ -180,33 +180,37 @@ static void reserve_expected(mono_buffer *b, const SF_INFO *info, int64_t limit)
     b->capacity = expected;
 }
 
-/* Index of the first NaN or infinity in x, or -1. The bit test vectorises,
- * so the common all-finite case costs one pass. */
-static int64_t first_non_finite(const float *x, int64_t n) {
-    uint32_t any = 0;
+/* Index of the first sample that is NaN, infinite or beyond
+ * SONO_AUDIO_MAX_MAGNITUDE, or -1. One integer compare on the magnitude bits
+ * catches all three (NaN and Inf have the largest exponent) and vectorises,
+ * so the common all-valid case costs one pass. */
+static int64_t first_invalid(const float *x, int64_t n) {
+    const float limit = SONO_AUDIO_MAX_MAGNITUDE;
+    uint32_t limit_bits, any = 0;
+    memcpy(&limit_bits, &limit, sizeof limit_bits);
     for (int64_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &x[i], sizeof bits);
-        any |= (bits & 0x7f800000u) == 0x7f800000u;
+        any |= (bits & 0x7fffffffu) > limit_bits;
     }
     for (int64_t i = 0; any && i < n; i++)
-        if (!isfinite(x[i])) return i;
+        if (!(fabsf(x[i]) <= limit)) return i;
     return -1;
 }
 
 /* Average the channels of one block into the buffer. Returns the index of the
- * first non-finite result, or -1. Summing in double keeps large finite inputs finite. */
+ * first invalid result, or -1. Summing in double keeps large finite inputs finite. */
 static int64_t downmix_block(const float *interleaved, int64_t frames, int channels, float *out) {
     if (channels == 1) {
         memcpy(out, interleaved, (size_t)frames * sizeof(float));
-        return first_non_finite(out, frames);
+        return first_invalid(out, frames);
     }
     for (int64_t i = 0; i < frames; i++) {
         double sum = 0;
         for (int c = 0; c < channels; c++) sum += interleaved[i * channels + c];
         out[i] = (float)(sum / channels);
     }
-    return first_non_finite(out, frames);
+    return first_invalid(out, frames);
 }
 
 static int64_t frame_limit(double max_seconds, int rate) {
@@ -234,9 +238,15 @@ static sono_status read_mono(const char *path, SNDFILE *sf, const SF_INFO *info,
         }
         int64_t bad = downmix_block(block, got, info->channels, b->data + b->count);
         if (bad >= 0) {
-            s = sono_error_set(err, SONO_ERR_FORMAT,
-                               "%s: contains NaN or infinite samples (first at frame %lld)", path,
-                               (long long)(b->count + bad));
+            float v = b->data[b->count + bad];
+            if (isfinite(v))
+                s = sono_error_set(err, SONO_ERR_FORMAT,
+                                   "%s: sample %g at frame %lld is beyond +-%g: not audio", path, (double)v,
+                                   (long long)(b->count + bad), (double)SONO_AUDIO_MAX_MAGNITUDE);
+            else
+                s = sono_error_set(err, SONO_ERR_FORMAT,
+                                   "%s: contains NaN or infinite samples (first at frame %lld)", path,
+                                   (long long)(b->count + bad));
             break;
         }
         b->count += got;

@@ -194,7 +194,17 @@ sono_status sono_arch_parse(const char *text, sono_arch *out, sono_error *err) {
     return SONO_OK;
 }
 
+/* The shortest decimal text that reads back as exactly this float, so the
+ * canonical spec stored in a model rebuilds the same network. */
+static void format_float_exactly(float x, char *buf, size_t size) {
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)x);
+        if ((float)strtod(buf, NULL) == x) return; /* as the parser reads it */
+    }
+}
+
 static int format_layer(const sono_layer_spec *l, char *buf, size_t size) {
+    char rate[32];
     const char *act = l->act == SONO_ACT_LRELU ? "" : l->act == SONO_ACT_RELU ? ":relu" : ":linear";
     switch (l->type) {
     case SONO_LAYER_CONV:
@@ -202,7 +212,9 @@ static int format_layer(const sono_layer_spec *l, char *buf, size_t size) {
         return snprintf(buf, size, "c%d%s", l->units, act);
     case SONO_LAYER_DENSE: return snprintf(buf, size, "f%d%s", l->units, act);
     case SONO_LAYER_POOL: return snprintf(buf, size, "p%d", l->kernel);
-    case SONO_LAYER_DROPOUT: return snprintf(buf, size, "d%g", (double)l->rate);
+    case SONO_LAYER_DROPOUT:
+        format_float_exactly(l->rate, rate, sizeof rate);
+        return snprintf(buf, size, "d%s", rate);
     case SONO_LAYER_BATCHNORM: return snprintf(buf, size, "bn");
     case SONO_LAYER_RELU: return snprintf(buf, size, "r");
     case SONO_LAYER_LRELU: return snprintf(buf, size, "lr");
