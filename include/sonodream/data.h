@@ -117,6 +117,9 @@ typedef struct sono_prepare_options {
     int drop_short;   /* keep only clips of the full length (within 10 ms) */
     int strict;       /* a bad audio file is fatal instead of skipped */
     int jobs;         /* OpenMP threads; <= 0: all cores */
+    unsigned long long max_memory; /* bytes the features may take; 0: what the
+                                      system has free (MemAvailable, capped by
+                                      the cgroup limit and RLIMIT_AS) */
     sono_progress_fn progress;
     void *progress_user;
 } sono_prepare_options;
@@ -138,8 +141,8 @@ typedef struct sono_prepare_report {
 
 /* Decode, fix the length and compute features for every clip in `list` on
  * all cores, then write `out_path` atomically. Memory is that of the output
- * plus one clip per thread. Refuses up front when the output would not fit
- * in memory. */
+ * plus one clip per thread. Refuses up front, with the size it would need,
+ * when the output would not fit in opt->max_memory. */
 sono_status sono_prepare(const sono_clip_list *list, const sono_prepare_options *opt,
                          const char *out_path, sono_prepare_report *report, sono_error *err);
 void sono_prepare_report_free(sono_prepare_report *report);

@@ -29,6 +29,7 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * value; on failure print "option --name: ..." and return 0. */
 int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out);
 int cli_parse_double(const char *option, const char *text, double lo, double hi, double *out);
+int cli_parse_size(const char *option, const char *text, unsigned long long *out);
 
 /* Log hook that prints library messages on stderr ("warning: ..."). */
 void cli_log_to_stderr(int verbose);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,29 @@ int cli_parse_int(const char *option, const char *text, long lo, long hi, long *
         return 0;
     }
     *out = v;
+    return 1;
+}
+
+/* A size in bytes with an optional K, M, G or T suffix (powers of 1024). */
+int cli_parse_size(const char *option, const char *text, unsigned long long *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    double scale = 1;
+    if (end != text && *end) {
+        const char *units = "KMGT";
+        const char *u = strchr(units, *end == 'k' ? 'K' : *end);
+        if (u && *u) {
+            for (const char *p = units; p <= u; p++) scale *= 1024;
+            end++;
+            if (*end == 'B' || *end == 'b') end++;
+        }
+    }
+    if (errno || end == text || *end != '\0' || !isfinite(v) || !(v * scale >= 1) || v * scale > 1e18) {
+        cli_failf("option --%s: '%s' is not a size such as 512M or 8G", option, text);
+        return 0;
+    }
+    *out = (unsigned long long)(v * scale);
     return 1;
 }
 

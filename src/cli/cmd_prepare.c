@@ -34,6 +34,8 @@ static void prepare_usage(FILE *out) {
             "      --fmin HZ          lowest mel frequency (default 0)\n"
             "      --fmax HZ          highest mel frequency (default sample-rate/2)\n"
             "      --pad MODE         centre padding: constant (default) or reflect\n"
+            "      --max-memory SIZE  refuse up front when the features would need more than\n"
+            "                         SIZE (e.g. 512M, 8G; default: the memory free now)\n"
             "  -j, --jobs N           threads (default: all cores)\n"
             "  -q, --quiet            no per-file warnings\n"
             "  -h, --help             this help\n");
@@ -48,7 +50,7 @@ typedef struct prepare_args {
 } prepare_args;
 
 enum { OPT_LAYOUT = 256, OPT_EXCLUDE, OPT_SKIP_MISSING, OPT_LENGTH, OPT_STRICT, OPT_RATE, OPT_SECONDS,
-       OPT_MELS, OPT_FFT, OPT_HOP, OPT_FMIN, OPT_FMAX, OPT_PAD };
+       OPT_MELS, OPT_FFT, OPT_HOP, OPT_FMIN, OPT_FMAX, OPT_PAD, OPT_MAX_MEMORY };
 
 static int parse_option(prepare_args *a, int opt, const char *arg) {
     sono_feature_config *fc = &a->prep.features;
@@ -90,6 +92,7 @@ static int parse_option(prepare_args *a, int opt, const char *arg) {
             return 0;
         }
         return 1;
+    case OPT_MAX_MEMORY: return cli_parse_size("max-memory", arg, &a->prep.max_memory);
     case 'j': return cli_parse_int("jobs", arg, 1, 1024, &v) && (a->prep.jobs = (int)v);
     case 'q': a->quiet = 1; return 1;
     }
@@ -105,6 +108,7 @@ static int parse_args(int argc, char **argv, prepare_args *a, int *exit_code) {
         {"mels", required_argument, 0, OPT_MELS},   {"fft", required_argument, 0, OPT_FFT},
         {"hop", required_argument, 0, OPT_HOP},     {"fmin", required_argument, 0, OPT_FMIN},
         {"fmax", required_argument, 0, OPT_FMAX},   {"pad", required_argument, 0, OPT_PAD},
+        {"max-memory", required_argument, 0, OPT_MAX_MEMORY},
         {"jobs", required_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     sono_feature_config_default(&a->prep.features);

@@ -367,7 +367,9 @@ static sono_layout detect_layout(const char *root) {
 sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, sono_clip_list **out,
                               sono_error *err) {
     *out = NULL;
-    if (!is_directory(root))
+    struct stat st;
+    if (stat(root, &st) != 0) return sono_error_set(err, SONO_ERR_IO, "%s: %s", root, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
         return sono_error_set(err, SONO_ERR_IO, "%s: not a folder (expected a dataset folder)", root);
     sono_clip_list *list = calloc(1, sizeof *list);
     if (!list) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");

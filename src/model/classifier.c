@@ -142,6 +142,11 @@ static sono_status read_class_names(const sono_st_file *f, sono_classifier *c, s
 }
 
 static sono_status read_metadata(const sono_st_file *f, sono_classifier *c, sono_error *err) {
+    /* The format first, so a feature file or a foreign file is named as such. */
+    const char *format = sono_st_metadata(f, "format");
+    if (!format || strcmp(format, SONO_MODEL_FORMAT) != 0)
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: not a sonodream model (format '%s', expected '%s')",
+                              sono_st_path(f), format ? format : "none", SONO_MODEL_FORMAT);
     const char *features = sono_st_metadata(f, SONO_META_FEATURES);
     if (!features)
         return sono_error_set(err, SONO_ERR_FORMAT, "%s: not a sonodream classifier (no feature_config)",
