@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,10 +245,23 @@ static sono_status build_resumed(trainer *t, sono_error *err) {
     if (s != SONO_OK) return s;
     s = restore_state(t, path, sono_st_metadata(f, TRAIN_STATE_KEY), err);
     sono_st_close(f);
+    if (s == SONO_OK)
+        sono_log(SONO_LOG_INFO, "resuming from %s: epoch %d, iteration %lld", path, t->epoch + 1,
+                 (long long)t->iteration);
     return s;
 }
 
 /* --------------------------------------------------------------- outputs */
+
+/* A checkpoint's temporary file ("NAME.tmp-PID-N") whose writer is gone was
+ * left by a run that was killed mid-write: nothing will ever finish it. */
+static void remove_if_stale(const char *folder, const char *name) {
+    long pid = strtol(strstr(name, ".tmp-") + 5, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) return;
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    if (unlink(path) == 0) sono_log(SONO_LOG_INFO, "removed %s, left by a run that was killed", path);
+}
 
 static sono_status write_checkpoint(trainer *t, sono_error *err) {
     if (mkdir(t->checkpoint_dir, 0777) != 0 && errno != EEXIST)
@@ -265,9 +279,11 @@ static sono_status write_checkpoint(trainer *t, sono_error *err) {
     char *names[4096];
     int count = 0;
     struct dirent *e;
-    while (d && (e = readdir(d)) && count < 4096)
-        if (strncmp(e->d_name, "ckpt-", 5) == 0 && strstr(e->d_name, ".model") && !strstr(e->d_name, ".tmp-"))
-            names[count++] = strdup(e->d_name);
+    while (d && (e = readdir(d)) && count < 4096) {
+        if (strncmp(e->d_name, "ckpt-", 5) != 0 || !strstr(e->d_name, ".model")) continue;
+        if (!strstr(e->d_name, ".tmp-")) names[count++] = strdup(e->d_name);
+        else remove_if_stale(t->checkpoint_dir, e->d_name);
+    }
     if (d) closedir(d);
     for (int i = 0; i < count; i++)
         for (int j = i + 1; j < count; j++)
