@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test test-asan fuzz bench demo clean
+.PHONY: all deps configure test test-asan test-valgrind fuzz bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -25,6 +25,14 @@ test-asan: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		ctest --output-on-failure -j $(JOBS)
 
+# The pipeline end to end under valgrind memcheck, from a build without
+# -march=native (valgrind does not decode AVX-512).
+test-valgrind: deps
+	@SONO_WITH_VALGRIND=1 scripts/install-deps
+	@test -f build-valgrind/CMakeCache.txt || cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSONO_NATIVE=OFF
+	cmake --build build-valgrind -j $(JOBS) --target sonodream_cli
+	tests/valgrind/e2e.sh build-valgrind/sonodream
+
 # Each libFuzzer target for FUZZ_SECONDS (see scripts/fuzz).
 FUZZ_SECONDS ?= 60
 fuzz: deps
@@ -40,4 +48,4 @@ demo: all
 	scripts/demo
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-valgrind
