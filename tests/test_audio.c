@@ -483,6 +483,29 @@ static void test_truncated_flac(void) {
     free(x);
 }
 
+/* Every container libsndfile quietly shortens: cut to 60 %, each is refused,
+ * and asking for only the audio present still works. */
+static void test_truncated_containers(void) {
+    static const struct { const char *name; int format; } containers[] = {
+        {"cut.aiff", SF_FORMAT_AIFF}, {"cut.au", SF_FORMAT_AU}, {"cut.w64", SF_FORMAT_W64},
+        {"cut.rf64", SF_FORMAT_RF64}, {"cut.wavex", SF_FORMAT_WAVEX}};
+    const int rate = 8000;
+    const int64_t frames = 8000;
+    float *x = make_signal(frames, 1, rate);
+    for (size_t i = 0; i < sizeof containers / sizeof containers[0]; i++) {
+        const char *path = path_in_dir(containers[i].name);
+        CHECK(write_sndfile(path, containers[i].format | SF_FORMAT_PCM_16, 1, rate, x, frames));
+        CHECK(truncate(path, file_size(path) * 6 / 10) == 0);
+        load_expect_failure(path, "truncated");
+        float *y = NULL;
+        int64_t n = 0;
+        sono_error err = {0};
+        CHECK_MSG(sono_audio_load(path, 0, 0.1, &y, &n, NULL, &err) == SONO_OK, "%s", err.message);
+        free(y);
+    }
+    free(x);
+}
+
 static void check_bad_sample(const char *name, float bad, const char *why) {
     const char *path = path_in_dir(name);
     float x[100] = {0};
@@ -542,6 +565,7 @@ int main(void) {
     test_header_only();
     test_truncated_wav();
     test_truncated_flac();
+    test_truncated_containers();
     test_non_finite_samples();
     test_zero_rate_header();
     test_cleanup_dir(test_dir);

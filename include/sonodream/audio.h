@@ -43,7 +43,7 @@ sono_status sono_audio_probe(const char *path, sono_audio_info *info, sono_error
  * With max_seconds > 0, at most ceil(max_seconds * file rate) frames are read
  * and, when resampled, *n_out = round(frames * target_rate / file rate).
  * Truncation counts only when it cuts into the part that was asked for: a read
- * that ends before the header's frame count, or (WAV, AIFF, AU, RF64, whose
+ * that ends before the header's frame count, or (WAV, AIFF, AU, RF64, W64, whose
  * length libsndfile quietly shortens to the file's size) a header that promises
  * more data than the file holds. Float files are read as stored, not normalised. */
 sono_status sono_audio_load(const char *path, int target_rate, double max_seconds, float **out,

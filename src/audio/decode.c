@@ -116,11 +116,13 @@ static void line_label(const char *line, size_t len, char *out, size_t size) {
     out[n] = '\0';
 }
 
-static int line_reports_short_data(const char *line) {
+static int line_reports_short_data(const char *line, int container) {
     char label[32];
     line_label(line, strlen(line), label, sizeof label);
+    /* W64 logs its data chunk without a remark; only the riff size (the whole
+     * file) shows the shortfall there. */
     int audio_chunk = strcmp(label, "data") == 0 || strcmp(label, "ssnd") == 0 ||
-                      strcmp(label, "data size") == 0;
+                      strcmp(label, "data size") == 0 || (container == SF_FORMAT_W64 && strcmp(label, "riff") == 0);
     if (audio_chunk) return claims_more_than_present(line);
     /* RF64 keeps its real length in ds64; libsndfile only remarks on a mismatch. */
     const char *ds64 = strstr(line, "does not match value from 'ds64' chunk of ");
@@ -131,9 +133,9 @@ static int line_reports_short_data(const char *line) {
     return declared > calculated;
 }
 
-/* libsndfile quietly shortens a WAV/AIFF/AU whose data chunk runs past the end
+/* libsndfile quietly shortens a WAV/AIFF/AU/W64 whose data chunk runs past the end
  * of the file, so a short file reads cleanly; only its log tells. */
-static int header_claims_missing_data(SNDFILE *sf) {
+static int header_claims_missing_data(SNDFILE *sf, int container) {
     char log[8192];
     if (sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log) <= 0) return 0;
     for (const char *line = log; *line;) {
@@ -141,7 +143,7 @@ static int header_claims_missing_data(SNDFILE *sf) {
         size_t len = end ? (size_t)(end - line) : strlen(line);
         char copy[256];
         snprintf(copy, sizeof copy, "%.*s", (int)(len < sizeof copy ? len : sizeof copy - 1), line);
-        if (line_reports_short_data(copy)) return 1;
+        if (line_reports_short_data(copy, container)) return 1;
         if (!end) break;
         line = end + 1;
     }
@@ -267,7 +269,7 @@ static sono_status check_complete(const char *path, SNDFILE *sf, const SF_INFO *
         return sono_error_set(err, SONO_ERR_FORMAT,
                               "%s: truncated: the header promises %lld frames but only %lld could be read",
                               path, (long long)info->frames, (long long)got);
-    if (header_claims_missing_data(sf))
+    if (header_claims_missing_data(sf, info->format & SF_FORMAT_TYPEMASK))
         return sono_error_set(err, SONO_ERR_FORMAT,
                               "%s: truncated: the header promises more audio data than the file holds "
                               "(%lld frames present)", path, (long long)got);
