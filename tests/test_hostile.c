@@ -135,7 +135,8 @@ static int no_temporaries(void) {
  * exit status, or 128 + signal when it crashed. */
 static int run(const char *args) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s > out.txt 2>&1", dir, binary, args);
+    /* timeout: a command that hangs on bad input fails here (status 124). */
+    snprintf(cmd, sizeof cmd, "cd '%s' && timeout 120 '%s' %s > out.txt 2>&1", dir, binary, args);
     int rc = system(cmd);
     if (rc == -1) return -1;
     if (WIFSIGNALED(rc)) return 128 + WTERMSIG(rc);
@@ -258,6 +259,10 @@ static void test_audio(void) {
     expect_audio_refused("folder.wav", "directory");
 
     expect_audio_refused("absent.wav", "No such file");
+
+    /* A named pipe nobody writes to: opening it would wait forever. */
+    CHECK(mkfifo(in_dir("pipe.wav"), 0600) == 0);
+    expect_audio_refused("pipe.wav", "named pipe");
 }
 
 /* ---- the UrbanSound8K CSV ------------------------------------------------------ */
@@ -326,6 +331,18 @@ static void test_class_folders(void) {
     expect_refusal("prepare tree-broken -o t.safetensors --strict", "tree-broken/a/x.wav", "cannot open",
                    "t.safetensors");
     expect_refusal("prepare tone.wav -o t.safetensors", "tone.wav", "not a folder", "t.safetensors");
+    /* A pipe among the clips is skipped like any unreadable file, and symbolic
+     * links that loop do not trap the scan. */
+    make_dir("tree-odd/a");
+    make_dir("tree-odd/b");
+    write_tone("tree-odd/a/one.wav", 300);
+    write_tone("tree-odd/b/two.wav", 3000);
+    CHECK(mkfifo(in_dir("tree-odd/a/pipe.wav"), 0600) == 0);
+    CHECK(symlink("loop.wav", in_dir("tree-odd/a/loop.wav")) == 0);
+    CHECK(symlink(".", in_dir("tree-odd/b/self")) == 0);
+    expect_success("prepare tree-odd -o odd.safetensors --seconds 1");
+    CHECK(strstr(output(), "skipped 2 unreadable") != NULL && strstr(output(), "named pipe") != NULL);
+    expect_refusal("prepare tree-odd -o odd2.safetensors --seconds 1 --strict", "tree-odd/a/", "", "odd2.safetensors");
     expect_refusal("prepare absent-tree -o t.safetensors", "absent-tree", "No such file", "t.safetensors");
     /* More than memory allows: refused up front, naming the size it would need
      * (12 clips x 16 mels x 32 frames x 4 bytes = 24576 bytes). */
@@ -351,6 +368,15 @@ static void expect_container_refused(const char *header, size_t data_bytes, cons
 }
 
 static void test_containers(void) {
+    CHECK(mkfifo(in_dir("pipe.safetensors"), 0600) == 0);
+    expect_refusal("info pipe.safetensors", "pipe.safetensors", "named pipe", NULL);
+    expect_refusal("train pipe.safetensors -o m.model", "pipe.safetensors", "named pipe", "m.model");
+    expect_refusal("classify pipe.safetensors tone.wav", "pipe.safetensors", "named pipe", NULL);
+    make_us8k("");
+    CHECK(remove(in_dir("us8k/metadata/UrbanSound8K.csv")) == 0 && mkfifo(in_dir("us8k/metadata/UrbanSound8K.csv"), 0600) == 0);
+    expect_refusal("prepare us8k -o us8k.safetensors --layout urbansound8k", "UrbanSound8K.csv", "named pipe",
+                   "us8k.safetensors");
+
     unsigned char past_end[16] = {0x00, 0x10, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
     write_bytes("damaged.safetensors", past_end, sizeof past_end);
     expect_refusal("info damaged.safetensors", "damaged.safetensors", "header length", NULL);

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static atomic_uint tmp_counter;
@@ -90,4 +91,28 @@ void sono_atomic_abort(sono_atomic_file *f) {
     if (f->stream) fclose(f->stream);
     if (f->tmp_path) unlink(f->tmp_path);
     atomic_release(f);
+}
+
+FILE *sono_open_input(const char *path, long long *size, sono_error *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    const char *kind = NULL;
+    if (fstat(fd, &st) != 0) kind = "file that cannot be examined";
+    else if (S_ISDIR(st.st_mode)) kind = "directory";
+    else if (S_ISFIFO(st.st_mode)) kind = "named pipe";
+    else if (!S_ISREG(st.st_mode)) kind = "device or socket";
+    int flags = kind ? -1 : fcntl(fd, F_GETFL);
+    FILE *fp = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        close(fd);
+        if (kind) sono_error_set(err, SONO_ERR_IO, "%s: is a %s, not a regular file", path, kind);
+        else sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (size) *size = (long long)st.st_size;
+    return fp;
 }

@@ -343,17 +343,13 @@ sono_status sono_st_open(sono_st_file **out, const char *path, sono_error *err) 
     }
     sono_status s = SONO_OK;
     char *text = NULL;
-    struct stat st;
-    f->fp = fopen(path, "rb");
-    if (!f->fp || fstat(fileno(f->fp), &st) != 0) {
-        s = sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    long long size = 0;
+    f->fp = sono_open_input(path, &size, err);
+    if (!f->fp) {
+        s = err ? err->status : SONO_ERR_IO;
         goto fail;
     }
-    if (!S_ISREG(st.st_mode)) {
-        s = sono_error_set(err, SONO_ERR_IO, "%s: not a regular file", path);
-        goto fail;
-    }
-    uint64_t file_size = (uint64_t)st.st_size;
+    uint64_t file_size = (uint64_t)size;
     unsigned char len_bytes[8];
     if (file_size < 8 || fread(len_bytes, 1, 8, f->fp) != 8) {
         s = sono_error_set(err, SONO_ERR_FORMAT, "%s: too short to be a safetensors file", path);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "sonodream/data.h"
+#include "sonodream/fileio.h"
 
 #define CSV_MAX_BYTES (64L * 1024 * 1024)
 #define MISSING_LISTED 20
@@ -86,22 +87,22 @@ static sono_status add_clip(sono_clip_list *list, int *capacity, char *path, int
 }
 
 static sono_status read_text_file(const char *path, char **text, size_t *len, sono_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CSV_MAX_BYTES) {
+    long long size = 0;
+    FILE *f = sono_open_input(path, &size, err);
+    if (!f) return err ? err->status : SONO_ERR_IO;
+    if (size > CSV_MAX_BYTES) {
         fclose(f);
-        return sono_error_set(err, SONO_ERR_FORMAT, "%s: not a regular file of at most %ld bytes", path,
-                              CSV_MAX_BYTES);
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: %lld bytes is more than a metadata file can be (%ld)",
+                              path, size, CSV_MAX_BYTES);
     }
-    *text = malloc((size_t)st.st_size + 1);
+    *text = malloc((size_t)size + 1);
     if (!*text) {
         fclose(f);
         return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     }
-    *len = fread(*text, 1, (size_t)st.st_size, f);
+    *len = fread(*text, 1, (size_t)size, f);
     fclose(f);
-    if (*len != (size_t)st.st_size) {
+    if (*len != (size_t)size) {
         free(*text);
         return sono_error_set(err, SONO_ERR_IO, "%s: read failed", path);
     }
