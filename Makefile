@@ -33,7 +33,8 @@ test-valgrind: deps
 	cmake --build build-valgrind -j $(JOBS) --target sonodream_cli
 	tests/valgrind/e2e.sh build-valgrind/sonodream
 
-# Each libFuzzer target for FUZZ_SECONDS (see scripts/fuzz).
+# Each libFuzzer target for FUZZ_SECONDS (see scripts/fuzz); 0 replays the
+# committed corpus only.
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@SONO_WITH_FUZZ=1 scripts/install-deps
