@@ -71,6 +71,16 @@ static inline const char *test_source_dir(void) {
     return d ? d : ".";
 }
 
+/* The sonodream binary under test, from CTest's environment; exits when unset. */
+static inline const char *test_binary(void) {
+    const char *b = getenv("SONO_BINARY");
+    if (!b) {
+        fprintf(stderr, "SONO_BINARY is not set (run through ctest)\n");
+        exit(1);
+    }
+    return b;
+}
+
 static inline int test_result(const char *name) {
     if (check_failures) fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
     else fprintf(stderr, "%s: all checks passed\n", name);

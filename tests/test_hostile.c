@@ -509,11 +509,7 @@ static void test_values(void) {
 }
 
 int main(void) {
-    binary = getenv("SONO_BINARY");
-    if (!binary) {
-        fprintf(stderr, "SONO_BINARY is not set (run through ctest)\n");
-        return 1;
-    }
+    binary = test_binary();
     snprintf(dir, sizeof dir, "%s", test_make_dir());
     make_reference_files();
     test_audio();
