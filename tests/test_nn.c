@@ -712,6 +712,8 @@ static void test_spec(void) {
     expect_spec_error("d-0.1", "dropout probability");
     expect_spec_error("dx", "dropout probability");
     expect_spec_error("d0.5x", "dropout probability");
+    /* Below 1 as a double, 1.0 as a float (found by fuzzing). */
+    expect_spec_error("c8,d.99999999099", "token 2 'd.99999999099': dropout probability");
     expect_spec_error("c8,,f4", "token 2 '': empty token");
     expect_spec_error("c8,", "token 2 '': empty token");
     expect_spec_error("c8,q3", "token 2 'q3': unknown layer");

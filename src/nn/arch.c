@@ -134,11 +134,13 @@ static sono_status parse_token(char *tok, const char *token, int pos, sono_layer
         if (opts) TOKEN_FAIL("takes no options");
         char *end;
         errno = 0;
-        double p = strtod(tok + 1, &end);
-        if (!(isdigit((unsigned char)tok[1]) || tok[1] == '.') || errno || *end || !(p >= 0.0) ||
-            !(p < 1.0))
+        /* Checked as the float it is stored as: 0.99999999 rounds to 1.0f,
+         * and dropout at rate 1 scales by 1/(1 - 1). */
+        float p = (float)strtod(tok + 1, &end);
+        if (!(isdigit((unsigned char)tok[1]) || tok[1] == '.') || errno || *end || !(p >= 0.0f) ||
+            !(p < 1.0f))
             TOKEN_FAIL("dropout probability must be a number in [0, 1)");
-        l->rate = (float)p;
+        l->rate = p;
         return SONO_OK;
     }
     default:
