@@ -191,12 +191,14 @@ static void make_reference_files(void) {
 
 /* ---- audio ----------------------------------------------------------------- */
 
-/* Each bad file is refused by info (the header), classify (the decoder) and
- * dream (which must also leave none of its outputs). */
-static void expect_audio_refused(const char *name, const char *problem) {
+/* Each bad file is refused by classify (the decoder) and dream (which must
+ * also leave none of its outputs); a bad header also by info, which reads
+ * only the header and so cannot see damage in the samples. */
+typedef enum { DAMAGE_IN_HEADER, DAMAGE_IN_DATA } damage;
+
+static void expect_audio_refused(const char *name, damage where, const char *problem) {
     char args[512];
-    if (strcmp(problem, "no audio data") != 0 && strstr(problem, "truncated") == NULL &&
-        strstr(problem, "NaN") == NULL && strstr(problem, "not audio") == NULL) {
+    if (where == DAMAGE_IN_HEADER) {
         snprintf(args, sizeof args, "info %s", name);
         expect_refusal(args, name, problem, NULL);
     }
@@ -209,60 +211,60 @@ static void expect_audio_refused(const char *name, const char *problem) {
 
 static void test_audio(void) {
     write_text("zero.wav", "");
-    expect_audio_refused("zero.wav", "cannot open");
+    expect_audio_refused("zero.wav", DAMAGE_IN_HEADER, "cannot open");
 
     float silence[1] = {0};
     write_audio("header-only.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 1, 8000, silence, 0);
-    expect_audio_refused("header-only.wav", "no audio data");
+    expect_audio_refused("header-only.wav", DAMAGE_IN_DATA, "no audio data");
 
     write_tone("truncated.wav", 440);
     CHECK(truncate(in_dir("truncated.wav"), 44 + 5000) == 0);
-    expect_audio_refused("truncated.wav", "truncated");
+    expect_audio_refused("truncated.wav", DAMAGE_IN_DATA, "truncated");
 
     /* The data chunk claims 1 MB; the file holds 16 kB. */
     write_tone("overclaim.wav", 440);
     patch_u32("overclaim.wav", 40, 1000000);
-    expect_audio_refused("overclaim.wav", "truncated");
+    expect_audio_refused("overclaim.wav", DAMAGE_IN_DATA, "truncated");
 
     write_tone("channels0.wav", 440);
     patch("channels0.wav", 22, "\0\0", 2);
-    expect_audio_refused("channels0.wav", "channels0.wav: cannot open");
+    expect_audio_refused("channels0.wav", DAMAGE_IN_HEADER, "channels0.wav: cannot open");
 
     write_tone("rate0.wav", 440);
     patch_u32("rate0.wav", 24, 0);
-    expect_audio_refused("rate0.wav", "rate0.wav: cannot open");
+    expect_audio_refused("rate0.wav", DAMAGE_IN_HEADER, "rate0.wav: cannot open");
 
     write_tone("rate2mhz.wav", 440);
     patch_u32("rate2mhz.wav", 24, 2000000);
     patch_u32("rate2mhz.wav", 28, 4000000); /* byte rate to match */
-    expect_audio_refused("rate2mhz.wav", "sample rate 2000000");
+    expect_audio_refused("rate2mhz.wav", DAMAGE_IN_HEADER, "sample rate 2000000");
 
     write_tone("rate-huge.wav", 440);
     patch_u32("rate-huge.wav", 24, 0xfffffff0u);
-    expect_audio_refused("rate-huge.wav", "rate-huge.wav: ");
+    expect_audio_refused("rate-huge.wav", DAMAGE_IN_HEADER, "rate-huge.wav: cannot open as audio");
 
     float x[64] = {0};
     x[10] = NAN;
     write_audio("nan.wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 1, 8000, x, 64);
-    expect_audio_refused("nan.wav", "NaN or infinite");
+    expect_audio_refused("nan.wav", DAMAGE_IN_DATA, "NaN or infinite");
     x[10] = INFINITY;
     write_audio("inf.wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 1, 8000, x, 64);
-    expect_audio_refused("inf.wav", "NaN or infinite");
+    expect_audio_refused("inf.wav", DAMAGE_IN_DATA, "NaN or infinite");
     x[10] = 8.4e37f;
     write_audio("huge-sample.wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 1, 8000, x, 64);
-    expect_audio_refused("huge-sample.wav", "not audio");
+    expect_audio_refused("huge-sample.wav", DAMAGE_IN_DATA, "not audio");
 
     write_text("notes.wav", "Shopping list: milk, eggs, a better microphone.\n");
-    expect_audio_refused("notes.wav", "notes.wav: cannot open");
+    expect_audio_refused("notes.wav", DAMAGE_IN_HEADER, "notes.wav: cannot open");
 
     make_dir("folder.wav");
-    expect_audio_refused("folder.wav", "directory");
+    expect_audio_refused("folder.wav", DAMAGE_IN_HEADER, "directory");
 
-    expect_audio_refused("absent.wav", "No such file");
+    expect_audio_refused("absent.wav", DAMAGE_IN_HEADER, "No such file");
 
     /* A named pipe nobody writes to: opening it would wait forever. */
     CHECK(mkfifo(in_dir("pipe.wav"), 0600) == 0);
-    expect_audio_refused("pipe.wav", "named pipe");
+    expect_audio_refused("pipe.wav", DAMAGE_IN_HEADER, "named pipe");
 }
 
 /* ---- the UrbanSound8K CSV ------------------------------------------------------ */
