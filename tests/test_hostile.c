@@ -83,7 +83,7 @@ static void write_safetensors(const char *name, const char *header, size_t data_
 /* Copy a safetensors file, leaving out one tensor, changing one tensor's
  * dtype (same bytes, I32 for F32), or setting one metadata value. */
 typedef struct rewrite {
-    const char *drop_tensor, *retype_tensor, *meta_key, *meta_value;
+    const char *drop_tensor, *retype_tensor, *meta_key, *meta_value, *meta_key2, *meta_value2;
 } rewrite;
 
 static void rewrite_safetensors(const char *from, const char *to, rewrite how) {
@@ -106,7 +106,9 @@ static void rewrite_safetensors(const char *from, const char *to, rewrite how) {
     }
     for (int i = 0; i < sono_st_metadata_count(f); i++) {
         const char *key = sono_st_metadata_key_at(f, i);
-        const char *value = how.meta_key && strcmp(key, how.meta_key) == 0 ? how.meta_value : sono_st_metadata(f, key);
+        const char *value = how.meta_key && strcmp(key, how.meta_key) == 0     ? how.meta_value
+                            : how.meta_key2 && strcmp(key, how.meta_key2) == 0 ? how.meta_value2
+                                                                               : sono_st_metadata(f, key);
         if (sono_st_writer_set_metadata(w, key, value, &err) != SONO_OK) exit(2);
     }
     if (sono_st_writer_write(w, in_dir(to), &err) != SONO_OK) {
@@ -133,10 +135,13 @@ static int no_temporaries(void) {
 
 /* Run `sonodream ARGS` in the test folder, output in dir/out.txt. Returns the
  * exit status, or 128 + signal when it crashed. */
+static long address_space_limit_kb = 0; /* ulimit -v for the next commands; 0: none */
+
 static int run(const char *args) {
-    char cmd[4096];
+    char cmd[4096], limit[64] = "";
+    if (address_space_limit_kb > 0) snprintf(limit, sizeof limit, "ulimit -v %ld && ", address_space_limit_kb);
     /* timeout: a command that hangs on bad input fails here (status 124). */
-    snprintf(cmd, sizeof cmd, "cd '%s' && timeout 120 '%s' %s > out.txt 2>&1", dir, binary, args);
+    snprintf(cmd, sizeof cmd, "cd '%s' && %stimeout 120 '%s' %s > out.txt 2>&1", dir, limit, binary, args);
     int rc = system(cmd);
     if (rc == -1) return -1;
     if (WIFSIGNALED(rc)) return 128 + WTERMSIG(rc);
@@ -455,6 +460,18 @@ static void test_model_content(void) {
     rewrite bad_classes = {.meta_key = "classes", .meta_value = "[\"low\"]"};
     rewrite_safetensors("tones.model", "m-classes.model", bad_classes);
     expect_refusal("classify m-classes.model tone.wav", "m-classes.model", "class", NULL);
+
+    /* A tiny file that describes a 15 GiB network (six 1 GiB activations): refused before anything is
+     * allocated when memory is short (here an address-space limit of 3 GB;
+     * not under ASan, whose shadow memory needs more address space than that). */
+    rewrite huge_net = {.meta_key = "input_shape", .meta_value = "1,4096,4096",
+                        .meta_key2 = "arch", .meta_value2 = "c16,c16,c16,c16,c16,c16,p2,f8"};
+    rewrite_safetensors("tones.model", "m-huge.model", huge_net);
+    if (!getenv("ASAN_OPTIONS")) {
+        address_space_limit_kb = 3000000;
+        expect_refusal("classify m-huge.model tone.wav", "m-huge.model", "GiB for batch 1 but only", NULL);
+        address_space_limit_kb = 0;
+    }
 
     /* A model used with features made another way. */
     expect_success("prepare tones -o other.safetensors --seconds 1 --mels 24");

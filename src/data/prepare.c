@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "sonodream/audio.h"
 #include "sonodream/data.h"
+#include "sonodream/memory.h"
 
 /* Clips within this much of the full length count as full (--length drop). */
 #define FULL_LENGTH_TOLERANCE_SECONDS 0.010
@@ -21,62 +21,14 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A number from the first line of a file (cgroup v2 memory.max, memory.current);
- * 0 when absent or "max". */
-static unsigned long long read_number_file(const char *path) {
-    FILE *f = fopen(path, "r");
-    unsigned long long v = 0;
-    if (f) {
-        if (fscanf(f, "%llu", &v) != 1) v = 0;
-        fclose(f);
-    }
-    return v;
-}
-
-/* Bytes of memory we may use: MemAvailable (physical memory when unknown),
- * capped by a container's cgroup limit and by RLIMIT_AS, since either kills
- * or fails us long before MemAvailable runs out. */
-static unsigned long long available_memory(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    if (f) fclose(f);
-    unsigned long long have = kb ? kb * 1024ull
-                                 : (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
-    unsigned long long limit = read_number_file("/sys/fs/cgroup/memory.max");
-    if (limit) {
-        unsigned long long used = read_number_file("/sys/fs/cgroup/memory.current");
-        unsigned long long left = limit > used ? limit - used : 0;
-        if (left < have) have = left;
-    }
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < have) have = rl.rlim_cur;
-    return have;
-}
-
-/* "1.5 GiB", "192.0 KiB": sizes in the unit a reader can take in. */
-static void format_size(unsigned long long bytes, char *buf, size_t size) {
-    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0) snprintf(buf, size, "%llu bytes", bytes);
-    else snprintf(buf, size, "%.1f %s", v, units[u]);
-}
-
 static sono_status check_memory(size_t clips, size_t per_clip_values, unsigned long long max_memory,
                                 sono_error *err) {
     unsigned long long need = (unsigned long long)clips * per_clip_values * sizeof(float);
-    unsigned long long have = max_memory ? max_memory : available_memory();
+    unsigned long long have = max_memory ? max_memory : sono_memory_available();
     if (need <= have) return SONO_OK;
     char need_text[32], have_text[32];
-    format_size(need, need_text, sizeof need_text);
-    format_size(have, have_text, sizeof have_text);
+    sono_format_bytes(need, need_text, sizeof need_text);
+    sono_format_bytes(have, have_text, sizeof have_text);
     return sono_error_set(err, SONO_ERR_MEMORY,
                           "the features of %zu clips need %s (%llu bytes) but only %s %s; prepare fewer clips "
                           "(--exclude, a smaller --seconds or --mels)",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/nn_internal.h"
+#include "sonodream/memory.h"
 
 #define ALIGN_FLOATS 16 /* 64 bytes: tensors start on cache lines */
 #define MAX_BATCH 65536
@@ -158,16 +159,36 @@ static size_t total_floats(const sono_net *net) {
            argmax + stats + 2 * (size_t)net->max_batch * net->classes;
 }
 
+/* Every block is zeroed as it is allocated, so a network larger than the
+ * memory left would be killed while being built: refuse it first, saying
+ * how much it needs. */
+static int fits_in_memory(const sono_net *net, sono_error *err) {
+    unsigned long long need = (unsigned long long)total_floats(net) * sizeof(float);
+    unsigned long long have = sono_memory_available();
+    if (need <= MAX_BYTES && need <= have) return 1;
+    char need_text[32], have_text[32];
+    sono_format_bytes(need, need_text, sizeof need_text);
+    if (need > MAX_BYTES) {
+        sono_format_bytes(MAX_BYTES, have_text, sizeof have_text);
+        sono_error_set(err, SONO_ERR_MEMORY,
+                       "network: needs %s for batch %d, more than the %s a network may take; "
+                       "use a smaller batch or spec", need_text, net->max_batch, have_text);
+    } else {
+        sono_format_bytes(have, have_text, sizeof have_text);
+        sono_error_set(err, SONO_ERR_MEMORY,
+                       "network: needs %s for batch %d but only %s of memory is available; "
+                       "use a smaller batch or spec", need_text, net->max_batch, have_text);
+    }
+    return 0;
+}
+
 /* (Re)allocate the blocks whose size depends on the capacities: the input
  * copy, gradients, workspace, activations and argmax. On failure the net
  * keeps its old blocks. */
 static sono_status alloc_activations(sono_net *net, sono_error *err) {
     size_t act, argmax;
     block_sizes(net, &act, &argmax);
-    if (total_floats(net) > MAX_BYTES / sizeof(float))
-        return sono_error_set(err, SONO_ERR_MEMORY,
-                              "network: needs %.1f GiB for batch %d; use a smaller batch or spec",
-                              total_floats(net) * 4.0 / (1 << 30), net->max_batch);
+    if (!fits_in_memory(net, err)) return SONO_ERR_MEMORY;
     float *in = alloc_zero(net->in_cap * sizeof(float));
     float *d0 = alloc_zero(net->dbuf_cap * sizeof(float));
     float *d1 = alloc_zero(net->dbuf_cap * sizeof(float));
@@ -202,10 +223,7 @@ static sono_status alloc_fixed(sono_net *net, sono_error *err) {
     for (int i = 0; i < net->count; i++)
         if (net->layers[i].info.type == SONO_LAYER_BATCHNORM)
             stats += 2 * align_up((size_t)net->layers[i].info.in.c);
-    if (total_floats(net) > MAX_BYTES / sizeof(float))
-        return sono_error_set(err, SONO_ERR_MEMORY,
-                              "network: needs %.1f GiB for batch %d; use a smaller batch or spec",
-                              total_floats(net) * 4.0 / (1 << 30), net->max_batch);
+    if (!fits_in_memory(net, err)) return SONO_ERR_MEMORY;
     net->params = alloc_zero(net->nparams * sizeof(float));
     net->grads = alloc_zero(net->nparams * sizeof(float));
     net->buffers = alloc_zero(net->nbuffers * sizeof(float));
