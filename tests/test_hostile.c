@@ -461,17 +461,26 @@ static void test_model_content(void) {
     rewrite_safetensors("tones.model", "m-classes.model", bad_classes);
     expect_refusal("classify m-classes.model tone.wav", "m-classes.model", "class", NULL);
 
-    /* A tiny file that describes a 15 GiB network (six 1 GiB activations): refused before anything is
-     * allocated when memory is short (here an address-space limit of 3 GB;
-     * not under ASan, whose shadow memory needs more address space than that). */
+    /* Tiny files that describe huge networks, under a 3 GB address-space
+     * limit (not under ASan, whose shadow memory needs more than that). One
+     * whose tensors do not fit its arch is refused for that, before the
+     * network is built; one whose tensors fit (convolutions and pools leave
+     * the weights small at any input size) is refused for the memory it
+     * would need, again before it is built. */
     rewrite huge_net = {.meta_key = "input_shape", .meta_value = "1,4096,4096",
                         .meta_key2 = "arch", .meta_value2 = "c16,c16,c16,c16,c16,c16,p2,f8"};
     rewrite_safetensors("tones.model", "m-huge.model", huge_net);
+    expect_success("prepare tones -o square.safetensors --mels 64 --seconds 2.016");
+    expect_success("train square.safetensors -o square.model --arch c16,c16,c16,p64,p64 --epochs 1 --batch 4");
+    rewrite huge_input = {.meta_key = "input_shape", .meta_value = "1,4096,4096"};
+    rewrite_safetensors("square.model", "m-huge-fits.model", huge_input);
     if (!getenv("ASAN_OPTIONS")) {
         address_space_limit_kb = 3000000;
-        expect_refusal("classify m-huge.model tone.wav", "m-huge.model", "GiB for batch 1 but only", NULL);
+        expect_refusal("classify m-huge.model tone.wav", "m-huge.model", "tensor 'conv1.weight'", NULL);
+        expect_refusal("classify m-huge-fits.model tone.wav", "m-huge-fits.model", "GiB for batch 1 but only", NULL);
         address_space_limit_kb = 0;
     }
+    expect_refusal("classify m-huge.model tone.wav", "m-huge.model", "tensor 'conv1.weight'", NULL);
 
     /* A model used with features made another way. */
     expect_success("prepare tones -o other.safetensors --seconds 1 --mels 24");

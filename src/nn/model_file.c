@@ -237,6 +237,18 @@ static sono_status read_optim(const sono_st_file *f, const sono_net *net, sono_o
     return SONO_OK;
 }
 
+/* Every planned tensor is in the file as F32 of its shape; checked before the
+ * network is allocated, so a small file cannot make us build a large net. */
+static sono_status check_planned_tensors(const sono_net *planned, void *file, sono_error *err) {
+    const sono_st_tensor *found;
+    for (int t = 0; t < planned->ntensors; t++) {
+        const sono_tensor_info *ti = &planned->tensors[t];
+        sono_status st = sono_st_expect(file, ti->name, SONO_DTYPE_F32, ti->ndim, ti->shape, &found, err);
+        if (st) return st;
+    }
+    return SONO_OK;
+}
+
 sono_status sono_model_load(const char *path, int max_batch, sono_net **net, sono_optim **opt,
                             sono_error *err) {
     *net = NULL;
@@ -249,8 +261,9 @@ sono_status sono_model_load(const char *path, int max_batch, sono_net **net, son
     int classes = 0;
     uint64_t seed = 0, step = 0;
     if ((st = read_description(f, &in, &classes, &seed, &step, err))) goto fail;
-    if ((st = sono_net_new(&n, sono_st_metadata(f, "arch"), in, classes, max_batch, seed, err))) {
-        sono_error_prefix(err, "%s: ", path);
+    if ((st = sono_net_new_checked(&n, sono_st_metadata(f, "arch"), in, classes, max_batch, seed,
+                                   check_planned_tensors, f, err))) {
+        if (!strstr(err ? err->message : "", path)) sono_error_prefix(err, "%s: ", path);
         goto fail;
     }
     for (int t = 0; !st && t < n->ntensors; t++)

@@ -282,6 +282,11 @@ sono_status sono_net_reserve(sono_net *net, int batch, int H, int W, sono_error 
 
 sono_status sono_net_new(sono_net **out, const char *spec, sono_shape input, int classes,
                          int max_batch, uint64_t seed, sono_error *err) {
+    return sono_net_new_checked(out, spec, input, classes, max_batch, seed, NULL, NULL, err);
+}
+
+sono_status sono_net_new_checked(sono_net **out, const char *spec, sono_shape input, int classes, int max_batch,
+                                 uint64_t seed, sono_net_tensor_check check, void *user, sono_error *err) {
     *out = NULL;
     sono_status st;
     sono_net *net = calloc(1, sizeof *net);
@@ -305,6 +310,7 @@ sono_status sono_net_new(sono_net **out, const char *spec, sono_shape input, int
     net->max_batch = max_batch;
     net->ws_threads = omp_get_max_threads();
     if ((st = layout_tensors(net, err))) goto fail;
+    if (check && (st = check(net, user, err))) goto fail;
     if ((st = alloc_buffers(net, err))) goto fail;
     bind_tensors(net);
     sono_net_init(net, seed);
