@@ -191,7 +191,7 @@ static void make_reference_files(void) {
     }
     write_tone("tone.wav", 300);
     expect_success("prepare tones -o tones.safetensors --seconds 1 --mels 16");
-    expect_success("train tones.safetensors -o tones.model --arch c4,p2,f8 --epochs 2 --batch 4");
+    expect_success("train tones.safetensors -o tones.model --arch c4,p2,f8 --epochs 2 --batch 4 --checkpoint-every 1");
 }
 
 /* ---- audio ----------------------------------------------------------------- */
@@ -485,7 +485,11 @@ static void test_model_content(void) {
     /* A model used with features made another way. */
     expect_success("prepare tones -o other.safetensors --seconds 1 --mels 24");
     expect_refusal("eval tones.model other.safetensors", "other.safetensors", "n_mels", NULL);
-    expect_refusal("train other.safetensors -o m.model --resume tones.model", "tones.model", "", "m.model");
+    expect_refusal("train other.safetensors -o m.model --resume \"$(ls tones.model.checkpoints/ckpt-*.model | tail -n 1)\"",
+                   "tones.model.checkpoints/ckpt-", "features differ from the dataset's (n_mels: 16 vs 24)", "m.model");
+    /* A finished model has no optimizer state: not something to resume. */
+    expect_refusal("train tones.safetensors -o m.model --resume tones.model", "tones.model", "not a checkpoint",
+                   "m.model");
 }
 
 /* ---- option values ------------------------------------------------------------------ */
