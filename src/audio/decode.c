@@ -1,5 +1,6 @@
 /* Decoding any format libsndfile reads into mono float32. */
 #include "sonodream/audio.h"
+#include "sonodream/fileio.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,17 +29,12 @@ static sono_status open_failure(const char *path, sono_error *err) {
 }
 
 /* libsndfile reports a folder as "Format not recognised", which hides the real
- * mistake, and would wait forever on a named pipe nobody writes to. */
+ * mistake, and would wait forever on a named pipe nobody writes to: open the
+ * path the way every input is opened first (one syscall pair per file). */
 static sono_status check_regular_file(const char *path, sono_error *err) {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return sono_error_set(err, SONO_ERR_IO, "%s: is a directory, not an audio file", path);
-    /* Opening a FIFO without a writer blocks forever; a device never ends. */
-    if (!S_ISREG(st.st_mode))
-        return sono_error_set(err, SONO_ERR_IO, "%s: is a %s, not a regular audio file", path,
-                              S_ISFIFO(st.st_mode) ? "named pipe" : S_ISSOCK(st.st_mode) ? "socket" : "device");
+    FILE *f = sono_open_input(path, NULL, err);
+    if (!f) return err ? err->status : SONO_ERR_IO;
+    fclose(f);
     return SONO_OK;
 }
 
