@@ -13,7 +13,7 @@
 
 /* The scratch file lives in /dev/shm when it exists: the disk is not the
  * thing under test and would cost most of the executions per second. */
-static const char *fuzz_scratch_path(const char *suffix) {
+static inline const char *fuzz_scratch_path(const char *suffix) {
     static char path[256];
     if (!path[0]) {
         const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -22,7 +22,7 @@ static const char *fuzz_scratch_path(const char *suffix) {
     return path;
 }
 
-static int fuzz_write_scratch(const char *path, const uint8_t *data, size_t size) {
+static inline int fuzz_write_scratch(const char *path, const uint8_t *data, size_t size) {
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
     int ok = fwrite(data, 1, size, f) == size;
@@ -30,7 +30,7 @@ static int fuzz_write_scratch(const char *path, const uint8_t *data, size_t size
 }
 
 /* A refusal must say something: an empty message is a defect too. */
-static void fuzz_check_refusal(sono_status s, const sono_error *err) {
+static inline void fuzz_check_refusal(sono_status s, const sono_error *err) {
     if (s != SONO_OK && err->message[0] == '\0') {
         fprintf(stderr, "refused with status %d but no message\n", (int)s);
         abort();
