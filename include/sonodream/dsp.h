@@ -136,6 +136,70 @@ const float *sono_logmel_filterbank(const sono_logmel *lm); /* (n_mels, bins) */
 sono_status sono_logmel_compute(const sono_logmel *lm, const float *x, int64_t n, float *out,
                                 sono_error *err);
 
+
+/* ---- resampling as a linear operator (for gradients) ---- */
+
+/* A polyphase windowed-sinc resampler from in_rate to out_rate (Kaiser
+ * window, 16 zero crossings of the lower rate each side, cut-off at 0.955 of
+ * the lower Nyquist). Unlike sono_audio_resample (libsoxr, used to decode),
+ * it is a plain matrix R with an exactly applied transpose, so a gradient at
+ * the output rate can be carried back to the input's samples. Output sample
+ * n sits at input time n * in_rate / out_rate (no delay), and the signal is
+ * zero outside [0, n_in). Read-only after creation: threads may share it. */
+typedef struct sono_resampler sono_resampler;
+
+sono_resampler *sono_resampler_new(int in_rate, int out_rate, sono_error *err);
+void sono_resampler_free(sono_resampler *r);
+
+/* round(n_in * out_rate / in_rate), as sono_audio_resample. */
+int64_t sono_resampler_output_length(const sono_resampler *r, int64_t n_in);
+
+/* y = R x: y (n_out) from x (n_in). */
+void sono_resampler_forward(const sono_resampler *r, const float *x, int64_t n_in, float *y, int64_t n_out);
+
+/* dx = R^T dy: dx (n_in, overwritten) from dy (n_out). Deterministic for any
+ * thread count. */
+void sono_resampler_adjoint(const sono_resampler *r, const float *dy, int64_t n_out, float *dx, int64_t n_in);
+
+/* ---- the differentiable front end: a recording -> standardised log-mel ---- */
+
+/* What the network sees of a recording at any rate and channel count, with
+ * its backward pass:
+ *     x (n, channels) interleaved, in_rate
+ *  -> mono = mean over channels            (the downmix)
+ *  -> y = R mono at the features' rate      (sono_resampler; skipped when equal)
+ *  -> Y = STFT(y), P = |Y|^power            (periodic Hann, as sono_stft)
+ *  -> M = mel filterbank . P, L = 10 log10(max(M, log_floor))
+ *  -> S = (L - mean[band]) / std[band]      (the classifier's standardisation)
+ * On a mono recording at the features' rate S equals sono_logmel_compute's
+ * output standardised (to float rounding). forward keeps what backward needs
+ * (the spectra and mel powers), so backward always refers to the last
+ * forward. Not thread-safe (it owns its buffers); it uses OpenMP inside. */
+typedef struct sono_frontend sono_frontend;
+
+/* For recordings of up to max_frames frames (samples per channel). mean and
+ * std (n_mels) are copied; NULL for none (mean 0, std 1: plain dB). */
+sono_frontend *sono_frontend_new(const sono_feature_config *cfg, const float *mean, const float *std,
+                                 int in_rate, int channels, int64_t max_frames, sono_error *err);
+void sono_frontend_free(sono_frontend *f);
+
+/* Model-rate samples and log-mel frames for n input frames. */
+int64_t sono_frontend_model_samples(const sono_frontend *f, int64_t n);
+int sono_frontend_frames(const sono_frontend *f, int64_t n);
+
+/* S (n_mels, frames) of x (n, channels); 1 <= n <= max_frames. */
+sono_status sono_frontend_forward(sono_frontend *f, const float *x, int64_t n, float *S, sono_error *err);
+
+/* dx (n, channels, overwritten) = (dS/dx)^T dS at the last forward's x;
+ * dS (n_mels, frames). Cells at the log floor pass no gradient. Every
+ * channel gets the same gradient (the downmix's transpose). */
+sono_status sono_frontend_backward(sono_frontend *f, const float *dS, float *dx, sono_error *err);
+
+/* The last forward's mel power M (n_mels, frames) before the floor, and its
+ * mono signal at the features' rate (model_samples). */
+const float *sono_frontend_mel_power(const sono_frontend *f);
+const float *sono_frontend_model_signal(const sono_frontend *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -161,6 +161,41 @@ void stft_frame_spectrum(const sono_stft *s, const float *x, int64_t n, int t, s
     fftwf_execute_dft_r2c(s->forward, w->frame, w->spectrum);
 }
 
+/* The transpose of stft_frame_spectrum. dspec holds dRe + i dIm for bins
+ * 0..n_fft/2 (what a loss's gradient is with respect to the real and
+ * imaginary parts). Since Re Y_k = sum_j f_j cos(2 pi jk/n) and
+ * Im Y_k = -sum_j f_j sin(2 pi jk/n) for the windowed frame f,
+ *     df_j = sum_{k=0}^{n/2} Re(dspec_k e^{2 pi i jk/n}),
+ * which is FFTW's c2r of dspec with the inner bins halved (c2r counts each
+ * of them twice, as its Hermitian pair) and the imaginary parts of DC and
+ * Nyquist dropped. Then the window: w->frame = window * df. dspec is
+ * destroyed. Thread-safe like stft_frame_spectrum. */
+void stft_frame_spectrum_adjoint(const sono_stft *s, fftwf_complex *dspec, stft_work *w) {
+    const int half = s->n_fft / 2;
+    for (int k = 1; k < half; k++) dspec[k][0] *= 0.5f, dspec[k][1] *= 0.5f;
+    dspec[0][1] = 0.0f;
+    dspec[half][1] = 0.0f;
+    fftwf_execute_dft_c2r(s->inverse, dspec, w->frame);
+    for (int j = 0; j < s->n_fft; j++) w->frame[j] *= s->window[j];
+}
+
+/* Add a frame's sample gradient (n_fft, from stft_frame_spectrum_adjoint)
+ * into dx (n): the transpose of reading frame t of the padded signal, so
+ * padding's gradient lands on the samples it copied (reflect) or nowhere
+ * (zeros). */
+void stft_frame_accumulate(const sono_stft *s, const float *frame, int t, float *dx, int64_t n) {
+    const int64_t start = (int64_t)t * s->hop - leading_pad(s);
+    if (start >= 0 && start + s->n_fft <= n) {
+        for (int j = 0; j < s->n_fft; j++) dx[start + j] += frame[j];
+        return;
+    }
+    for (int j = 0; j < s->n_fft; j++) {
+        int64_t i = start + j;
+        if (i >= 0 && i < n) dx[i] += frame[j];
+        else if (s->pad_mode == SONO_PAD_REFLECT) dx[reflect_index(i, n)] += frame[j];
+    }
+}
+
 sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, float *spec, sono_error *err) {
     if (!x || n < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: empty signal");
     int64_t frames = frame_count(s, n);
