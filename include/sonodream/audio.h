@@ -57,7 +57,8 @@ sono_status sono_audio_resample(const float *in, int64_t n, int in_rate, int out
 
 typedef enum sono_wav_encoding {
     SONO_WAV_PCM16 = 0, /* default */
-    SONO_WAV_FLOAT32
+    SONO_WAV_FLOAT32,
+    SONO_WAV_PCM24
 } sono_wav_encoding;
 
 /* Write mono samples as WAV, atomically (temporary file then rename). Samples
@@ -65,6 +66,42 @@ typedef enum sono_wav_encoding {
  * 1 .. SONO_AUDIO_MAX_RATE and NaN or Inf samples, before creating anything. */
 sono_status sono_audio_write_wav(const char *path, const float *samples, int64_t n, int sample_rate,
                                  sono_wav_encoding encoding, sono_error *err);
+
+
+/* ---- recordings at their own rate and channel count ---- */
+
+/* A recording opened for reading by blocks: (frames, channels) interleaved
+ * float samples, as stored (not resampled, not downmixed). Seekable files
+ * with an exact length in the header (WAV, FLAC, AIFF, ...) are read block
+ * by block as asked; others (MP3, Ogg, whose lengths are estimates) are
+ * decoded whole when opened. Every block is checked as sono_audio_load
+ * checks samples (NaN, Inf, beyond SONO_AUDIO_MAX_MAGNITUDE), and a file
+ * shorter than its header says fails, naming the frame. */
+typedef struct sono_audio_reader sono_audio_reader;
+
+sono_status sono_audio_reader_open(const char *path, sono_audio_reader **reader, sono_error *err);
+/* frames and seconds are exact. */
+const sono_audio_info *sono_audio_reader_info(const sono_audio_reader *reader);
+/* count frames from start into dst (count, channels). */
+sono_status sono_audio_reader_read(sono_audio_reader *reader, int64_t start, int64_t count, float *dst,
+                                   sono_error *err);
+void sono_audio_reader_close(sono_audio_reader *reader);
+
+/* A whole recording: *samples (malloc'd, (frames, channels) interleaved). */
+sono_status sono_audio_load_recording(const char *path, float **samples, int64_t *frames, int *channels, int *rate,
+                                      sono_error *err);
+
+/* A WAV written block by block into a temporary file and renamed into place
+ * on commit (abort removes it). Recordings over 4 GB of data (from
+ * expected_frames) are written as RF64. Integer encodings clip at full
+ * scale; NaN and Inf are refused. Pair open with commit or abort. */
+typedef struct sono_audio_writer sono_audio_writer;
+
+sono_status sono_audio_writer_open(const char *path, int sample_rate, int channels, int64_t expected_frames,
+                                   sono_wav_encoding encoding, sono_audio_writer **writer, sono_error *err);
+sono_status sono_audio_writer_write(sono_audio_writer *writer, const float *samples, int64_t frames, sono_error *err);
+sono_status sono_audio_writer_commit(sono_audio_writer *writer, sono_error *err);
+void sono_audio_writer_abort(sono_audio_writer *writer);
 
 #ifdef __cplusplus
 }

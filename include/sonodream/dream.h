@@ -169,12 +169,147 @@ sono_status sono_dream_to_audio(const sono_classifier *c, const float *logmel_st
 sono_status sono_dream_noise(const sono_feature_config *cfg, double seconds, double level_db,
                              uint64_t seed, float **out, int64_t *n, sono_error *err);
 
+
+/* ==== the one call: a recording in, the dreamed recording out ====
+ *
+ * Everything that dreams (the CLI's dream, the server, the atlas, the Python
+ * package) goes through sono_dream_stream or sono_dream_recording: a decoded
+ * recording at any rate and channel count in, the dream at the same rate,
+ * channels and length out, plus what was done (sono_dream_result).
+ *
+ * Renders (how the dream becomes sound):
+ *   WAVE         the ascent moves the recording's own samples: the
+ *                objective's gradient is carried from the network's input
+ *                back through standardisation, dB, mel, power, STFT, the
+ *                resampling to the model's rate and the downmix
+ *                (sono_frontend). There is no phase to reconstruct, and the
+ *                output's log-mel is the one the ascent ended with.
+ *   MASK         the ascent runs on the log-mel (sono_dream_run); its change,
+ *                in dB per mel band and frame, becomes a gain on each
+ *                channel's STFT at the recording's own rate, keeping the
+ *                input's phase. Bins above the model's fmax pass unchanged.
+ *   GRIFFIN_LIM  the ascent on the log-mel, then NNLS mel inversion and fast
+ *                Griffin-Lim at the model's rate (sono_dream_to_audio), then
+ *                resampled to the recording's rate on every channel.
+ * Long recordings are dreamed in segments (segment_seconds, overlapping by
+ * SONO_DREAM_SEGMENT_OVERLAP seconds, cross-faded), so memory is bounded by
+ * the segment, not the recording. The recording's level is kept; where the
+ * dream would exceed `ceiling`, a smooth gain turns the dream's part down
+ * (the input itself is never changed). */
+
+typedef enum sono_dream_render {
+    SONO_RENDER_WAVE = 0,
+    SONO_RENDER_MASK,
+    SONO_RENDER_GRIFFIN_LIM
+} sono_dream_render;
+
+/* "wave", "mask", "griffin-lim"; parse returns 0 for an unknown name. */
+const char *sono_dream_render_name(sono_dream_render render);
+int sono_dream_render_parse(const char *name, sono_dream_render *render);
+
+/* Stereo (and more channels) in the wave render: JOINT dreams the downmix
+ * the network hears, and every channel gets the same change (the stereo
+ * image of the recording is kept, the dream's part is centred); PER_CHANNEL
+ * dreams each channel on its own (the dream's part differs between channels;
+ * costs one ascent per channel). Mask and Griffin-Lim are joint. */
+typedef enum sono_dream_stereo { SONO_STEREO_JOINT = 0, SONO_STEREO_PER_CHANNEL } sono_dream_stereo;
+
+#define SONO_DREAM_SEGMENT_OVERLAP 4.0 /* seconds two segments share (a window of the seed model) */
+
+/* Where samples come from: random access to (frames, channels) interleaved
+ * float samples. read fills count frames starting at `start` (0 <= start,
+ * start + count <= frames) and returns SONO_OK or fails with a message. */
+typedef struct sono_audio_source {
+    int sample_rate;
+    int channels;
+    int64_t frames;
+    sono_status (*read)(void *user, int64_t start, int64_t count, float *dst, sono_error *err);
+    void *user;
+} sono_audio_source;
+
+/* Where the dream goes: write is called with consecutive blocks, in order,
+ * of (count, channels) interleaved samples at the output's rate. */
+typedef struct sono_audio_sink {
+    sono_status (*write)(void *user, const float *samples, int64_t count, sono_error *err);
+    void *user;
+} sono_audio_sink;
+
+typedef struct sono_dream_request {
+    sono_dream_options ascent;      /* objective, octaves, steps, jitter, seed, progress (see above) */
+    sono_dream_render render;       /* SONO_RENDER_WAVE */
+    sono_dream_stereo stereo;       /* SONO_STEREO_JOINT */
+    int out_rate;                   /* 0: the recording's own rate; else the recording is resampled first */
+    int mono;                       /* 1: the recording is downmixed first (one channel out) */
+    double ceiling;                 /* 1.0: largest output magnitude the limiter allows */
+    double segment_seconds;         /* 60: longer recordings are dreamed in segments of this length */
+    sono_dream_audio_options griffin_lim; /* GRIFFIN_LIM only (out_rate and peak_dbfs are ignored) */
+    int keep_spectrograms;          /* 1: result->input_db, dream_db and output_db are filled */
+} sono_dream_request;
+
+void sono_dream_request_defaults(sono_dream_request *req);
+
+typedef struct sono_dream_result {
+    sono_dream_render render;
+    int layer;                /* index of the layer the objective was measured at */
+    int sample_rate, channels;/* of the output */
+    int64_t frames;           /* of the output (= the input's, at the output's rate) */
+    int segments;
+    int windows;              /* network windows per step at full resolution, all segments */
+    int steps;                /* octaves * iterations (per segment) */
+    double *objective;        /* (steps) the objective at each step, averaged over segments; malloc'd */
+    double objective_before;  /* of the input (full resolution, no jitter), frame-weighted over segments */
+    double objective_after;   /* of the ascent's final log-mel, measured the same way */
+    double mean_change_db;    /* mean |dream - input| over log-mel cells, dB */
+    double consistency_db;    /* mean |dB| between the log-mel of the written samples and the
+                                 ascent's final log-mel, cells within 80 dB of the peak */
+    double limited_share;     /* share of output frames where the limiter turned the dream down */
+    double convergence;       /* GRIFFIN_LIM: mean spectral convergence; otherwise 0 */
+    int spec_frames;          /* model-rate log-mel frames of the whole recording */
+    int n_mels;
+    float *input_db;          /* (n_mels, spec_frames) dB of the input; when keep_spectrograms */
+    float *dream_db;          /* (n_mels, spec_frames) the ascent's final log-mel, dB */
+    float *output_db;         /* (n_mels, spec_frames) the log-mel of the output samples, dB */
+} sono_dream_result;
+
+/* Free the result's arrays (not the struct); safe on a zeroed result. */
+void sono_dream_result_free(sono_dream_result *r);
+
+/* Dream a recording from `in` into `out`. Output: in->frames frames (at the
+ * output rate: round(frames * out_rate / rate) when out_rate is given), the
+ * recording's channels (1 with mono), written in order through out->write.
+ * The same request and input give bit-identical output. Memory: a few
+ * copies of one segment plus, with keep_spectrograms, the whole recording's
+ * log-mel at the model's rate. Progress: req->ascent.progress is called
+ * after every step with the step counted over all segments; non-zero stops
+ * the dream with SONO_ERR_INTERRUPTED. result may be NULL. */
+sono_status sono_dream_stream(sono_classifier *c, const sono_audio_source *in, const sono_dream_request *req,
+                              const sono_audio_sink *out, sono_dream_result *result, sono_error *err);
+
+/* A decoded recording in memory. */
+typedef struct sono_recording {
+    float *samples;   /* (frames, channels) interleaved */
+    int64_t frames;
+    int channels;
+    int sample_rate;
+} sono_recording;
+
+/* Free samples (malloc'd by the library) and zero the struct. */
+void sono_recording_free(sono_recording *r);
+
+/* sono_dream_stream from and to memory: out->samples is malloc'd. */
+sono_status sono_dream_recording(sono_classifier *c, const sono_recording *in, const sono_dream_request *req,
+                                 sono_recording *out, sono_dream_result *result, sono_error *err);
+
 /* ---- helpers (public for tests and tools) ---- */
 
 /* Bilinear resize of src (sh, sw) to dst (dh, dw) with half-pixel centres
  * (PyTorch's interpolate(mode="bilinear", align_corners=False) without
  * antialiasing); edges clamp. dst may not alias src. */
 void sono_dream_resize(const float *src, int sh, int sw, float *dst, int dh, int dw);
+
+/* The transpose of sono_dream_resize: src_grad (sh, sw, overwritten) from
+ * dst_grad (dh, dw). */
+void sono_dream_resize_adjoint(const float *dst_grad, int dh, int dw, float *src_grad, int sh, int sw);
 
 /* Gaussian blur of x (h, w) in place, sigma in cells (<= 0: nothing), edges
  * clamped. tmp holds h*w floats. */

@@ -157,6 +157,13 @@ int64_t sono_resampler_output_length(const sono_resampler *r, int64_t n_in);
 /* y = R x: y (n_out) from x (n_in). */
 void sono_resampler_forward(const sono_resampler *r, const float *x, int64_t n_in, float *y, int64_t n_out);
 
+/* Outputs [start, start + count) of R applied to a signal of which x holds
+ * input samples [first, first + n_in) (zero outside the whole signal is
+ * the caller's to supply): for reading a long recording block by block.
+ * Fails when an output's filter reaches beyond the block. */
+sono_status sono_resampler_forward_range(const sono_resampler *r, const float *x, int64_t first, int64_t n_in,
+                                         float *y, int64_t start, int64_t count, sono_error *err);
+
 /* dx = R^T dy: dx (n_in, overwritten) from dy (n_out). Deterministic for any
  * thread count. */
 void sono_resampler_adjoint(const sono_resampler *r, const float *dy, int64_t n_out, float *dx, int64_t n_in);

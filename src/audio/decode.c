@@ -335,3 +335,164 @@ sono_status sono_audio_load(const char *path, int target_rate, double max_second
     if (rate_out) *rate_out = rate;
     return SONO_OK;
 }
+
+/* ------------------------------------------- recordings at their own rate */
+
+/* A recording's samples, all channels, read block by block where the file
+ * allows it (a seekable container whose header gives an exact length: WAV,
+ * FLAC, AIFF...), otherwise decoded whole into memory first (MP3 and Ogg,
+ * whose lengths are estimates, or a length that is not known). */
+struct sono_audio_reader {
+    char *path;
+    SNDFILE *sf;          /* streaming; NULL when held in memory */
+    sono_audio_info info; /* frames exact */
+    float *samples;       /* (frames, channels) when in memory */
+    int64_t position;     /* streaming: where sf is */
+};
+
+static int streams(const SF_INFO *sfi) {
+    int container = sfi->format & SF_FORMAT_TYPEMASK;
+    return sfi->seekable && frames_known(sfi->frames) && sfi->frames > 0 && container != SF_FORMAT_MPEG &&
+           container != SF_FORMAT_OGG;
+}
+
+/* Check a block as the mono loader checks its samples. */
+static sono_status check_block(const char *path, const float *x, int64_t count, int channels, int64_t first_frame,
+                               sono_error *err) {
+    int64_t bad = first_invalid(x, count * channels);
+    if (bad < 0) return SONO_OK;
+    float v = x[bad];
+    long long frame = (long long)(first_frame + bad / channels);
+    if (isfinite(v))
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: sample %g at frame %lld is beyond +-%g: not audio", path,
+                              (double)v, frame, (double)SONO_AUDIO_MAX_MAGNITUDE);
+    return sono_error_set(err, SONO_ERR_FORMAT, "%s: contains NaN or infinite samples (first at frame %lld)", path,
+                          frame);
+}
+
+/* Decode everything, interleaved, growing as read. */
+static sono_status read_all(sono_audio_reader *r, const SF_INFO *sfi, sono_error *err) {
+    const int C = sfi->channels;
+    int64_t cap = 0, count = 0;
+    float *data = NULL;
+    sono_status s = SONO_OK;
+    for (;;) {
+        if (count + READ_BLOCK_FRAMES > cap) {
+            int64_t ncap = cap ? cap * 2 : INITIAL_CAPACITY_FRAMES;
+            if ((uint64_t)ncap * C > SIZE_MAX / sizeof(float)) {
+                s = sono_error_set(err, SONO_ERR_MEMORY, "%s: too long to hold in memory", r->path);
+                break;
+            }
+            float *p = realloc(data, (size_t)ncap * C * sizeof(float));
+            if (!p) {
+                s = sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory after %lld frames", r->path,
+                                   (long long)count);
+                break;
+            }
+            data = p, cap = ncap;
+        }
+        sf_count_t got = sf_readf_float(r->sf, data + count * C, READ_BLOCK_FRAMES);
+        if (got <= 0) break;
+        s = check_block(r->path, data + count * C, got, C, count, err);
+        if (s != SONO_OK) break;
+        count += got;
+    }
+    if (s == SONO_OK && sf_error(r->sf) != SF_ERR_NO_ERROR)
+        s = sono_error_set(err, SONO_ERR_FORMAT, "%s: decoding failed after %lld frames: %s", r->path,
+                           (long long)count, sf_strerror(r->sf));
+    if (s == SONO_OK && count == 0) s = sono_error_set(err, SONO_ERR_FORMAT, "%s: no audio data", r->path);
+    if (s == SONO_OK) s = check_complete(r->path, r->sf, sfi, INT64_MAX, count, err);
+    if (s != SONO_OK) {
+        free(data);
+        return s;
+    }
+    r->samples = data;
+    r->info.frames = count;
+    return SONO_OK;
+}
+
+void sono_audio_reader_close(sono_audio_reader *r) {
+    if (!r) return;
+    if (r->sf) sf_close(r->sf);
+    free(r->samples);
+    free(r->path);
+    free(r);
+}
+
+sono_status sono_audio_reader_open(const char *path, sono_audio_reader **out, sono_error *err) {
+    *out = NULL;
+    if (!path) return sono_error_set(err, SONO_ERR_ARGUMENT, "sono_audio_reader_open: NULL path");
+    sono_audio_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        return sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory", path);
+    }
+    SF_INFO sfi;
+    sono_status s = open_audio(path, &r->sf, &sfi, err);
+    if (s == SONO_OK) {
+        r->info.sample_rate = sfi.samplerate;
+        r->info.channels = sfi.channels;
+        format_name(sfi.format & SF_FORMAT_TYPEMASK, r->info.format, sizeof r->info.format);
+        format_name(sfi.format & SF_FORMAT_SUBMASK, r->info.encoding, sizeof r->info.encoding);
+        if (streams(&sfi)) {
+            r->info.frames = sfi.frames;
+            if (header_claims_missing_data(r->sf, sfi.format & SF_FORMAT_TYPEMASK))
+                s = sono_error_set(err, SONO_ERR_FORMAT,
+                                   "%s: truncated: the header promises more audio data than the file holds", path);
+        } else {
+            s = read_all(r, &sfi, err);
+            sf_close(r->sf);
+            r->sf = NULL;
+        }
+    }
+    if (s != SONO_OK) {
+        sono_audio_reader_close(r);
+        return s;
+    }
+    r->info.seconds = (double)r->info.frames / r->info.sample_rate;
+    *out = r;
+    return SONO_OK;
+}
+
+const sono_audio_info *sono_audio_reader_info(const sono_audio_reader *r) { return &r->info; }
+
+sono_status sono_audio_reader_read(sono_audio_reader *r, int64_t start, int64_t count, float *dst, sono_error *err) {
+    const int C = r->info.channels;
+    if (start < 0 || count < 0 || start + count > r->info.frames)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: frames %lld..%lld are outside its %lld frames", r->path,
+                              (long long)start, (long long)(start + count), (long long)r->info.frames);
+    if (!r->sf) {
+        memcpy(dst, r->samples + start * C, (size_t)count * C * sizeof(float));
+        return SONO_OK;
+    }
+    if (r->position != start && sf_seek(r->sf, start, SEEK_SET) != start)
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: cannot seek to frame %lld: %s", r->path, (long long)start,
+                              sf_strerror(r->sf));
+    r->position = start;
+    sf_count_t got = sf_readf_float(r->sf, dst, count);
+    if (got > 0) r->position += got;
+    if (got != count)
+        return sono_error_set(err, SONO_ERR_FORMAT,
+                              "%s: truncated: frames from %lld on could not be read (the header promises %lld)",
+                              r->path, (long long)(start + (got > 0 ? got : 0)), (long long)r->info.frames);
+    return check_block(r->path, dst, count, C, start, err);
+}
+
+sono_status sono_audio_load_recording(const char *path, float **samples, int64_t *frames, int *channels, int *rate,
+                                      sono_error *err) {
+    *samples = NULL;
+    sono_audio_reader *r;
+    sono_status s = sono_audio_reader_open(path, &r, err);
+    if (s != SONO_OK) return s;
+    const sono_audio_info *info = sono_audio_reader_info(r);
+    float *x = malloc((size_t)info->frames * info->channels * sizeof(float));
+    if (!x) s = sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory", path);
+    if (s == SONO_OK) s = sono_audio_reader_read(r, 0, info->frames, x, err);
+    if (s == SONO_OK) {
+        *samples = x, x = NULL;
+        *frames = info->frames, *channels = info->channels, *rate = info->sample_rate;
+    }
+    free(x);
+    sono_audio_reader_close(r);
+    return s;
+}

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <sndfile.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sonodream/fileio.h"
 
@@ -82,4 +84,90 @@ sono_status sono_audio_write_wav(const char *path, const float *samples, int64_t
         return s;
     }
     return sono_atomic_commit(&f, err);
+}
+
+/* ------------------------------------------ recordings, written as they come */
+
+struct sono_audio_writer {
+    sono_atomic_file file;
+    SNDFILE *sf;
+    char *path;
+    int channels;
+    int64_t frames;
+};
+
+static int subtype_of(sono_wav_encoding encoding) {
+    switch (encoding) {
+    case SONO_WAV_PCM16: return SF_FORMAT_PCM_16;
+    case SONO_WAV_PCM24: return SF_FORMAT_PCM_24;
+    case SONO_WAV_FLOAT32: return SF_FORMAT_FLOAT;
+    }
+    return 0;
+}
+
+sono_status sono_audio_writer_open(const char *path, int sample_rate, int channels, int64_t expected_frames,
+                                   sono_wav_encoding encoding, sono_audio_writer **out, sono_error *err) {
+    *out = NULL;
+    if (!path) return sono_error_set(err, SONO_ERR_ARGUMENT, "sono_audio_writer_open: NULL path");
+    if (sample_rate <= 0 || sample_rate > SONO_AUDIO_MAX_RATE || channels < 1 || channels > 1024 || !subtype_of(encoding))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: cannot write %d channels at %d Hz (encoding %d)", path,
+                              channels, sample_rate, (int)encoding);
+    sono_audio_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path))) {
+        free(w);
+        return sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory", path);
+    }
+    w->channels = channels;
+    sono_status s = sono_atomic_begin(&w->file, path, 0, err);
+    if (s != SONO_OK) {
+        free(w->path), free(w);
+        return s;
+    }
+    /* RIFF sizes are 32-bit: a longer recording goes into RF64 (a WAV whose
+     * sizes are 64-bit; libsndfile, sox and ffmpeg read it). */
+    uint64_t bytes = (uint64_t)(expected_frames > 0 ? expected_frames : 0) * channels *
+                     (encoding == SONO_WAV_PCM16 ? 2u : encoding == SONO_WAV_PCM24 ? 3u : 4u);
+    SF_INFO info = {.samplerate = sample_rate, .channels = channels};
+    info.format = (bytes > WAV_MAX_DATA_BYTES ? SF_FORMAT_RF64 : SF_FORMAT_WAV) | subtype_of(encoding);
+    w->sf = sf_open(w->file.tmp_path, SFM_WRITE, &info);
+    if (!w->sf) {
+        s = sono_error_set(err, SONO_ERR_IO, "%s: cannot create: %s", path, sf_strerror(NULL));
+        sono_audio_writer_abort(w);
+        return s;
+    }
+    /* Integer subtypes clip instead of wrapping around. */
+    sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    *out = w;
+    return SONO_OK;
+}
+
+sono_status sono_audio_writer_write(sono_audio_writer *w, const float *samples, int64_t frames, sono_error *err) {
+    for (int64_t i = 0; i < frames * w->channels; i++)
+        if (!isfinite(samples[i]))
+            return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: refusing to write a NaN or infinite sample (frame %lld)",
+                                  w->path, (long long)(w->frames + i / w->channels));
+    if (sf_writef_float(w->sf, samples, frames) != frames)
+        return sono_error_set(err, SONO_ERR_IO, "%s: write failed: %s", w->path, sf_strerror(w->sf));
+    w->frames += frames;
+    return SONO_OK;
+}
+
+sono_status sono_audio_writer_commit(sono_audio_writer *w, sono_error *err) {
+    sono_status s = SONO_OK;
+    if (sf_close(w->sf) != 0) s = sono_error_set(err, SONO_ERR_IO, "%s: write failed on close", w->path);
+    w->sf = NULL;
+    if (s == SONO_OK && w->frames == 0) s = sono_error_set(err, SONO_ERR_ARGUMENT, "%s: nothing to write", w->path);
+    if (s == SONO_OK) s = sono_atomic_commit(&w->file, err);
+    else sono_atomic_abort(&w->file);
+    free(w->path);
+    free(w);
+    return s;
+}
+
+void sono_audio_writer_abort(sono_audio_writer *w) {
+    if (!w) return;
+    if (w->sf) sf_close(w->sf);
+    sono_atomic_abort(&w->file);
+    free(w->path);
+    free(w);
 }

@@ -1,9 +1,11 @@
 /* sonodream dream MODEL [INPUT] -o OUT.wav: DeepDream on a sound.
  *
- * Writes OUT.wav, OUT.png (input and dream side by side), OUT.json (every
- * parameter, so the dream can be reproduced) and with --report OUT.html,
- * OUT-input.wav and OUT-objective.png. Everything is computed first and
- * written at the end, each file atomically. */
+ * A thin client of sono_dream_stream: the input is read block by block
+ * (sono_audio_reader), the dream is written as it comes into a temporary
+ * WAV that is renamed into place only when the dream has finished; then
+ * OUT.png (input and dream side by side), OUT.json (every parameter, so the
+ * dream can be reproduced) and with --report OUT.html, OUT-input.wav and
+ * OUT-objective.png, each atomically. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
@@ -24,50 +26,73 @@
 #define DREAM_MAX_BATCH 8
 #define NOISE_LEVEL_DB (-40.0)
 #define PLOT_RANGE_DB 80.0 /* the step's unit is 1/255 of this (SONO_DREAM_LEVEL_DB) */
+#define PLOT_MAX_COLUMNS 4096 /* longer spectrograms are pictured at a coarser hop */
 #define SEED_MAX 9007199254740991L /* 2^53 - 1: exact in JSON */
+#define COPY_BLOCK_FRAMES 65536
 
 static void dream_usage(FILE *out) {
-    sono_dream_options d;
-    sono_dream_audio_options a;
-    sono_dream_defaults(&d);
-    sono_dream_audio_defaults(&a);
+    sono_dream_request r;
+    sono_dream_request_defaults(&r);
+    const sono_dream_options *d = &r.ascent;
     fprintf(out,
             "usage: sonodream dream MODEL INPUT -o OUT.wav [options]\n"
             "       sonodream dream MODEL --noise SECONDS -o OUT.wav [options]\n\n"
-            "DeepDream for sounds: gradient ascent on the log-mel spectrogram of INPUT (any\n"
-            "length, any format libsndfile reads) so that the model's layer, channel or class\n"
-            "responds more, then back to sound (NNLS mel inversion, fast Griffin-Lim).\n"
-            "Writes OUT.wav, OUT.png (input and dream side by side) and OUT.json (every\n"
-            "parameter, to reproduce the dream). 'sonodream layers MODEL' lists the layers.\n\n"
+            "DeepDream for sounds: gradient ascent so that the model's layer, channel or class\n"
+            "responds more to INPUT (any length, any format libsndfile reads). OUT.wav has the\n"
+            "input's sample rate, channels and length, as 32-bit float WAV (exact for 8-, 16- and\n"
+            "24-bit and float inputs), at the input's level. Also writes OUT.png (input and dream\n"
+            "side by side) and OUT.json (every parameter, to reproduce the dream bit for bit).\n"
+            "'sonodream layers MODEL' lists the layers.\n\n"
             "objective (default: the mean squared activation of the middle convolution,\n"
-            "%s):\n"
+            "conv3 for the seed preset):\n"
             "      --layer NAME       maximise the mean squared activation of a layer\n"
             "      --channel N        ... or the mean activation of its channel N (0-based)\n"
             "      --class NAME       maximise a class's logit (before softmax)\n\n"
+            "render (how the dream becomes sound):\n"
+            "      --render NAME      wave (default): the ascent moves the recording's own samples,\n"
+            "                         through the model's front end (downmix, resampling, STFT,\n"
+            "                         mel, dB); what the network hears in OUT.wav is what it\n"
+            "                         was pushed toward\n"
+            "                         mask: the ascent on the log-mel, applied as a gain on the\n"
+            "                         recording's own spectrum (its phase kept); above the model's\n"
+            "                         %g Hz nothing changes\n"
+            "                         griffin-lim: the log-mel dream rebuilt by NNLS and Griffin-Lim\n"
+            "                         at the model's rate (the original method; lo-fi)\n"
+            "      --stereo MODE      wave render with several channels: joint (default: the\n"
+            "                         downmix is dreamed, every channel gets the same change, the\n"
+            "                         recording's stereo image is kept) or per-channel\n"
+            "      --rate HZ          output sample rate (default: the input's; --noise: the model's)\n"
+            "      --mono             downmix the input first (one channel out)\n"
+            "      --ceiling LEVEL    largest output magnitude (default %g = 0 dBFS); where the\n"
+            "                         dream would go beyond, its part is turned down smoothly,\n"
+            "                         never the recording's\n"
+            "      --segment SECONDS  long inputs are dreamed in segments of this length, %g s\n"
+            "                         cross-faded (default %g): memory follows the segment\n\n"
             "ascent:\n"
             "      --octaves N        octaves, coarse to fine (default %d)\n"
             "      --octave-scale S   size ratio between octaves (default %g)\n"
             "      --iterations N     steps per octave (default %d)\n"
-            "      --step LEVELS      mean absolute change per step, in levels of the 80 dB colour\n"
-            "                         scale of OUT.png (255 levels: 1 = 0.31 dB) (default %g)\n"
+            "      --step LEVELS      mean absolute change of the log-mel per step, in levels of the\n"
+            "                         80 dB colour scale of OUT.png (255 levels: 1 = 0.31 dB)\n"
+            "                         (default %g)\n"
             "      --jitter FRAMES    random roll along time before each step (default %d)\n"
             "      --smooth SIGMA     Gaussian blur of the gradient, in cells (default %g: off)\n"
             "      --overlap F        overlap of the network's windows on long inputs (default %g)\n"
             "      --seed N           jitter and noise; same seed, same dream (default %llu)\n"
             "      --noise SECONDS    start from white noise (log-mel at %g dB) instead of INPUT\n\n"
-            "sound:\n"
-            "      --griffin-lim N    Griffin-Lim iterations (default %d, momentum %g)\n"
-            "      --hop-divisor N    Griffin-Lim at the model's hop / N (default: the smallest N\n"
-            "                         giving 75 %% overlap, 2 for n_fft 1024 and hop 512)\n"
-            "      --rate HZ          output sample rate (default: the model's)\n\n"
+            "griffin-lim render:\n"
+            "      --griffin-lim N    iterations (default %d, momentum %g)\n"
+            "      --hop-divisor N    at the model's hop / N (default: the smallest N giving 75 %%\n"
+            "                         overlap, 2 for n_fft 1024 and hop 512)\n\n"
             "output:\n"
             "  -o, --output FILE      the dream as WAV (required); other outputs share its name\n"
             "      --report           also OUT.html with pictures and players, OUT-input.wav\n"
             "                         and OUT-objective.png\n"
             "  -q, --quiet            no progress bar\n"
             "  -h, --help             this help\n",
-            "conv3 for the seed preset", d.octaves, d.octave_scale, d.iterations, d.step, d.jitter, d.smooth,
-            d.overlap, (unsigned long long)d.seed, NOISE_LEVEL_DB, a.griffin_lim_iterations, a.momentum);
+            8000.0, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
+            d->iterations, d->step, d->jitter, d->smooth, d->overlap, (unsigned long long)d->seed, NOISE_LEVEL_DB,
+            r.griffin_lim.griffin_lim_iterations, r.griffin_lim.momentum);
 }
 
 typedef struct dream_args {
@@ -75,42 +100,70 @@ typedef struct dream_args {
     const char *layer_name, *class_name;
     long channel;     /* -1: none */
     double noise;     /* seconds; 0: from INPUT */
-    sono_dream_options d;
-    sono_dream_audio_options a;
+    sono_dream_request req;
     int report, quiet;
 } dream_args;
 
 enum { OPT_LAYER = 256, OPT_CHANNEL, OPT_CLASS, OPT_OCTAVES, OPT_SCALE, OPT_ITER, OPT_STEP, OPT_JITTER, OPT_SMOOTH,
-       OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT };
+       OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT, OPT_RENDER, OPT_STEREO, OPT_MONO,
+       OPT_CEILING, OPT_SEGMENT };
+
+static int parse_render_option(dream_args *a, int opt, const char *arg) {
+    sono_dream_request *r = &a->req;
+    long v;
+    switch (opt) {
+    case OPT_RENDER:
+        if (sono_dream_render_parse(arg, &r->render)) return 1;
+        cli_failf("option --render: '%s' is not a render (wave, mask or griffin-lim)", arg);
+        return 0;
+    case OPT_STEREO:
+        if (strcmp(arg, "joint") == 0) r->stereo = SONO_STEREO_JOINT;
+        else if (strcmp(arg, "per-channel") == 0) r->stereo = SONO_STEREO_PER_CHANNEL;
+        else return cli_failf("option --stereo: '%s' is not joint or per-channel", arg), 0;
+        return 1;
+    case OPT_MONO: r->mono = 1; return 1;
+    case OPT_RATE: return cli_parse_int("rate", arg, 1000, 384000, &v) && (r->out_rate = (int)v);
+    case OPT_CEILING:
+        if (!cli_parse_double("ceiling", arg, 0, 1000, &r->ceiling)) return 0;
+        if (r->ceiling > 0) return 1;
+        return cli_failf("option --ceiling: must be positive"), 0;
+    case OPT_SEGMENT:
+        return cli_parse_double("segment", arg, 2 * SONO_DREAM_SEGMENT_OVERLAP, 3600, &r->segment_seconds);
+    case OPT_GL:
+        return cli_parse_int("griffin-lim", arg, 0, 100000, &v) && ((r->griffin_lim.griffin_lim_iterations = (int)v), 1);
+    case OPT_HOPDIV: return cli_parse_int("hop-divisor", arg, 1, 64, &v) && (r->griffin_lim.hop_divisor = (int)v);
+    }
+    return -1;
+}
 
 static int parse_option(dream_args *a, int opt, const char *arg) {
+    sono_dream_options *d = &a->req.ascent;
     long v;
+    int handled = parse_render_option(a, opt, arg);
+    if (handled >= 0) return handled;
     switch (opt) {
     case 'o': a->output = arg; return 1;
     case OPT_LAYER: a->layer_name = arg; return 1;
     case OPT_CHANNEL: return cli_parse_int("channel", arg, 0, 1L << 30, &a->channel);
     case OPT_CLASS: a->class_name = arg; return 1;
-    case OPT_OCTAVES: return cli_parse_int("octaves", arg, 1, 32, &v) && (a->d.octaves = (int)v);
-    case OPT_SCALE: return cli_parse_double("octave-scale", arg, 1, 8, &a->d.octave_scale);
-    case OPT_ITER: return cli_parse_int("iterations", arg, 1, 100000, &v) && (a->d.iterations = (int)v);
+    case OPT_OCTAVES: return cli_parse_int("octaves", arg, 1, 32, &v) && (d->octaves = (int)v);
+    case OPT_SCALE: return cli_parse_double("octave-scale", arg, 1, 8, &d->octave_scale);
+    case OPT_ITER: return cli_parse_int("iterations", arg, 1, 100000, &v) && (d->iterations = (int)v);
     case OPT_STEP:
-        if (!cli_parse_double("step", arg, 0, 1000, &a->d.step)) return 0;
-        if (a->d.step > 0) return 1;
+        if (!cli_parse_double("step", arg, 0, 1000, &d->step)) return 0;
+        if (d->step > 0) return 1;
         cli_failf("option --step: must be positive");
         return 0;
-    case OPT_JITTER: return cli_parse_int("jitter", arg, 0, 1L << 20, &v) && ((a->d.jitter = (int)v), 1);
-    case OPT_SMOOTH: return cli_parse_double("smooth", arg, 0, 16, &a->d.smooth);
-    case OPT_OVERLAP: return cli_parse_double("overlap", arg, 0, 0.9, &a->d.overlap);
-    case OPT_SEED: return cli_parse_int("seed", arg, 0, SEED_MAX, &v) && ((a->d.seed = a->a.seed = (uint64_t)v), 1);
+    case OPT_JITTER: return cli_parse_int("jitter", arg, 0, 1L << 20, &v) && ((d->jitter = (int)v), 1);
+    case OPT_SMOOTH: return cli_parse_double("smooth", arg, 0, 16, &d->smooth);
+    case OPT_OVERLAP: return cli_parse_double("overlap", arg, 0, 0.9, &d->overlap);
+    case OPT_SEED:
+        return cli_parse_int("seed", arg, 0, SEED_MAX, &v) && ((d->seed = a->req.griffin_lim.seed = (uint64_t)v), 1);
     case OPT_NOISE:
         if (!cli_parse_double("noise", arg, 0, 3600, &a->noise)) return 0;
         if (a->noise > 0) return 1;
         cli_failf("option --noise: the length in seconds must be positive");
         return 0;
-    case OPT_GL:
-        return cli_parse_int("griffin-lim", arg, 0, 100000, &v) && ((a->a.griffin_lim_iterations = (int)v), 1);
-    case OPT_HOPDIV: return cli_parse_int("hop-divisor", arg, 1, 64, &v) && (a->a.hop_divisor = (int)v);
-    case OPT_RATE: return cli_parse_int("rate", arg, 1000, 384000, &v) && (a->a.out_rate = (int)v);
     case OPT_REPORT: a->report = 1; return 1;
     case 'q': a->quiet = 1; return 1;
     }
@@ -127,12 +180,14 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         {"overlap", required_argument, 0, OPT_OVERLAP}, {"seed", required_argument, 0, OPT_SEED},
         {"noise", required_argument, 0, OPT_NOISE},    {"griffin-lim", required_argument, 0, OPT_GL},
         {"hop-divisor", required_argument, 0, OPT_HOPDIV}, {"rate", required_argument, 0, OPT_RATE},
+        {"render", required_argument, 0, OPT_RENDER},  {"stereo", required_argument, 0, OPT_STEREO},
+        {"mono", no_argument, 0, OPT_MONO},            {"ceiling", required_argument, 0, OPT_CEILING},
+        {"segment", required_argument, 0, OPT_SEGMENT},
         {"report", no_argument, 0, OPT_REPORT},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->channel = -1;
-    sono_dream_defaults(&a->d);
-    sono_dream_audio_defaults(&a->a);
+    sono_dream_request_defaults(&a->req);
     int opt;
     *exit_code = 2;
     while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
@@ -187,8 +242,8 @@ static int resolve_objective(const sono_classifier *c, dream_args *a) {
             fputc('\n', stderr);
             return 0;
         }
-        a->d.objective = SONO_DREAM_CLASS;
-        a->d.class_index = k;
+        a->req.ascent.objective = SONO_DREAM_CLASS;
+        a->req.ascent.class_index = k;
         return 1;
     }
     int layer = sono_dream_default_layer(net);
@@ -201,15 +256,15 @@ static int resolve_objective(const sono_classifier *c, dream_args *a) {
             return 0;
         }
     }
-    a->d.layer = layer;
+    a->req.ascent.layer = layer;
     if (a->channel >= 0) {
         const sono_layer_info *li = sono_net_layer(net, layer);
         if (a->channel >= li->out.c) {
             cli_failf("--channel %ld: layer %s has %d channels (0..%d)", a->channel, li->name, li->out.c, li->out.c - 1);
             return 0;
         }
-        a->d.objective = SONO_DREAM_CHANNEL;
-        a->d.channel = (int)a->channel;
+        a->req.ascent.objective = SONO_DREAM_CHANNEL;
+        a->req.ascent.channel = (int)a->channel;
     }
     return 1;
 }
@@ -223,9 +278,29 @@ static void on_sigint(int sig) {
 }
 
 static int progress(int step, int total, double objective, void *user) {
-    (void)total, (void)objective;
-    if (user) cli_progress_update(user, step);
+    (void)objective;
+    cli_progress *bar = user;
+    if (bar) {
+        bar->total = total;
+        cli_progress_update(bar, step);
+    }
     return interrupted != 0;
+}
+
+/* ---- where the samples come from and go ---- */
+
+static sono_status reader_read(void *user, int64_t start, int64_t count, float *dst, sono_error *err) {
+    return sono_audio_reader_read(user, start, count, dst, err);
+}
+
+static sono_status memory_read(void *user, int64_t start, int64_t count, float *dst, sono_error *err) {
+    (void)err;
+    memcpy(dst, (const float *)user + start, (size_t)count * sizeof(float));
+    return SONO_OK;
+}
+
+static sono_status writer_write(void *user, const float *samples, int64_t count, sono_error *err) {
+    return sono_audio_writer_write(user, samples, count, err);
 }
 
 /* ---- outputs ---- */
@@ -263,15 +338,11 @@ static sono_status write_text(const char *path, const char *text, sono_error *er
     return s;
 }
 
-typedef struct dream_result {
-    sono_dream_report report;
-    sono_dream_audio_report audio;
-    int64_t n_in, n_out;
-    int frames;
-} dream_result;
 
-static char *dream_json(const dream_args *a, const sono_classifier *c, const dream_result *r, const out_paths *p) {
+static char *dream_json(const dream_args *a, const sono_classifier *c, const sono_dream_result *r,
+                        const sono_audio_info *in, const out_paths *p) {
     const sono_net *net = c->net;
+    const sono_dream_options *d = &a->req.ascent;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "sonodream_version", SONO_VERSION);
     cJSON_AddStringToObject(root, "model", a->model);
@@ -280,40 +351,52 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const dre
     if (a->noise > 0) cJSON_AddNumberToObject(root, "noise_seconds", a->noise);
     else cJSON_AddNullToObject(root, "noise_seconds");
     if (a->noise > 0) cJSON_AddNumberToObject(root, "noise_level_db", NOISE_LEVEL_DB);
-    cJSON_AddStringToObject(root, "objective", sono_dream_objective_name(a->d.objective));
-    cJSON_AddStringToObject(root, "layer", sono_net_layer(net, r->report.layer)->name);
-    if (a->d.objective == SONO_DREAM_CHANNEL) cJSON_AddNumberToObject(root, "channel", a->d.channel);
+    cJSON *input = cJSON_AddObjectToObject(root, "input_format");
+    cJSON_AddNumberToObject(input, "sample_rate", in->sample_rate);
+    cJSON_AddNumberToObject(input, "channels", in->channels);
+    cJSON_AddNumberToObject(input, "frames", (double)in->frames);
+    cJSON_AddStringToObject(input, "encoding", in->encoding);
+    cJSON_AddStringToObject(root, "objective", sono_dream_objective_name(d->objective));
+    cJSON_AddStringToObject(root, "layer", sono_net_layer(net, r->layer)->name);
+    if (d->objective == SONO_DREAM_CHANNEL) cJSON_AddNumberToObject(root, "channel", d->channel);
     else cJSON_AddNullToObject(root, "channel");
-    if (a->d.objective == SONO_DREAM_CLASS) cJSON_AddStringToObject(root, "class", c->class_names[a->d.class_index]);
+    if (d->objective == SONO_DREAM_CLASS) cJSON_AddStringToObject(root, "class", c->class_names[d->class_index]);
     else cJSON_AddNullToObject(root, "class");
-    cJSON_AddNumberToObject(root, "octaves", a->d.octaves);
-    cJSON_AddNumberToObject(root, "octave_scale", a->d.octave_scale);
-    cJSON_AddNumberToObject(root, "iterations", a->d.iterations);
-    cJSON_AddNumberToObject(root, "step", a->d.step);
-    cJSON_AddNumberToObject(root, "step_db", a->d.step * SONO_DREAM_LEVEL_DB);
-    cJSON_AddNumberToObject(root, "jitter", a->d.jitter);
-    cJSON_AddNumberToObject(root, "smooth", a->d.smooth);
-    cJSON_AddNumberToObject(root, "overlap", a->d.overlap);
-    cJSON_AddNumberToObject(root, "seed", (double)a->d.seed);
-    cJSON *clip = cJSON_AddArrayToObject(root, "clip_db");
-    cJSON_AddItemToArray(clip, cJSON_CreateNumber(r->report.clip_low_db));
-    cJSON_AddItemToArray(clip, cJSON_CreateNumber(r->report.clip_high_db));
-    cJSON_AddNumberToObject(root, "headroom_db", a->d.headroom_db);
-    cJSON_AddNumberToObject(root, "griffin_lim_iterations", a->a.griffin_lim_iterations);
-    cJSON_AddNumberToObject(root, "griffin_lim_momentum", a->a.momentum);
-    cJSON_AddNumberToObject(root, "hop_divisor",
-                            a->a.hop_divisor ? a->a.hop_divisor : sono_dream_hop_divisor(&c->features));
-    cJSON_AddNumberToObject(root, "synthesis_hop", r->audio.synthesis_hop);
-    cJSON_AddNumberToObject(root, "sample_rate", r->audio.sample_rate);
-    cJSON_AddNumberToObject(root, "samples", (double)r->n_out);
-    cJSON_AddNumberToObject(root, "frames", r->frames);
-    cJSON_AddNumberToObject(root, "windows", r->report.windows);
-    cJSON_AddNumberToObject(root, "spectral_convergence", r->audio.convergence);
-    cJSON_AddNumberToObject(root, "objective_before", r->report.objective_before);
-    cJSON_AddNumberToObject(root, "objective_after", r->report.objective_after);
-    cJSON_AddNumberToObject(root, "mean_change_db", r->report.mean_change_db);
+    cJSON_AddStringToObject(root, "render", sono_dream_render_name(a->req.render));
+    cJSON_AddStringToObject(root, "stereo", a->req.stereo == SONO_STEREO_JOINT ? "joint" : "per-channel");
+    cJSON_AddBoolToObject(root, "mono", a->req.mono);
+    cJSON_AddNumberToObject(root, "ceiling", a->req.ceiling);
+    cJSON_AddNumberToObject(root, "segment_seconds", a->req.segment_seconds);
+    cJSON_AddNumberToObject(root, "octaves", d->octaves);
+    cJSON_AddNumberToObject(root, "octave_scale", d->octave_scale);
+    cJSON_AddNumberToObject(root, "iterations", d->iterations);
+    cJSON_AddNumberToObject(root, "step", d->step);
+    cJSON_AddNumberToObject(root, "step_db", d->step * SONO_DREAM_LEVEL_DB);
+    cJSON_AddNumberToObject(root, "jitter", d->jitter);
+    cJSON_AddNumberToObject(root, "smooth", d->smooth);
+    cJSON_AddNumberToObject(root, "overlap", d->overlap);
+    cJSON_AddNumberToObject(root, "seed", (double)d->seed);
+    if (a->req.render == SONO_RENDER_GRIFFIN_LIM) {
+        cJSON_AddNumberToObject(root, "griffin_lim_iterations", a->req.griffin_lim.griffin_lim_iterations);
+        cJSON_AddNumberToObject(root, "griffin_lim_momentum", a->req.griffin_lim.momentum);
+        cJSON_AddNumberToObject(root, "hop_divisor", a->req.griffin_lim.hop_divisor ? a->req.griffin_lim.hop_divisor
+                                                                                    : sono_dream_hop_divisor(&c->features));
+        cJSON_AddNumberToObject(root, "spectral_convergence", r->convergence);
+    }
+    cJSON_AddNumberToObject(root, "sample_rate", r->sample_rate);
+    cJSON_AddNumberToObject(root, "channels", r->channels);
+    cJSON_AddNumberToObject(root, "samples", (double)r->frames);
+    cJSON_AddStringToObject(root, "encoding", "32 bit float");
+    cJSON_AddNumberToObject(root, "frames", r->spec_frames);
+    cJSON_AddNumberToObject(root, "segments", r->segments);
+    cJSON_AddNumberToObject(root, "windows", r->windows);
+    cJSON_AddNumberToObject(root, "objective_before", r->objective_before);
+    cJSON_AddNumberToObject(root, "objective_after", r->objective_after);
+    cJSON_AddNumberToObject(root, "mean_change_db", r->mean_change_db);
+    cJSON_AddNumberToObject(root, "consistency_db", r->consistency_db);
+    cJSON_AddNumberToObject(root, "limited_share", r->limited_share);
     cJSON *curve = cJSON_AddArrayToObject(root, "objective_per_step");
-    for (int i = 0; i < r->report.steps; i++) cJSON_AddItemToArray(curve, cJSON_CreateNumber(r->report.objective[i]));
+    for (int i = 0; i < r->steps; i++) cJSON_AddItemToArray(curve, cJSON_CreateNumber(r->objective[i]));
     cJSON *outs = cJSON_AddObjectToObject(root, "outputs");
     cJSON_AddStringToObject(outs, "wav", p->wav);
     cJSON_AddStringToObject(outs, "png", p->png);
@@ -371,19 +454,21 @@ static char *html_page(const char *tmpl, const char *const *args) {
     return buf;
 }
 
-static char *dream_html(const dream_args *a, const sono_classifier *c, const dream_result *r, const out_paths *p) {
-    char what[256], numbers[512];
-    if (a->d.objective == SONO_DREAM_CLASS)
-        snprintf(what, sizeof what, "class %s", c->class_names[a->d.class_index]);
-    else if (a->d.objective == SONO_DREAM_CHANNEL)
-        snprintf(what, sizeof what, "layer %s, channel %d", sono_net_layer(c->net, r->report.layer)->name, a->d.channel);
-    else snprintf(what, sizeof what, "layer %s", sono_net_layer(c->net, r->report.layer)->name);
+static char *dream_html(const dream_args *a, const sono_classifier *c, const sono_dream_result *r, const out_paths *p) {
+    const sono_dream_options *d = &a->req.ascent;
+    char what[256], numbers[640];
+    if (d->objective == SONO_DREAM_CLASS)
+        snprintf(what, sizeof what, "class %s", c->class_names[d->class_index]);
+    else if (d->objective == SONO_DREAM_CHANNEL)
+        snprintf(what, sizeof what, "layer %s, channel %d", sono_net_layer(c->net, r->layer)->name, d->channel);
+    else snprintf(what, sizeof what, "layer %s", sono_net_layer(c->net, r->layer)->name);
     snprintf(numbers, sizeof numbers,
-             "%d octaves (scale %g) x %d iterations, step %g levels (%.2f dB), jitter %d, seed %llu; objective %.4g -> %.4g; "
-             "mean change %.1f dB; Griffin-Lim %d iterations at hop %d, spectral convergence %.3f",
-             a->d.octaves, a->d.octave_scale, a->d.iterations, a->d.step, a->d.step * SONO_DREAM_LEVEL_DB, a->d.jitter, (unsigned long long)a->d.seed,
-             r->report.objective_before, r->report.objective_after, r->report.mean_change_db,
-             a->a.griffin_lim_iterations, r->audio.synthesis_hop, r->audio.convergence);
+             "%s render; %d octaves (scale %g) x %d iterations, step %g levels (%.2f dB), jitter %d, seed %llu; "
+             "objective %.4g -> %.4g; mean change %.1f dB; the WAV's log-mel within %.2f dB of the dream's; "
+             "%d Hz, %d channel(s)",
+             sono_dream_render_name(a->req.render), d->octaves, d->octave_scale, d->iterations, d->step,
+             d->step * SONO_DREAM_LEVEL_DB, d->jitter, (unsigned long long)d->seed, r->objective_before,
+             r->objective_after, r->mean_change_db, r->consistency_db, r->sample_rate, r->channels);
     const char *source = a->input ? a->input : "white noise";
     const char *args[] = {base_name(p->wav), source, what, a->model, numbers, base_name(p->png),
                           base_name(p->input_wav), base_name(p->wav), base_name(p->curve), base_name(p->json)};
@@ -398,28 +483,75 @@ static char *dream_html(const dream_args *a, const sono_classifier *c, const dre
                      args);
 }
 
-static sono_status write_outputs(const dream_args *a, const sono_classifier *c, const dream_result *r,
-                                 const out_paths *p, const float *input_samples, const float *dream_samples,
-                                 const float *input_db, const float *dream_db, sono_error *err) {
-    sono_status s = sono_audio_write_wav(p->wav, dream_samples, r->n_out, r->audio.sample_rate, SONO_WAV_PCM16, err);
-    sono_spectrogram_panel panels[2] = {{a->input ? "input" : "noise", input_db, r->frames},
-                                        {"dream", dream_db, r->frames}};
-    if (s == SONO_OK) s = sono_plot_spectrograms(p->png, &c->features, panels, 2, PLOT_RANGE_DB, err);
+/* Long spectrograms are pictured at a coarser hop: the loudest of each
+ * group of frames, in place. Returns the frames left. */
+static int coarsen(float *db, int n_mels, int frames, int factor) {
+    if (factor <= 1) return frames;
+    int out = (frames + factor - 1) / factor;
+    for (int m = 0; m < n_mels; m++) {
+        const float *row = db + (size_t)m * frames;
+        float *dst = db + (size_t)m * out;
+        for (int j = 0; j < out; j++) {
+            float v = -INFINITY;
+            for (int k = j * factor; k < (j + 1) * factor && k < frames; k++) v = row[k] > v ? row[k] : v;
+            dst[j] = v;
+        }
+    }
+    return out;
+}
+
+static sono_status write_picture(const dream_args *a, const sono_classifier *c, sono_dream_result *r,
+                                 const out_paths *p, sono_error *err) {
+    sono_feature_config cfg = c->features;
+    const int factor = (r->spec_frames + PLOT_MAX_COLUMNS - 1) / PLOT_MAX_COLUMNS;
+    int frames = coarsen(r->input_db, r->n_mels, r->spec_frames, factor);
+    coarsen(r->output_db, r->n_mels, r->spec_frames, factor);
+    if (factor > 1) cfg.hop *= factor;
+    sono_spectrogram_panel panels[2] = {{a->input ? "input" : "noise", r->input_db, frames},
+                                        {"dream", r->output_db, frames}};
+    return sono_plot_spectrograms(p->png, &cfg, panels, 2, PLOT_RANGE_DB, err);
+}
+
+/* OUT-input.wav: the input as it was given (its rate and channels), as
+ * float WAV, so the report's players compare like with like. */
+static sono_status write_input_copy(const char *path, const sono_audio_source *src, sono_error *err) {
+    sono_audio_writer *w;
+    sono_status s = sono_audio_writer_open(path, src->sample_rate, src->channels, src->frames, SONO_WAV_FLOAT32, &w, err);
+    if (s != SONO_OK) return s;
+    float *block = malloc((size_t)COPY_BLOCK_FRAMES * src->channels * sizeof(float));
+    if (!block) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int64_t start = 0; s == SONO_OK && start < src->frames; start += COPY_BLOCK_FRAMES) {
+        int64_t n = src->frames - start < COPY_BLOCK_FRAMES ? src->frames - start : COPY_BLOCK_FRAMES;
+        s = src->read(src->user, start, n, block, err);
+        if (s == SONO_OK) s = sono_audio_writer_write(w, block, n, err);
+    }
+    free(block);
+    if (s != SONO_OK) {
+        sono_audio_writer_abort(w);
+        return s;
+    }
+    return sono_audio_writer_commit(w, err);
+}
+
+static sono_status write_outputs(const dream_args *a, const sono_classifier *c, sono_dream_result *r,
+                                 const sono_audio_info *in, const sono_audio_source *src, const out_paths *p,
+                                 sono_error *err) {
+    sono_status s = SONO_OK;
+    if (a->report) s = write_input_copy(p->input_wav, src, err);
     if (s == SONO_OK && a->report) {
-        s = sono_audio_write_wav(p->input_wav, input_samples, r->n_in, c->features.sample_rate, SONO_WAV_PCM16, err);
-        sono_curve curve = {"objective", r->report.objective, 0};
-        if (s == SONO_OK)
-            s = sono_plot_curves(p->curve, "objective per step (octaves coarse to fine)", "step", "objective", "",
-                                 &curve, 1, r->report.steps, err);
+        sono_curve curve = {"objective", r->objective, 0};
+        s = sono_plot_curves(p->curve, "objective per step (octaves coarse to fine)", "step", "objective", "",
+                             &curve, 1, r->steps, err);
         char *html = s == SONO_OK ? dream_html(a, c, r, p) : NULL;
         if (s == SONO_OK && !html) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
         if (s == SONO_OK) s = write_text(p->html, html, err);
         free(html);
     }
-    char *json = s == SONO_OK ? dream_json(a, c, r, p) : NULL;
+    char *json = s == SONO_OK ? dream_json(a, c, r, in, p) : NULL;
     if (s == SONO_OK && !json) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     if (s == SONO_OK) s = write_text(p->json, json, err);
     free(json);
+    if (s == SONO_OK) s = write_picture(a, c, r, p, err);
     return s;
 }
 
@@ -431,6 +563,45 @@ static sono_status check_writable(const char *path, sono_error *err) {
     return s;
 }
 
+/* The input as a source: the file, or noise at the model's rate. */
+static sono_status open_input(const dream_args *a, const sono_classifier *c, sono_audio_reader **reader,
+                              float **noise, sono_audio_source *src, sono_audio_info *info, sono_error *err) {
+    memset(info, 0, sizeof *info);
+    if (a->input) {
+        sono_status s = sono_audio_reader_open(a->input, reader, err);
+        if (s != SONO_OK) return s;
+        *info = *sono_audio_reader_info(*reader);
+        *src = (sono_audio_source){info->sample_rate, info->channels, info->frames, reader_read, *reader};
+        return SONO_OK;
+    }
+    int64_t n = 0;
+    sono_status s = sono_dream_noise(&c->features, a->noise, NOISE_LEVEL_DB, a->req.ascent.seed, noise, &n, err);
+    if (s != SONO_OK) return s;
+    info->sample_rate = c->features.sample_rate, info->channels = 1, info->frames = n;
+    snprintf(info->encoding, sizeof info->encoding, "white noise");
+    *src = (sono_audio_source){info->sample_rate, 1, n, memory_read, *noise};
+    return SONO_OK;
+}
+
+static void print_summary(const dream_args *a, const sono_classifier *c, const sono_dream_result *r,
+                          const out_paths *paths) {
+    const sono_dream_options *d = &a->req.ascent;
+    const char *layer = sono_net_layer(c->net, r->layer)->name;
+    printf("wrote %s (%.2f s, %d Hz, %d channel%s, 32-bit float)\n", paths->wav, (double)r->frames / r->sample_rate,
+           r->sample_rate, r->channels, r->channels == 1 ? "" : "s");
+    printf("wrote %s\nwrote %s\n", paths->png, paths->json);
+    if (a->report) printf("wrote %s\nwrote %s\nwrote %s\n", paths->html, paths->input_wav, paths->curve);
+    if (d->objective == SONO_DREAM_CLASS) printf("objective: logit of class %s", c->class_names[d->class_index]);
+    else if (d->objective == SONO_DREAM_CHANNEL) printf("objective: mean of %s channel %d", layer, d->channel);
+    else printf("objective: mean squared activation of %s", layer);
+    printf(": %.6g -> %.6g (%d windows, mean change %.2f dB)\n", r->objective_before, r->objective_after, r->windows,
+           r->mean_change_db);
+    printf("render: %s; the WAV's log-mel is within %.2f dB of the dream's", sono_dream_render_name(a->req.render),
+           r->consistency_db);
+    if (r->limited_share > 0) printf("; the limiter turned the dream down on %.2f %% of it", 100 * r->limited_share);
+    putchar('\n');
+}
+
 int cmd_dream(int argc, char **argv) {
     dream_args a;
     int code = 0;
@@ -440,81 +611,56 @@ int cmd_dream(int argc, char **argv) {
     cli_log_to_stderr(0);
     sono_error err = {0};
     sono_classifier *c = NULL;
-    float *samples = NULL, *input_db = NULL, *x = NULL, *dreamed = NULL, *dream_db = NULL, *sound = NULL;
-    dream_result r;
+    sono_audio_reader *reader = NULL;
+    sono_audio_writer *writer = NULL;
+    float *noise = NULL;
+    sono_dream_result r;
     memset(&r, 0, sizeof r);
-    int exit_code = 1;
     sono_status s = check_writable(paths.wav, &err);
     if (s == SONO_OK) s = sono_classifier_load(a.model, DREAM_MAX_BATCH, &c, NULL, &err);
     if (s != SONO_OK) return cli_fail(&err);
+    int exit_code = 1;
     if (!resolve_objective(c, &a)) {
         exit_code = 2;
         goto done;
     }
-    const sono_feature_config *cfg = &c->features;
-    if (a.input) s = sono_audio_load(a.input, cfg->sample_rate, 0, &samples, &r.n_in, NULL, &err);
-    else s = sono_dream_noise(cfg, a.noise, NOISE_LEVEL_DB, a.d.seed, &samples, &r.n_in, &err);
-    if (s == SONO_OK) {
-        r.frames = sono_feature_frames(cfg, r.n_in);
-        if (r.frames < 1)
-            s = sono_error_set(&err, SONO_ERR_ARGUMENT, "%s: too short for one frame", a.input ? a.input : "noise");
-    }
-    size_t cells = (size_t)cfg->n_mels * (size_t)(r.frames > 0 ? r.frames : 1);
-    if (s == SONO_OK) {
-        input_db = malloc(cells * sizeof(float));
-        x = malloc(cells * sizeof(float));
-        dreamed = malloc(cells * sizeof(float));
-        dream_db = malloc(cells * sizeof(float));
-        if (!input_db || !x || !dreamed || !dream_db) s = sono_error_set(&err, SONO_ERR_MEMORY, "out of memory");
-    }
-    sono_logmel *lm = s == SONO_OK ? sono_logmel_new(cfg, &err) : NULL;
-    if (s == SONO_OK && !lm) s = err.status;
-    if (s == SONO_OK) s = sono_logmel_compute(lm, samples, r.n_in, input_db, &err);
-    sono_logmel_free(lm);
+    sono_audio_source src;
+    sono_audio_info info;
+    s = open_input(&a, c, &reader, &noise, &src, &info, &err);
+    const int out_rate = a.req.out_rate ? a.req.out_rate : src.sample_rate;
+    const int out_channels = a.req.mono ? 1 : src.channels;
+    const int64_t out_frames = out_rate == src.sample_rate ? src.frames
+                                                           : (int64_t)llround((double)src.frames * out_rate / src.sample_rate);
+    if (s == SONO_OK) s = sono_audio_writer_open(paths.wav, out_rate, out_channels, out_frames, SONO_WAV_FLOAT32, &writer, &err);
     cli_progress bar;
     if (s == SONO_OK) {
-        memcpy(x, input_db, cells * sizeof(float));
-        sono_classifier_standardize(c, x, r.frames);
-        cli_progress_start(&bar, "dream", (int64_t)a.d.octaves * a.d.iterations);
+        cli_progress_start(&bar, "dream", 1);
         if (a.quiet) bar.enabled = 0;
-        a.d.progress = progress;
-        a.d.progress_user = &bar;
+        a.req.ascent.progress = progress;
+        a.req.ascent.progress_user = &bar;
+        sono_audio_sink sink = {writer_write, writer};
         void (*previous)(int) = signal(SIGINT, on_sigint);
-        s = sono_dream_run(c, x, r.frames, &a.d, dreamed, &r.report, &err);
+        s = sono_dream_stream(c, &src, &a.req, &sink, &r, &err);
         signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous);
         if (bar.enabled) fputc('\n', stderr);
     }
+    /* The side files first: the WAV lands last, only when all went well. */
+    if (s == SONO_OK) s = write_outputs(&a, c, &r, &info, &src, &paths, &err);
     if (s == SONO_OK) {
-        if (!a.quiet && bar.enabled) fprintf(stderr, "griffin-lim (%d iterations)...\n", a.a.griffin_lim_iterations);
-        s = sono_dream_to_audio(c, dreamed, r.frames, samples, r.n_in, &a.a, &sound, &r.n_out, &r.audio, &err);
-    }
-    if (s == SONO_OK) {
-        memcpy(dream_db, dreamed, cells * sizeof(float));
-        sono_classifier_unstandardize(c, dream_db, r.frames);
-        s = write_outputs(&a, c, &r, &paths, samples, sound, input_db, dream_db, &err);
+        s = sono_audio_writer_commit(writer, &err);
+        writer = NULL;
     }
     if (s != SONO_OK) {
         cli_fail(&err);
         goto done;
     }
-    const char *layer = sono_net_layer(c->net, r.report.layer)->name;
-    printf("wrote %s (%.2f s at %d Hz)\n", paths.wav, (double)r.n_out / r.audio.sample_rate, r.audio.sample_rate);
-    printf("wrote %s\nwrote %s\n", paths.png, paths.json);
-    if (a.report) printf("wrote %s\nwrote %s\nwrote %s\n", paths.html, paths.input_wav, paths.curve);
-    if (a.d.objective == SONO_DREAM_CLASS)
-        printf("objective: logit of class %s", c->class_names[a.d.class_index]);
-    else if (a.d.objective == SONO_DREAM_CHANNEL)
-        printf("objective: mean of %s channel %d", layer, a.d.channel);
-    else
-        printf("objective: mean squared activation of %s", layer);
-    printf(": %.6g -> %.6g (%d windows, mean change %.2f dB)\n", r.report.objective_before, r.report.objective_after,
-           r.report.windows, r.report.mean_change_db);
-    printf("griffin-lim: %d iterations at hop %d, spectral convergence %.4f\n", a.a.griffin_lim_iterations,
-           r.audio.synthesis_hop, r.audio.convergence);
+    print_summary(&a, c, &r, &paths);
     exit_code = 0;
 done:
-    sono_dream_report_free(&r.report);
-    free(samples), free(input_db), free(x), free(dreamed), free(dream_db), free(sound);
+    sono_audio_writer_abort(writer);
+    sono_audio_reader_close(reader);
+    sono_dream_result_free(&r);
+    free(noise);
     sono_classifier_free(c);
     return exit_code;
 }

@@ -13,9 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sonodream/dream.h"
+#include "dream/dream_internal.h"
 
-#define DREAM_MAX_OCTAVES 32
 #define GRAD_EPS 1e-8
 /* Floor of the cross-fade weight: every column stays covered by a non-zero
  * weight, and where one window alone covers a column its gradient is taken
@@ -72,14 +71,11 @@ void sono_dream_report_free(sono_dream_report *r) {
 
 /* ---- objectives: the gradient at the layer's output ---- */
 
-typedef struct objective_ctx {
-    sono_dream_objective kind;
-    int channel, class_index;
-} objective_ctx;
+
 
 /* Sets dout (batch, shape) and returns the SUM over the batch of each
  * sample's objective (the caller averages over windows). */
-static double objective_top_grad(float *dout, const float *out, int batch, sono_shape shape,
+double dream_objective_top_grad(float *dout, const float *out, int batch, sono_shape shape,
                                  void *user) {
     const objective_ctx *o = user;
     size_t plane = (size_t)shape.h * shape.w, per = (size_t)shape.c * plane;
@@ -113,40 +109,7 @@ static double objective_top_grad(float *dout, const float *out, int batch, sono_
     return total;
 }
 
-/* ---- the dream's state, allocated once ---- */
 
-typedef struct octave {
-    int h, t;       /* spectrogram: mel rows, frames */
-    int ww;         /* window width in frames at this octave */
-    int hop;        /* between window starts */
-    int windows;
-    float *base;    /* (h, t) the input at this octave */
-    float *std;     /* (h) dB per standardised unit, for the step's dB scale */
-    float *lo, *hi; /* (h) clip bounds, standardised */
-    float *pad;     /* (h) silence (the log floor), standardised: fills short windows */
-} octave;
-
-typedef struct dream {
-    sono_classifier *c;
-    sono_net *net;
-    sono_dream_options opt;
-    objective_ctx obj;
-    int layer, full;  /* full: the net needs its built window (dense part) */
-    int H, W;         /* the net's input: mel bands, frames */
-    int batch;        /* windows per net call */
-    int noct;
-    octave oct[DREAM_MAX_OCTAVES];
-    float *mem;       /* one allocation for everything below and the octaves */
-    float *x;         /* (H, T) current image */
-    float *detail;    /* (H, T) */
-    float *grad;      /* (H, T) */
-    float *tmp;       /* (H, T) */
-    float *wsum;      /* (T) summed cross-fade weight per frame */
-    float *fade;      /* (W) cross-fade weight of one window */
-    float *bin;       /* (batch, 1, H, W) net input */
-    float *bgrad;     /* (batch, 1, H, W) input gradient */
-    float *win;       /* (H, W) one window before / after resizing (full mode) */
-} dream;
 
 static int clamp_round(double v) {
     long r = lround(v);
@@ -220,10 +183,10 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
     return SONO_OK;
 }
 
-static void dream_free(dream *d) { free(d->mem); }
+void dream_free(dream *d) { free(d->mem); }
 
 /* Plan the octaves and carve every buffer out of one allocation. */
-static sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *opt, int T,
+sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *opt, int T,
                               sono_error *err) {
     memset(d, 0, sizeof *d);
     d->c = c;
@@ -271,7 +234,7 @@ static sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_opt
 
 /* Octave bases (successive resizes, as the notebook) and the per-band
  * vectors resized to each octave's bands. */
-static void dream_prepare(dream *d, const float *input, double lo_db, double hi_db, double floor_db) {
+void dream_prepare(dream *d, const float *input, double lo_db, double hi_db, double floor_db) {
     const sono_classifier *c = d->c;
     octave *o0 = &d->oct[0];
     memcpy(o0->base, input, (size_t)o0->h * o0->t * sizeof(float));
@@ -302,7 +265,7 @@ static inline int wrap(int i, int n) {
  * gradient rolled back. Windows go through the net `batch` at a time and
  * are cross-faded. *objective: mean over windows. With backward = 0 only
  * the objective is computed. */
-static sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, int backward,
+sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, int backward,
                                   double *objective, sono_error *err) {
     const int h = o->h, t = o->t, ww = o->ww;
     const int ih = d->full ? d->H : h, iw = d->full ? d->W : ww; /* the net's input */
@@ -331,14 +294,14 @@ static sono_status dream_gradient(dream *d, const octave *o, const float *x, int
         double value = 0;
         sono_status s;
         if (backward) {
-            s = sono_net_input_gradient(d->net, d->bin, nb, ih, iw, d->layer, objective_top_grad, &d->obj,
+            s = sono_net_input_gradient(d->net, d->bin, nb, ih, iw, d->layer, dream_objective_top_grad, &d->obj,
                                         d->bgrad, &value, err);
         } else {
             const float *out;
             sono_shape shape;
             s = sono_net_forward_to(d->net, d->bin, nb, ih, iw, d->layer, &out, &shape, err);
             if (s == SONO_OK)
-                value = objective_top_grad(sono_net_top_grad_buffer(d->net), out, nb, shape, &d->obj);
+                value = dream_objective_top_grad(sono_net_top_grad_buffer(d->net), out, nb, shape, &d->obj);
         }
         if (s != SONO_OK) return s;
         total += value;
@@ -391,7 +354,7 @@ static void dream_update(dream *d, const octave *o, float *x) {
     }
 }
 
-static uint64_t splitmix64(uint64_t *state) {
+uint64_t dream_splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -453,7 +416,7 @@ sono_status sono_dream_run(sono_classifier *c, const float *input, int frames,
             for (size_t i = 0; i < n; i++) d.x[i] = o->base[i] + d.tmp[i];
         }
         for (int it = 0; s == SONO_OK && it < opt->iterations; it++) {
-            int roll = opt->jitter ? (int)(splitmix64(&rng) % (uint64_t)(2 * opt->jitter + 1)) - opt->jitter : 0;
+            int roll = opt->jitter ? (int)(dream_splitmix64(&rng) % (uint64_t)(2 * opt->jitter + 1)) - opt->jitter : 0;
             double value = 0;
             s = dream_gradient(&d, o, d.x, roll, 1, &value, err);
             if (s != SONO_OK) break;

@@ -75,3 +75,29 @@ void sono_dream_blur(float *x, int h, int w, double sigma, float *tmp) {
         }
     }
 }
+
+void sono_dream_resize_adjoint(const float *dst_grad, int dh, int dw, float *src_grad, int sh, int sw) {
+    if (sh == dh && sw == dw) {
+        memcpy(src_grad, dst_grad, (size_t)sh * (size_t)sw * sizeof(float));
+        return;
+    }
+    memset(src_grad, 0, (size_t)sh * (size_t)sw * sizeof(float));
+    /* The forward pass's four weights per destination cell, scattered back. */
+    for (int y = 0; y < dh; y++) {
+        int y0, y1;
+        float fy;
+        source_pos(y, sh, dh, &y0, &y1, &fy);
+        float *r0 = src_grad + (size_t)y0 * sw, *r1 = src_grad + (size_t)y1 * sw;
+        const float *row = dst_grad + (size_t)y * dw;
+        for (int x = 0; x < dw; x++) {
+            int x0, x1;
+            float fx;
+            source_pos(x, sw, dw, &x0, &x1, &fx);
+            const float g = row[x], top = g * (1 - fy), bottom = g * fy;
+            r0[x0] += top * (1 - fx);
+            r0[x1] += top * fx;
+            r1[x0] += bottom * (1 - fx);
+            r1[x1] += bottom * fx;
+        }
+    }
+}

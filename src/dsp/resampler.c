@@ -184,3 +184,21 @@ void sono_resampler_adjoint(const sono_resampler *r, const float *dy, int64_t n_
         }
     }
 }
+
+sono_status sono_resampler_forward_range(const sono_resampler *r, const float *x, int64_t first, int64_t n_in,
+                                         float *y, int64_t start, int64_t count, sono_error *err) {
+    const int taps = r->taps;
+    for (int64_t i = 0; i < count; i++) {
+        int64_t tap0;
+        const float *h = tap_row(r, start + i, &tap0);
+        tap0 -= first; /* into the block */
+        if (tap0 < 0 || tap0 + taps > n_in)
+            return sono_error_set(err, SONO_ERR_ARGUMENT,
+                                  "resampler: output %lld reaches input %lld..%lld, outside the block given",
+                                  (long long)(start + i), (long long)(tap0 + first), (long long)(tap0 + first + taps));
+        float acc = 0;
+        for (int j = 0; j < taps; j++) acc += h[j] * x[tap0 + j];
+        y[i] = acc;
+    }
+    return SONO_OK;
+}

@@ -1,0 +1,105 @@
+/* dream internals shared by the ascent on log-mel (dream.c), the ascent on
+ * waveforms (wave_ascent.c) and the one call for recordings
+ * (dream_recording.c). Not part of the public API. */
+#ifndef SONO_DREAM_INTERNAL_H
+#define SONO_DREAM_INTERNAL_H
+
+#include <stdint.h>
+
+#include "sonodream/dream.h"
+
+#define DREAM_MAX_OCTAVES 32
+
+typedef struct objective_ctx {
+    sono_dream_objective kind;
+    int channel, class_index;
+} objective_ctx;
+
+/* ---- the dream's state, allocated once ---- */
+
+typedef struct octave {
+    int h, t;       /* spectrogram: mel rows, frames */
+    int ww;         /* window width in frames at this octave */
+    int hop;        /* between window starts */
+    int windows;
+    float *base;    /* (h, t) the input at this octave */
+    float *std;     /* (h) dB per standardised unit, for the step's dB scale */
+    float *lo, *hi; /* (h) clip bounds, standardised */
+    float *pad;     /* (h) silence (the log floor), standardised: fills short windows */
+} octave;
+
+typedef struct dream {
+    sono_classifier *c;
+    sono_net *net;
+    sono_dream_options opt;
+    objective_ctx obj;
+    int layer, full;  /* full: the net needs its built window (dense part) */
+    int H, W;         /* the net's input: mel bands, frames */
+    int batch;        /* windows per net call */
+    int noct;
+    octave oct[DREAM_MAX_OCTAVES];
+    float *mem;       /* one allocation for everything below and the octaves */
+    float *x;         /* (H, T) current image */
+    float *detail;    /* (H, T) */
+    float *grad;      /* (H, T) */
+    float *tmp;       /* (H, T) */
+    float *wsum;      /* (T) summed cross-fade weight per frame */
+    float *fade;      /* (W) cross-fade weight of one window */
+    float *bin;       /* (batch, 1, H, W) net input */
+    float *bgrad;     /* (batch, 1, H, W) input gradient */
+    float *win;       /* (H, W) one window before / after resizing (full mode) */
+} dream;
+
+/* Check the options, plan the octaves for T frames and allocate every buffer
+ * (one allocation). Pair with dream_free. */
+sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *opt, int T, sono_error *err);
+void dream_free(dream *d);
+
+/* Octave bases (successive resizes of input) and per-band clip bounds. */
+void dream_prepare(dream *d, const float *input, double lo_db, double hi_db, double floor_db);
+
+/* Gradient of the objective at x (o->h, o->t) into d->grad (same shape),
+ * x rolled by `roll` frames and the gradient rolled back; windows batched
+ * and cross-faded. *objective: mean over windows. backward = 0: the
+ * objective only. */
+sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, int backward, double *objective,
+                           sono_error *err);
+
+/* The objective's gradient at a layer's output (sono_top_grad_fn). */
+double dream_objective_top_grad(float *dout, const float *out, int batch, sono_shape shape, void *user);
+
+/* What one segment's ascent reports back to the recording call. */
+typedef struct dream_segment_log dream_segment_log;
+struct dream_segment_log {
+    float *input;    /* (H, T) the input's standardised log-mel (filled by the ascent) */
+    float *final;    /* (H, T) the ascent's final standardised log-mel */
+    double *curve;   /* (steps) the objective at each step */
+    double before, after;
+    int windows, layer;
+    /* Called after each step (1-based); non-zero stops the ascent. */
+    int (*progress)(dream_segment_log *log, int step, double value);
+    void *user;
+};
+
+/* The waveform-domain ascent (wave_ascent.c) on x (n, channels) in place,
+ * with fe built for that rate, channel count and at least n frames. */
+sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, int64_t n, int channels,
+                              const sono_dream_options *opt, dream_segment_log *log, sono_error *err);
+
+/* The mask render (mask_render.c): x (n, channels) at `rate` gets, on each
+ * channel's STFT at that rate, the gain gain_db (n_mels, frames) given per
+ * model-rate mel band and frame; bins above the model's fmax keep gain 1.
+ * out (n, channels) may alias x. */
+sono_status dream_mask_apply(const sono_feature_config *cfg, const float *x, int64_t n, int channels, int rate,
+                             const float *gain_db, int frames, float *out, sono_error *err);
+
+/* The limiter (limiter.c): out = base + g * delta, g in [0, 1] per frame,
+ * smooth (10 ms), the largest such that |out| <= ceiling on every channel
+ * wherever |base| <= ceiling. delta (n, channels) becomes out. Returns the
+ * share of frames with g < 1. */
+double dream_limit(const float *base, float *delta, int64_t n, int channels, int rate, double ceiling);
+
+/* The jitter's random numbers. */
+uint64_t dream_splitmix64(uint64_t *state);
+
+#endif

@@ -1,0 +1,99 @@
+/* The mask render: a log-mel dream's change applied as a gain to the
+ * recording's own spectrum, at its own rate, keeping its phase.
+ *
+ * Each channel gets an STFT at the recording's rate with the same window
+ * length in seconds as the model's (n_fft scaled by rate / model rate) and
+ * 75 % overlap, so the periodic Hann windows sum to a constant and an
+ * untouched spectrum comes back exactly (sono_stft_inverse). The gain of a
+ * bin at frequency f and time t is the dream's change in dB, interpolated
+ * between the mel bands' centre frequencies and between the model's frames;
+ * bins above the model's fmax keep gain 1, so everything the network never
+ * heard passes unchanged. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dream/dream_internal.h"
+
+#define MASK_MAX_GAIN_DB 60.0 /* a cell raised from silence is not made 10^6 louder */
+
+typedef struct bin_map {
+    int m0, m1;  /* mel bands to interpolate between; -1: above fmax (gain 1) */
+    float w;     /* weight of m1 */
+} bin_map;
+
+/* For each bin, its neighbouring mel-band centres. */
+static void map_bins(const sono_feature_config *cfg, int rate, int n_fft, bin_map *map) {
+    const int n_mels = cfg->n_mels, bins = n_fft / 2 + 1;
+    const double fmax = sono_feature_config_fmax(cfg);
+    double *edges = malloc((size_t)(n_mels + 2) * sizeof *edges);
+    if (!edges) return;
+    sono_mel_frequencies(n_mels + 2, cfg->fmin, fmax, edges);
+    const double *centre = edges + 1; /* band m peaks at centre[m] */
+    int m = 0;
+    for (int b = 0; b < bins; b++) {
+        const double f = (double)b * rate / n_fft;
+        bin_map *e = &map[b];
+        if (f > fmax) {
+            e->m0 = e->m1 = -1, e->w = 0;
+            continue;
+        }
+        while (m < n_mels - 1 && centre[m + 1] <= f) m++;
+        if (f <= centre[0]) e->m0 = e->m1 = 0, e->w = 0;
+        else if (m >= n_mels - 1) e->m0 = e->m1 = n_mels - 1, e->w = 0;
+        else e->m0 = m, e->m1 = m + 1, e->w = (float)((f - centre[m]) / (centre[m + 1] - centre[m]));
+    }
+    free(edges);
+}
+
+/* Gain (linear amplitude) of bin b at model frame position pos. */
+static float bin_gain(const bin_map *e, const float *gain_db, int frames, double pos) {
+    if (e->m0 < 0) return 1.0f;
+    int t0 = (int)floor(pos);
+    if (t0 < 0) t0 = 0, pos = 0;
+    if (t0 > frames - 1) t0 = frames - 1, pos = t0;
+    const int t1 = t0 + 1 < frames ? t0 + 1 : t0;
+    const float ft = (float)(pos - t0);
+    const float *r0 = gain_db + (size_t)e->m0 * frames, *r1 = gain_db + (size_t)e->m1 * frames;
+    const float g0 = r0[t0] + ft * (r0[t1] - r0[t0]), g1 = r1[t0] + ft * (r1[t1] - r1[t0]);
+    float db = g0 + e->w * (g1 - g0);
+    if (db > MASK_MAX_GAIN_DB) db = MASK_MAX_GAIN_DB;
+    if (db < -MASK_MAX_GAIN_DB) db = -MASK_MAX_GAIN_DB;
+    return powf(10.0f, db / 20.0f);
+}
+
+sono_status dream_mask_apply(const sono_feature_config *cfg, const float *x, int64_t n, int channels, int rate,
+                             const float *gain_db, int frames, float *out, sono_error *err) {
+    int n_fft = 2 * (int)lround(cfg->n_fft * (double)rate / cfg->sample_rate / 2);
+    if (n_fft < 16) n_fft = 16;
+    const int hop = n_fft / 4, bins = n_fft / 2 + 1;
+    sono_stft *stft = sono_stft_new(n_fft, hop, 1, SONO_PAD_CONSTANT, err);
+    if (!stft) return err ? err->status : SONO_ERR_ARGUMENT;
+    const int nf = sono_stft_frames(stft, n);
+    float *mono = malloc((size_t)n * sizeof *mono), *res = malloc((size_t)n * sizeof *res);
+    float *spec = malloc((size_t)nf * bins * 2 * sizeof *spec);
+    float *gain = malloc((size_t)nf * bins * sizeof *gain); /* (nf, bins) */
+    bin_map *map = malloc((size_t)bins * sizeof *map);
+    sono_status s = SONO_OK;
+    if (!mono || !res || !spec || !gain || !map) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
+    if (s == SONO_OK) {
+        map_bins(cfg, rate, n_fft, map);
+        /* Native frame j is centred at j * hop / rate seconds; model frame t at t * hop_model / model_rate. */
+        const double frames_per_native = (double)hop / rate * cfg->sample_rate / cfg->hop;
+#pragma omp parallel for schedule(static)
+        for (int j = 0; j < nf; j++)
+            for (int b = 0; b < bins; b++)
+                gain[(size_t)j * bins + b] = bin_gain(&map[b], gain_db, frames, j * frames_per_native);
+    }
+    for (int ch = 0; s == SONO_OK && ch < channels; ch++) {
+        for (int64_t i = 0; i < n; i++) mono[i] = x[i * channels + ch];
+        s = sono_stft_forward(stft, mono, n, spec, err);
+        if (s != SONO_OK) break;
+        for (size_t i = 0; i < (size_t)nf * bins; i++) spec[2 * i] *= gain[i], spec[2 * i + 1] *= gain[i];
+        s = sono_stft_inverse(stft, spec, nf, res, n, err);
+        for (int64_t i = 0; s == SONO_OK && i < n; i++) out[i * channels + ch] = res[i];
+    }
+    free(mono), free(res), free(spec), free(gain), free(map);
+    sono_stft_free(stft);
+    return s;
+}
