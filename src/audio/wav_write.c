@@ -62,6 +62,7 @@ static sono_status write_samples(const char *path, const char *tmp_path, const f
     SNDFILE *sf = sf_open(tmp_path, SFM_WRITE, &info);
     if (!sf)
         return sono_error_set(err, SONO_ERR_IO, "%s: cannot create: %s", path, sf_strerror(NULL));
+    sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE); /* its time stamp breaks bit-identical outputs */
     int ok = encoding == SONO_WAV_PCM16 ? write_clipped(sf, samples, n)
                                         : sf_writef_float(sf, samples, n) == n;
     sono_status s = SONO_OK;
@@ -135,8 +136,10 @@ sono_status sono_audio_writer_open(const char *path, int sample_rate, int channe
         sono_audio_writer_abort(w);
         return s;
     }
-    /* Integer subtypes clip instead of wrapping around. */
+    /* Integer subtypes clip instead of wrapping around; float files get no
+     * PEAK chunk, whose time stamp would make two identical dreams differ. */
     sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    sf_command(w->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
     *out = w;
     return SONO_OK;
 }
