@@ -190,6 +190,9 @@ sono_frontend *sono_frontend_new(const sono_feature_config *cfg, const float *me
                                  int in_rate, int channels, int64_t max_frames, sono_error *err);
 void sono_frontend_free(sono_frontend *f);
 
+/* The recording's rate the front end was made for. */
+int sono_frontend_rate(const sono_frontend *f);
+
 /* Model-rate samples and log-mel frames for n input frames. */
 int64_t sono_frontend_model_samples(const sono_frontend *f, int64_t n);
 int sono_frontend_frames(const sono_frontend *f, int64_t n);
@@ -201,6 +204,18 @@ sono_status sono_frontend_forward(sono_frontend *f, const float *x, int64_t n, f
  * dS (n_mels, frames). Cells at the log floor pass no gradient. Every
  * channel gets the same gradient (the downmix's transpose). */
 sono_status sono_frontend_backward(sono_frontend *f, const float *dS, float *dx, sono_error *err);
+
+/* An ascent direction for the samples that moves every audible part of the
+ * spectrum alike: the exact gradient scales each bin's change by 1/|Y| (dB
+ * is a log), so quiet bins and quiet moments would take almost all of a
+ * step. Here each STFT bin changes in proportion to itself,
+ * dY_k = 2 Y_k (B^T dS_dB)_k with dS_dB = dS / std, i.e. a change of
+ * gain in dB spread over the bins of each band, then mapped to samples by
+ * the same transposes as sono_frontend_backward. Its inner product with the
+ * gradient is a sum over bins of positive weights times squares when the
+ * bands do not overlap, so it is an ascent direction (the mel bands'
+ * overlap makes that approximate). Cells at the log floor pass nothing. */
+sono_status sono_frontend_direction(sono_frontend *f, const float *dS, float *dx, sono_error *err);
 
 /* The last forward's mel power M (n_mels, frames) before the floor, and its
  * mono signal at the features' rate (model_samples). */

@@ -259,7 +259,7 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
     const int C = j->channels;
     memcpy(j->x, j->x0, (size_t)n * C * sizeof(float));
     if (!j->fe_mono) {
-        sono_status s = dream_wave_ascent(j->c, j->fe, j->x, n, C, &j->opt, &log, err);
+        sono_status s = dream_wave_ascent(j->c, j->fe, j->x, n, C, &j->opt, j->req->ceiling, &log, err);
         if (s == SONO_OK) {
             j->before_sum += log.before * T, j->after_sum += log.after * T;
             j->windows += log.windows, j->layer = log.layer;
@@ -274,7 +274,7 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
     sono_status s = SONO_OK;
     for (int ch = 0; s == SONO_OK && ch < C; ch++) {
         for (int64_t i = 0; i < n; i++) j->chan[i] = j->x[i * C + ch];
-        s = dream_wave_ascent(j->c, j->fe_mono, j->chan, n, 1, &j->opt, &log, err);
+        s = dream_wave_ascent(j->c, j->fe_mono, j->chan, n, 1, &j->opt, j->req->ceiling, &log, err);
         for (int64_t i = 0; s == SONO_OK && i < n; i++) j->x[i * C + ch] = j->chan[i];
         for (int k = 0; s == SONO_OK && k < j->steps; k++) sum[k] += j->curve[k] / C;
         j->before_sum += log.before * T / C, j->after_sum += log.after * T / C;

@@ -16,7 +16,14 @@
  * the samples changes the log-mel nonlinearly, so the step length is
  * steered: a probe step sets it, and after every step the measured change
  * corrects it. Octaves here change only what the network sees (a coarser
- * picture, a smoother gradient): the samples are always full resolution. */
+ * picture, a smoother gradient): the samples are always full resolution.
+ *
+ * The step direction is sono_frontend_direction (every bin changes in
+ * proportion to itself) rather than the raw gradient, whose 1/|Y| puts
+ * nearly all of a step into the quietest bins. After every step the
+ * limiter brings the samples back under the ceiling by turning the
+ * dream's part down (a projection onto what can be written), so the ascent
+ * goes on from what will actually be heard. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +77,9 @@ typedef struct wave_state {
     dream d;
     int64_t n;         /* samples per channel */
     int channels;
+    int rate;
+    double ceiling;
+    const float *x0;   /* (n, channels) the recording before the dream */
     int T;             /* model frames */
     float *S, *S_next; /* (H, T) standardised log-mel now and after the step */
     float *Sk;         /* (H, T) the picture at the current octave */
@@ -94,14 +104,15 @@ static sono_status sample_gradient(wave_state *w, int k, int roll, double *value
     if (s != SONO_OK) return s;
     sono_dream_blur(d->grad, o->h, o->t, d->opt.smooth, d->tmp);
     sono_dream_resize_adjoint(d->grad, o->h, o->t, w->G, H, w->T);
-    return sono_frontend_backward(w->fe, w->G, w->dx, err);
+    return sono_frontend_direction(w->fe, w->G, w->dx, err);
 }
 
-/* x += alpha * dx, then the new log-mel into S_next. */
+/* x_to = x_from + alpha * dx, limited, then its log-mel into S_next. */
 static sono_status take_step(wave_state *w, const float *x_from, float *x_to, double alpha, sono_error *err) {
     const int64_t count = w->n * w->channels;
     const float a = (float)alpha;
-    for (int64_t i = 0; i < count; i++) x_to[i] = x_from[i] + a * w->dx[i];
+    for (int64_t i = 0; i < count; i++) x_to[i] = x_from[i] + a * w->dx[i] - w->x0[i];
+    dream_limit(w->x0, x_to, w->n, w->channels, w->rate, w->ceiling);
     return sono_frontend_forward(w->fe, x_to, w->n, w->S_next, err);
 }
 
@@ -130,6 +141,7 @@ static sono_status wave_init(wave_state *w, sono_classifier *c, sono_frontend *f
                              const sono_dream_options *opt, sono_error *err) {
     memset(w, 0, sizeof *w);
     w->c = c, w->fe = fe, w->n = n, w->channels = channels;
+    w->rate = sono_frontend_rate(fe);
     w->T = sono_frontend_frames(fe, n);
     if (w->T < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the recording is shorter than one frame");
     sono_status s = dream_init(&w->d, c, opt, w->T, err);
@@ -148,9 +160,13 @@ static sono_status wave_init(wave_state *w, sono_classifier *c, sono_frontend *f
 }
 
 sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, int64_t n, int channels,
-                              const sono_dream_options *opt, dream_segment_log *log, sono_error *err) {
+                              const sono_dream_options *opt, double ceiling, dream_segment_log *log, sono_error *err) {
     wave_state w;
     sono_status s = wave_init(&w, c, fe, n, channels, opt, err);
+    float *x0 = s == SONO_OK ? malloc((size_t)n * channels * sizeof *x0) : NULL;
+    if (s == SONO_OK && !x0) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
+    if (s == SONO_OK) memcpy(x0, x, (size_t)n * channels * sizeof *x0);
+    w.x0 = x0, w.ceiling = ceiling;
     if (s == SONO_OK) s = sono_frontend_forward(fe, x, n, w.S, err);
     if (s == SONO_OK) {
         const double floor_db = 10.0 * log10(c->features.log_floor);
@@ -189,5 +205,6 @@ sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, i
         log->layer = w.d.layer;
     }
     wave_free(&w);
+    free(x0);
     return s;
 }

@@ -208,21 +208,25 @@ sono_status sono_frontend_forward(sono_frontend *f, const float *x, int64_t n, f
     return SONO_OK;
 }
 
-/* dS -> gradient with respect to the mel power M (dB's slope; none at the floor). */
-static void mel_gradient(sono_frontend *f, const float *dS) {
+/* dS -> gradient with respect to the mel power M (dB's slope; none at the
+ * floor). With log_gain, the gradient in dB per band instead (no 1/M): see
+ * sono_frontend_direction. */
+static void mel_gradient(sono_frontend *f, const float *dS, int log_gain) {
     const int frames = f->frames;
     const double db_per_ln = 10.0 / log(10.0), floor_power = f->cfg.log_floor;
     for (int m = 0; m < f->n_mels; m++) {
         const float *d = dS + (size_t)m * frames;
         const float *M = f->mel + (size_t)m * frames;
         float *dm = f->dmel + (size_t)m * frames;
-        for (int t = 0; t < frames; t++)
-            dm[t] = M[t] > floor_power ? (float)(d[t] * f->inv_std[m] * db_per_ln / M[t]) : 0.0f;
+        for (int t = 0; t < frames; t++) {
+            if (!(M[t] > floor_power)) dm[t] = 0.0f;
+            else dm[t] = log_gain ? d[t] * f->inv_std[m] : (float)(d[t] * f->inv_std[m] * db_per_ln / M[t]);
+        }
     }
 }
 
 /* Frame t: dM -> dP -> d(Re, Im) -> the frame's sample gradient (dframes row t). */
-static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower) {
+static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower, int log_gain) {
     const int bins = f->bins, frames = f->frames;
     memset(dpower, 0, (size_t)bins * sizeof *dpower);
     for (int m = 0; m < f->n_mels; m++) {
@@ -236,7 +240,7 @@ static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower
     for (int k = 0; k < bins; k++) {
         const double re = Y[2 * k], im = Y[2 * k + 1];
         double slope; /* dP/dRe = slope * Re, dP/dIm = slope * Im */
-        if (p == 2.0) slope = 2.0;
+        if (p == 2.0 || log_gain) slope = 2.0;
         else {
             const double sq = re * re + im * im;
             slope = sq > 0 ? p * pow(sq, 0.5 * p - 1.0) : 0.0;
@@ -248,14 +252,14 @@ static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower
     memcpy(f->dframes + (size_t)t * f->n_fft, w->frame, (size_t)f->n_fft * sizeof(float));
 }
 
-sono_status sono_frontend_backward(sono_frontend *f, const float *dS, float *dx, sono_error *err) {
+static sono_status backward(sono_frontend *f, const float *dS, float *dx, int log_gain, sono_error *err) {
     if (!dS || !dx || f->frames < 1)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "front end: backward needs a forward first");
-    mel_gradient(f, dS);
+    mel_gradient(f, dS, log_gain);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < f->frames; t++) {
         const int id = omp_get_thread_num();
-        frame_backward(f, t, &f->work[id], f->power + (size_t)id * f->bins);
+        frame_backward(f, t, &f->work[id], f->power + (size_t)id * f->bins, log_gain);
     }
     memset(f->dy, 0, (size_t)f->n_model * sizeof(float));
     for (int t = 0; t < f->frames; t++)
@@ -270,3 +274,13 @@ sono_status sono_frontend_backward(sono_frontend *f, const float *dS, float *dx,
         for (int c = 0; c < C; c++) dx[i * C + c] = dmono[i] * scale;
     return SONO_OK;
 }
+
+sono_status sono_frontend_backward(sono_frontend *f, const float *dS, float *dx, sono_error *err) {
+    return backward(f, dS, dx, 0, err);
+}
+
+sono_status sono_frontend_direction(sono_frontend *f, const float *dS, float *dx, sono_error *err) {
+    return backward(f, dS, dx, 1, err);
+}
+
+int sono_frontend_rate(const sono_frontend *f) { return f->in_rate; }

@@ -1,0 +1,241 @@
+/* The renders side by side: fidelity, consistency and strength, judged by an
+ * independent listener.
+ *
+ * usage: bench_render DREAMER LISTENER FEATURES [CLIPS [FOLD [RENDERS]]]
+ *   DREAMER   a model trained without FOLD (it dreams)
+ *   LISTENER  a second model, another preset and another feature
+ *             configuration, trained on the same folds (it only listens)
+ *   FEATURES  the feature file whose sources and labels give the clips
+ *   CLIPS     clips of FOLD to dream (default 40, spread over the fold)
+ *   FOLD      held-out fold (default 2)
+ *   RENDERS   comma-separated (default wave,mask,griffin-lim)
+ * Each clip is dreamed toward another class (the k-th clip toward
+ * (label + 1 + k mod 9) mod classes) with the defaults, written as float
+ * WAV, read back at the model's rate (libsoxr, as classify reads files)
+ * and classified by both models. Per render it prints:
+ *   - P(target) before and after, from the dreamer and from the listener;
+ *   - the share of dreams whose listener P(target) rose by >= 0.2;
+ *   - consistency: mean |dB| between the log-mel of the WAV as read back
+ *     and the log-mel the ascent ended with (cells within 80 dB of its peak);
+ *   - seconds per dream.
+ * Then the fidelity checks on a 44.1 kHz stereo recording made of a clip
+ * and real stereo sounds with content above 8 kHz (HIFI, if given as the
+ * environment variable SONO_HIFI: a WAV file; see bench/make_hifi.py). */
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sonodream/audio.h"
+#include "sonodream/classifier.h"
+#include "sonodream/data.h"
+#include "sonodream/dream.h"
+
+#define PICTURE_RANGE_DB 80.0
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const sono_error *err) {
+    fprintf(stderr, "bench_render: %s\n", err->message);
+    exit(1);
+}
+
+/* P(class k) of a file read at the model's rate. */
+static double probability(sono_classifier *c, const char *path, int k) {
+    sono_error err = {0};
+    float probs[256];
+    if (sono_classifier_classify_file(c, path, probs, NULL, &err) != SONO_OK) die(&err);
+    return probs[k];
+}
+
+static sono_status write_wav(const char *path, const sono_recording *r, sono_error *err) {
+    sono_audio_writer *w;
+    sono_status s = sono_audio_writer_open(path, r->sample_rate, r->channels, r->frames, SONO_WAV_FLOAT32, &w, err);
+    if (s != SONO_OK) return s;
+    s = sono_audio_writer_write(w, r->samples, r->frames, err);
+    if (s != SONO_OK) {
+        sono_audio_writer_abort(w);
+        return s;
+    }
+    return sono_audio_writer_commit(w, err);
+}
+
+/* Mean |dB| between the WAV read back (model rate, mono) and the dream. */
+static double consistency_of_file(const sono_classifier *c, const char *path, const sono_dream_result *r) {
+    sono_error err = {0};
+    float *x = NULL;
+    int64_t n = 0;
+    if (sono_audio_load(path, c->features.sample_rate, 0, &x, &n, NULL, &err) != SONO_OK) die(&err);
+    sono_logmel *lm = sono_logmel_new(&c->features, &err);
+    int frames = sono_feature_frames(&c->features, n);
+    if (frames != r->spec_frames) {
+        fprintf(stderr, "bench_render: %d frames read back, %d dreamed\n", frames, r->spec_frames);
+        exit(1);
+    }
+    float *db = malloc((size_t)r->n_mels * frames * sizeof *db);
+    if (sono_logmel_compute(lm, x, n, db, &err) != SONO_OK) die(&err);
+    double peak = -INFINITY, sum = 0;
+    long count = 0;
+    for (size_t i = 0; i < (size_t)r->n_mels * frames; i++) peak = r->dream_db[i] > peak ? r->dream_db[i] : peak;
+    const double low = peak - PICTURE_RANGE_DB;
+    for (size_t i = 0; i < (size_t)r->n_mels * frames; i++) {
+        double a = db[i], b = r->dream_db[i];
+        if (a < low && b < low) continue;
+        sum += fabs((a < low ? low : a) - (b < low ? low : b));
+        count++;
+    }
+    free(x), free(db);
+    sono_logmel_free(lm);
+    return count ? sum / count : 0;
+}
+
+typedef struct tally {
+    double p_dream_before, p_dream_after, p_listen_before, p_listen_after, consistency, seconds;
+    int risen, count;
+} tally;
+
+static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, const char *source, int target,
+                       sono_dream_render render, const char *tmp, tally *t) {
+    sono_error err = {0};
+    sono_recording in = {0}, out = {0};
+    if (sono_audio_load_recording(source, &in.samples, &in.frames, &in.channels, &in.sample_rate, &err) != SONO_OK)
+        die(&err);
+    sono_dream_request req;
+    sono_dream_request_defaults(&req);
+    req.render = render;
+    req.ascent.objective = SONO_DREAM_CLASS;
+    req.ascent.class_index = target;
+    sono_dream_result r;
+    double t0 = now();
+    if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
+    t->seconds += now() - t0;
+    if (write_wav(tmp, &out, &err) != SONO_OK) die(&err);
+    double before_l = probability(listener, source, target), after_l = probability(listener, tmp, target);
+    t->p_dream_before += probability(dreamer, source, target);
+    t->p_dream_after += probability(dreamer, tmp, target);
+    t->p_listen_before += before_l, t->p_listen_after += after_l;
+    t->risen += after_l - before_l >= 0.2;
+    t->consistency += consistency_of_file(dreamer, tmp, &r);
+    t->count++;
+    sono_dream_result_free(&r);
+    sono_recording_free(&in), sono_recording_free(&out);
+}
+
+/* ---- fidelity on a high-rate stereo recording ---- */
+
+/* Correlation of the two signals' parts above cutoff: each channel's whole
+ * signal through one real FFT, every bin below the cutoff zeroed (an ideal
+ * high-pass, no window to leak), and the correlation summed in the
+ * frequency domain (Parseval). */
+static double highpass_correlation(const float *a, const float *b, int64_t n, int channels, int rate, double cutoff) {
+    fftwf_complex *fa = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
+    fftwf_complex *fb = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
+    float *x = fftwf_malloc(sizeof(float) * (size_t)n);
+    fftwf_plan pa = fftwf_plan_dft_r2c_1d((int)n, x, fa, FFTW_ESTIMATE);
+    fftwf_plan pb = fftwf_plan_dft_r2c_1d((int)n, x, fb, FFTW_ESTIMATE);
+    double sab = 0, saa = 0, sbb = 0;
+    const int64_t first = (int64_t)ceil(cutoff * n / rate);
+    for (int ch = 0; ch < channels; ch++) {
+        for (int64_t i = 0; i < n; i++) x[i] = a[i * channels + ch];
+        fftwf_execute(pa);
+        for (int64_t i = 0; i < n; i++) x[i] = b[i * channels + ch];
+        fftwf_execute(pb);
+        for (int64_t k = first; k <= n / 2; k++) {
+            sab += (double)fa[k][0] * fb[k][0] + (double)fa[k][1] * fb[k][1];
+            saa += (double)fa[k][0] * fa[k][0] + (double)fa[k][1] * fa[k][1];
+            sbb += (double)fb[k][0] * fb[k][0] + (double)fb[k][1] * fb[k][1];
+        }
+    }
+    fftwf_destroy_plan(pa), fftwf_destroy_plan(pb);
+    fftwf_free(fa), fftwf_free(fb), fftwf_free(x);
+    return sab / sqrt(saa * sbb + 1e-30);
+}
+
+static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_render render, const char *tmp) {
+    sono_error err = {0};
+    sono_recording in = {0}, out = {0};
+    if (sono_audio_load_recording(hifi, &in.samples, &in.frames, &in.channels, &in.sample_rate, &err) != SONO_OK)
+        die(&err);
+    sono_dream_request req;
+    sono_dream_request_defaults(&req);
+    req.render = render;
+    sono_dream_result r;
+    double t0 = now();
+    if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
+    double seconds = now() - t0;
+    if (write_wav(tmp, &out, &err) != SONO_OK) die(&err);
+    sono_recording back = {0};
+    if (sono_audio_load_recording(tmp, &back.samples, &back.frames, &back.channels, &back.sample_rate, &err) != SONO_OK)
+        die(&err);
+    const double fmax = sono_feature_config_fmax(&dreamer->features);
+    double corr = highpass_correlation(in.samples, back.samples, in.frames, in.channels, in.sample_rate, fmax + 500);
+    printf("fidelity %-12s in %d Hz x %d ch x %lld frames -> out %d Hz x %d ch x %lld frames: %s; "
+           "above %.0f Hz correlation %.4f; consistency %.2f dB; %.2f s\n",
+           sono_dream_render_name(render), in.sample_rate, in.channels, (long long)in.frames, back.sample_rate,
+           back.channels, (long long)back.frames,
+           back.sample_rate == in.sample_rate && back.channels == in.channels && back.frames == in.frames ? "equal"
+                                                                                                        : "DIFFERENT",
+           fmax + 500, corr, consistency_of_file(dreamer, tmp, &r), seconds);
+    sono_dream_result_free(&r);
+    sono_recording_free(&in), sono_recording_free(&out), sono_recording_free(&back);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: bench_render DREAMER LISTENER FEATURES [CLIPS [FOLD [RENDERS]]]\n");
+        return 2;
+    }
+    sono_error err = {0};
+    sono_classifier *dreamer, *listener;
+    if (sono_classifier_load(argv[1], 8, &dreamer, NULL, &err) != SONO_OK) die(&err);
+    if (sono_classifier_load(argv[2], 8, &listener, NULL, &err) != SONO_OK) die(&err);
+    sono_feature_set *set;
+    if (sono_feature_set_read_header(argv[3], &set, &err) != SONO_OK) die(&err);
+    sono_feature_set *full;
+    if (sono_feature_set_read(argv[3], &full, &err) != SONO_OK) die(&err);
+    const int clips = argc > 4 ? atoi(argv[4]) : 40, fold = argc > 5 ? atoi(argv[5]) : 2;
+    const char *renders = argc > 6 ? argv[6] : "wave,mask,griffin-lim";
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "/tmp/bench_render-%d.wav", (int)getpid());
+    int *chosen = malloc(full->count * sizeof *chosen), in_fold = 0;
+    for (int i = 0; i < full->count; i++)
+        if (full->folds[i] == fold) chosen[in_fold++] = i;
+    const int K = dreamer->class_count;
+    printf("%d clips of fold %d (of %d), each dreamed toward another class; dreamer %s, listener %s\n", clips, fold,
+           in_fold, argv[1], argv[2]);
+    char list[256];
+    snprintf(list, sizeof list, "%s", renders);
+    for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+        sono_dream_render render;
+        if (!sono_dream_render_parse(name, &render)) {
+            fprintf(stderr, "bench_render: unknown render %s\n", name);
+            return 2;
+        }
+        tally t = {0};
+        for (int k = 0; k < clips && in_fold > 0; k++) {
+            int i = chosen[(int64_t)k * in_fold / clips];
+            int target = (full->labels[i] + 1 + k % (K - 1)) % K;
+            dream_clip(dreamer, listener, full->sources[i], target, render, tmp, &t);
+        }
+        const double n = t.count ? t.count : 1;
+        printf("%-12s P(target) dreamer %.3f -> %.3f, listener %.3f -> %.3f; listener +0.2 or more: %d/%d (%.0f %%); "
+               "consistency %.2f dB; %.2f s per dream\n",
+               name, t.p_dream_before / n, t.p_dream_after / n, t.p_listen_before / n, t.p_listen_after / n, t.risen,
+               t.count, 100.0 * t.risen / n, t.consistency / n, t.seconds / n);
+        fflush(stdout);
+        const char *hifi = getenv("SONO_HIFI");
+        if (hifi) fidelity(dreamer, hifi, render, tmp);
+    }
+    unlink(tmp);
+    free(chosen);
+    sono_feature_set_free(set), sono_feature_set_free(full);
+    sono_classifier_free(dreamer), sono_classifier_free(listener);
+    return 0;
+}
