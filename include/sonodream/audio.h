@@ -9,9 +9,9 @@
 
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* Highest sample rate accepted anywhere; beyond it a header is damage. */
 #define SONO_AUDIO_MAX_RATE 1000000
@@ -66,7 +66,5 @@ typedef enum sono_wav_encoding {
 sono_status sono_audio_write_wav(const char *path, const float *samples, int64_t n, int sample_rate,
                                  sono_wav_encoding encoding, sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -13,9 +13,9 @@
 
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 typedef enum sono_pad_mode {
     SONO_PAD_CONSTANT = 0, /* zeros: librosa >= 0.10's default for centred frames */
@@ -136,7 +136,5 @@ const float *sono_logmel_filterbank(const sono_logmel *lm); /* (n_mels, bins) */
 sono_status sono_logmel_compute(const sono_logmel *lm, const float *x, int64_t n, float *out,
                                 sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -32,13 +32,14 @@ static void dream_usage(FILE *out) {
     sono_dream_defaults(&d);
     sono_dream_audio_defaults(&a);
     fprintf(out,
-            "usage: sonodream dream MODEL INPUT -o OUT.wav [options]\n"
-            "       sonodream dream MODEL --noise SECONDS -o OUT.wav [options]\n\n"
+            "usage: sonodream dream [MODEL] INPUT -o OUT.wav [options]\n"
+            "       sonodream dream [MODEL] --noise SECONDS -o OUT.wav [options]\n\n"
             "DeepDream for sounds: gradient ascent on the log-mel spectrogram of INPUT (any\n"
             "length, any format libsndfile reads) so that the model's layer, channel or class\n"
             "responds more, then back to sound (NNLS mel inversion, fast Griffin-Lim).\n"
             "Writes OUT.wav, OUT.png (input and dream side by side) and OUT.json (every\n"
-            "parameter, to reproduce the dream). 'sonodream layers MODEL' lists the layers.\n\n"
+            "parameter, to reproduce the dream). 'sonodream layers MODEL' lists the layers.\n"
+            "Without MODEL, the shipped model installed under share/sonodream/models/.\n\n"
             "objective (default: the mean squared activation of the middle convolution,\n"
             "%s):\n"
             "      --layer NAME       maximise the mean squared activation of a layer\n"
@@ -147,12 +148,14 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         }
         if (!parse_option(a, opt, optarg)) return 0;
     }
-    int positional = argc - optind;
-    if (positional < 1) {
-        cli_failf("dream needs a MODEL (see 'sonodream dream --help')");
+    int positional = argc - optind, model_args;
+    a->model = cli_model_argument(positional, argv + optind, a->noise > 0 ? 0 : 1, &model_args);
+    if (!a->model) {
+        if (positional < 1) cli_failf("dream needs an input: an audio file or --noise SECONDS");
         return 0;
     }
-    a->model = argv[optind];
+    char **inputs = argv + optind + model_args;
+    positional += 1 - model_args; /* counted as if MODEL had been given */
     if (a->noise > 0 && positional > 1) {
         cli_failf("dream: give an INPUT file or --noise SECONDS, not both");
         return 0;
@@ -162,7 +165,7 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
                                  : "dream takes one input file (got %d)", positional - 1);
         return 0;
     }
-    if (positional == 2) a->input = argv[optind + 1];
+    if (positional == 2) a->input = inputs[0];
     if (!a->output) {
         cli_failf("dream needs -o OUT.wav");
         return 0;
