@@ -68,3 +68,36 @@ add_custom_target(uninstall
   COMMAND ${CMAKE_COMMAND} -DMANIFEST=${PROJECT_BINARY_DIR}/install_manifest.txt
           -P ${PROJECT_SOURCE_DIR}/cmake/uninstall.cmake
   COMMENT "Removing the files listed in install_manifest.txt")
+
+# Man pages: help2man over the program's own --help (scripts/gen-man), built
+# with the program; without help2man the build says so and installs none.
+find_program(HELP2MAN help2man)
+if(HELP2MAN)
+  add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/man/sonodream.1.gz
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/gen-man $<TARGET_FILE:sonodream_cli> ${PROJECT_BINARY_DIR}/man
+    DEPENDS sonodream_cli ${PROJECT_SOURCE_DIR}/scripts/gen-man
+    COMMENT "Man pages from --help (help2man)")
+  add_custom_target(man ALL DEPENDS ${PROJECT_BINARY_DIR}/man/sonodream.1.gz)
+  install(DIRECTORY ${PROJECT_BINARY_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT bin
+          FILES_MATCHING PATTERN "*.1.gz")
+else()
+  message(WARNING "help2man not found: no man pages (scripts/install-deps installs it)")
+endif()
+
+install(FILES ${PROJECT_SOURCE_DIR}/completions/sonodream.bash RENAME sonodream
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions COMPONENT bin)
+
+# Tests of the installed library and program (tests/install/).
+set(SONO_INSTALL_TEST_ENV "SONO_SOURCE_DIR=${PROJECT_SOURCE_DIR};SONO_BUILD_DIR=${PROJECT_BINARY_DIR}"
+    "SONO_BINARY=$<TARGET_FILE:sonodream_cli>;SONO_SHARED_LIBRARY=$<TARGET_FILE:sonodream_shared>"
+    "SONO_MAN_DIR=${PROJECT_BINARY_DIR}/man;OMP_NUM_THREADS=2")
+set(SONO_INSTALL_TESTS exports headers man_options)
+# An outside program cannot link a sanitizer-built library without the
+# sanitizer runtime: the installed-tree test runs in plain builds only.
+if(NOT SONO_SANITIZE)
+  list(APPEND SONO_INSTALL_TESTS installed)
+endif()
+foreach(install_test ${SONO_INSTALL_TESTS})
+  add_test(NAME install_${install_test} COMMAND bash ${PROJECT_SOURCE_DIR}/tests/install/${install_test}.sh)
+  set_tests_properties(install_${install_test} PROPERTIES ENVIRONMENT "${SONO_INSTALL_TEST_ENV}" TIMEOUT 300)
+endforeach()
