@@ -101,3 +101,66 @@ foreach(install_test ${SONO_INSTALL_TESTS})
   add_test(NAME install_${install_test} COMMAND bash ${PROJECT_SOURCE_DIR}/tests/install/${install_test}.sh)
   set_tests_properties(install_${install_test} PROPERTIES ENVIRONMENT "${SONO_INSTALL_TEST_ENV}" TIMEOUT 300)
 endforeach()
+
+# Debian packages (make deb: CPack, configured for /usr without
+# -march=native): libsonodream0 (the shared library), sonodream (program, man
+# pages, completion, shipped model and examples), libsonodream-dev (headers,
+# static library, sonodream.pc, CMake package). Runtime dependencies come
+# from dpkg-shlibdeps. The first line of each description is its summary.
+set(CPACK_PACKAGE_NAME sonodream)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+# Whoever publishes the packages sets a real address (lintian flags this one).
+set(SONO_DEB_MAINTAINER "sonodream maintainers <sonodream@localhost>" CACHE STRING
+    "Maintainer field of the Debian packages")
+set(CPACK_PACKAGE_CONTACT ${SONO_DEB_MAINTAINER})
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL lib bin dev)
+set(CPACK_COMPONENT_BIN_DEPENDS lib)
+set(CPACK_COMPONENT_DEV_DEPENDS lib)
+set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR})
+set(CPACK_DEBIAN_LIB_PACKAGE_NAME libsonodream0)
+set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)  # only libsonodream0 holds a library
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/cmake/debian/triggers)
+set(CPACK_COMPONENT_LIB_DESCRIPTION "DeepDream for sounds - shared library
+libsonodream trains convolutional networks on log-mel spectrograms of
+recordings and runs them backwards (DeepDream) to turn what a layer or class
+hears into sound.")
+set(CPACK_DEBIAN_BIN_PACKAGE_NAME sonodream)
+set(CPACK_DEBIAN_BIN_PACKAGE_SECTION sound)
+set(CPACK_COMPONENT_BIN_DESCRIPTION "DeepDream for sounds - command-line program
+sonodream prepares log-mel features from labelled recordings, trains and
+evaluates a convolutional classifier, classifies sounds and dreams them:
+gradient ascent on a spectrogram makes a layer, channel or class respond
+more, and the dream is turned back into sound. Ships a model trained on
+UrbanSound8K and example sounds.")
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME libsonodream-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
+    "libsndfile1-dev, libsoxr-dev, libfftw3-dev, libcjson-dev, libcairo2-dev, libopenblas-dev, libgomp1")
+set(CPACK_COMPONENT_DEV_DESCRIPTION "DeepDream for sounds - development files
+Headers, static library, pkg-config file (sonodream.pc) and CMake package
+(find_package(sonodream)) for programs using libsonodream.")
+# Each package's copyright and changelog.
+string(TIMESTAMP SONO_DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+foreach(component lib bin dev)
+  string(TOUPPER ${component} upper)
+  set(SONO_DEB_PACKAGE ${CPACK_DEBIAN_${upper}_PACKAGE_NAME})
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/debian/changelog.in
+                 ${PROJECT_BINARY_DIR}/debian/${SONO_DEB_PACKAGE}/changelog.Debian @ONLY)
+  install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
+          DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${SONO_DEB_PACKAGE} COMPONENT ${component}
+          EXCLUDE_FROM_ALL)
+  install(CODE "execute_process(COMMAND gzip -9nf \"${PROJECT_BINARY_DIR}/debian/${SONO_DEB_PACKAGE}/changelog.Debian\" -c
+                OUTPUT_FILE \"${PROJECT_BINARY_DIR}/debian/${SONO_DEB_PACKAGE}/changelog.Debian.gz\")"
+          COMPONENT ${component} EXCLUDE_FROM_ALL)
+  install(FILES ${PROJECT_BINARY_DIR}/debian/${SONO_DEB_PACKAGE}/changelog.Debian.gz
+          DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${SONO_DEB_PACKAGE} COMPONENT ${component}
+          EXCLUDE_FROM_ALL)
+endforeach()
+include(CPack)
