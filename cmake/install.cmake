@@ -91,7 +91,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/completions/sonodream.bash RENAME sonodream
 set(SONO_INSTALL_TEST_ENV "SONO_SOURCE_DIR=${PROJECT_SOURCE_DIR};SONO_BUILD_DIR=${PROJECT_BINARY_DIR}"
     "SONO_BINARY=$<TARGET_FILE:sonodream_cli>;SONO_SHARED_LIBRARY=$<TARGET_FILE:sonodream_shared>"
     "SONO_MAN_DIR=${PROJECT_BINARY_DIR}/man;OMP_NUM_THREADS=2")
-set(SONO_INSTALL_TESTS exports headers man_options)
+set(SONO_INSTALL_TESTS exports headers man_options completion)
 # An outside program cannot link a sanitizer-built library without the
 # sanitizer runtime: the installed-tree test runs in plain builds only.
 if(NOT SONO_SANITIZE)
