@@ -55,12 +55,12 @@ const char *cli_shipped_model(void);
 
 /* The model a command taking MODEL INPUT... was given. args are its
  * positional arguments (count of them), min_inputs the inputs it needs after
- * the model. When the arguments are exactly the inputs (count == min_inputs)
- * or, with more, when the first one is a sound file rather than a model, no
- * model was named: the shipped model is used and said so on stderr, and
- * *model_args is 0. Otherwise the first argument is the model and
- * *model_args is 1. Returns NULL (after a message) when no model was named
- * and none is installed, or when count is 0 and min_inputs > 0 (the caller's
+ * the model. No model was named when the first argument is a sound file
+ * (min_inputs > 0) or when there are no arguments (min_inputs == 0): then the
+ * shipped model is used and said so on stderr, and *model_args is 0.
+ * Otherwise the first argument is the model and *model_args is 1. Returns
+ * NULL (after a message) when no model was named and none is installed, and
+ * NULL without a message when count is 0 and min_inputs > 0 (the caller's
  * usage error). */
 const char *cli_model_argument(int count, char **args, int min_inputs, int *model_args);
 

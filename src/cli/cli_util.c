@@ -167,8 +167,10 @@ const char *cli_shipped_model(void) {
 const char *cli_model_argument(int count, char **args, int min_inputs, int *model_args) {
     *model_args = 1;
     int named = count > min_inputs;
-    if (named && min_inputs > 0) {
-        /* A sound file where the model should be: the inputs start there. */
+    if (count > 0 && min_inputs > 0) {
+        /* A sound file where the model should be: the inputs start there.
+         * Anything else (a model, a missing or damaged file) is the model,
+         * so its own error names it. */
         sono_audio_info info;
         named = sono_audio_probe(args[0], &info, NULL) != SONO_OK;
     }

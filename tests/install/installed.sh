@@ -59,8 +59,9 @@ echo "installed: an outside C program classifies the example as siren (pkg-confi
 # 3. The installed program, moved elsewhere, with no build tree in sight.
 moved=$work/moved
 mv "$prefix" "$moved"
-ldd "$moved/bin/sonodream" | grep -q "libsonodream.so.0 => $moved/" ||
-  fail "the moved program does not load its own libsonodream: $(ldd "$moved/bin/sonodream" | grep sonodream)"
+ldd "$moved/bin/sonodream" > "$work/ldd.txt"
+grep -qF "libsonodream.so.0 => $moved/" "$work/ldd.txt" ||
+  fail "the moved program does not load its own libsonodream: $(grep sonodream "$work/ldd.txt")"
 cat > "$work/run-installed.sh" <<SCRIPT
 set -e
 cd "$work"
