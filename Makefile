@@ -51,7 +51,7 @@ demo: all
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the program, libsonodream.so
 # and .a, headers, sonodream.pc, the CMake package, man pages, bash completion,
 # the shipped model and examples (share/sonodream/). make uninstall removes
-# what the last install wrote (build/install_manifest.txt).
+# what the last install wrote (build/install_manifest.txt; give the same DESTDIR).
 PREFIX ?= /usr/local
 install: configure
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) > /dev/null
@@ -59,7 +59,7 @@ install: configure
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 uninstall:
-	cmake --build $(BUILD) --target uninstall
+	DESTDIR=$(DESTDIR) cmake --build $(BUILD) --target uninstall
 
 # Debian packages (CPack) in build-deb/: built for /usr, without -march=native.
 deb: deps

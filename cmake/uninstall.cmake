@@ -1,12 +1,13 @@
 # Removes every file listed in the install manifest (cmake -P, from make
-# uninstall), then the folders of ours that are left empty. DESTDIR, when set,
-# is already part of the manifest's paths.
+# uninstall), then the folders of ours that are left empty. The manifest
+# holds paths without DESTDIR: set DESTDIR as for the install.
 if(NOT EXISTS "${MANIFEST}")
   message(FATAL_ERROR "no install manifest at ${MANIFEST}: nothing was installed from this build")
 endif()
 file(STRINGS "${MANIFEST}" files)
 set(dirs)
 foreach(file ${files})
+  set(file "$ENV{DESTDIR}${file}")
   if(EXISTS "${file}" OR IS_SYMLINK "${file}")
     message(STATUS "Removing ${file}")
     file(REMOVE "${file}")
