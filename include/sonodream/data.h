@@ -11,6 +11,7 @@
 #ifndef SONODREAM_DATA_H
 #define SONODREAM_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sonodream/dsp.h"

@@ -90,8 +90,8 @@ static sono_status mpi_failed(int rc, const char *op, const char *what, sono_err
     char text[MPI_MAX_ERROR_STRING] = "";
     int len = 0;
     MPI_Error_string(rc, text, &len);
-    return sono_error_set(err, SONO_ERR_IO, "rank %d: %s (%s) failed: %s; another rank died or cannot be reached",
-                          dist_rank, op, what, text);
+    return sono_error_set(err, SONO_ERR_IO, "%s (%s) failed: %s; another rank died or cannot be reached", op, what,
+                          text);
 }
 
 /* MPI counts are int: long arrays go in pieces. */
@@ -140,8 +140,7 @@ sono_status sono_dist_gather(const void *data, size_t bytes, int root, void **al
         return SONO_OK;
     }
     if (bytes > MPI_PIECE)
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "rank %d: %s: %zu bytes is more than one gather takes",
-                              dist_rank, what, bytes);
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: %zu bytes is more than one gather takes", what, bytes);
     int mine = (int)bytes, *counts = NULL, *offsets = NULL;
     sono_status s = SONO_OK;
     if (dist_rank == root) {
@@ -155,8 +154,7 @@ sono_status sono_dist_gather(const void *data, size_t bytes, int root, void **al
     if (rc == MPI_SUCCESS && dist_rank == root && s == SONO_OK) {
         for (int r = 0; r < dist_size; r++) offsets[r] = (int)total, total += counts[r], sizes[r] = (size_t)counts[r];
         if (total > INT_MAX || !(*all = malloc(total ? (size_t)total : 1)))
-            s = sono_error_set(err, SONO_ERR_MEMORY, "rank %d: %s: cannot hold %lld gathered bytes", dist_rank, what,
-                               total);
+            s = sono_error_set(err, SONO_ERR_MEMORY, "%s: cannot hold %lld gathered bytes", what, total);
     }
     /* Root must still take part when it failed above, or the others hang. */
     if (rc == MPI_SUCCESS)

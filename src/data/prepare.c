@@ -316,9 +316,8 @@ static sono_status agree_on_share(prepare_job *job, sono_error *err) {
     s = sono_dist_broadcast(&share, sizeof share, 0, "prepare: chunk size", err);
     job->share = share;
     if (s == SONO_OK && share > (int64_t)CLIPS_PER_THREAD * job->threads)
-        s = sono_error_set(err, SONO_ERR_MEMORY, "rank %d: rank 0 chose %lld clips per chunk, more than %d threads "
-                           "here are meant to hold; give every rank the same --jobs", sono_dist_rank(),
-                           (long long)share, job->threads);
+        s = sono_error_set(err, SONO_ERR_MEMORY, "rank 0 chose %lld clips per chunk, more than %d threads here are "
+                           "meant to hold; give every rank the same --jobs", (long long)share, job->threads);
     return s;
 }
 
