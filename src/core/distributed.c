@@ -12,7 +12,7 @@
 #include <mpi.h>
 #endif
 
-static int dist_rank = 0, dist_size = 1, dist_joined = 0;
+static int dist_rank = 0, dist_size = 1;
 static _Atomic long long waiting_ns;          /* start of the collective in progress, 0: none */
 static _Atomic(const char *) waiting_what;
 static double seconds_in_collectives;
@@ -49,13 +49,8 @@ static inline void end_wait(void) {
     seconds_in_collectives += 1e-9 * (double)(now_ns() - since);
 }
 
-#ifdef SONO_HAVE_MPI
-
-int sono_dist_compiled(void) { return 1; }
-
 /* Launchers say so in the environment: Open MPI, PMIx (Slurm, Open MPI 5),
- * Hydra (MPICH). A process started alone never calls MPI_Init, which would
- * start a singleton runtime for nothing. */
+ * Hydra (MPICH). */
 static int launched_by_mpi(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
@@ -63,6 +58,14 @@ static int launched_by_mpi(void) {
     return 0;
 }
 
+#ifdef SONO_HAVE_MPI
+
+int sono_dist_compiled(void) { return 1; }
+
+static int dist_joined = 0;
+
+/* A process started alone never calls MPI_Init, which would start a
+ * singleton runtime for nothing. */
 sono_status sono_dist_init(int *argc, char ***argv, sono_error *err) {
     if (dist_joined || !launched_by_mpi()) return SONO_OK;
     int provided = 0;
@@ -170,8 +173,15 @@ sono_status sono_dist_gather(const void *data, size_t bytes, int root, void **al
 #else /* one process, no MPI */
 
 int sono_dist_compiled(void) { return 0; }
+/* Under mpirun without MPI, N copies would each train alone and overwrite
+ * each other's files: refused. */
 sono_status sono_dist_init(int *argc, char ***argv, sono_error *err) {
-    (void)argc, (void)argv, (void)err;
+    (void)argc, (void)argv;
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE") ? getenv("OMPI_COMM_WORLD_SIZE") : getenv("PMI_SIZE");
+    if (launched_by_mpi() && (!size || atoi(size) > 1))
+        return sono_error_set(err, SONO_ERR_UNSUPPORTED,
+                              "started by mpirun, but this sonodream was built without MPI (install libopenmpi-dev "
+                              "and rebuild); run it as one process");
     return SONO_OK;
 }
 void sono_dist_finalize(void) {}
