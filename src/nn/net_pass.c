@@ -110,7 +110,7 @@ static void layer_forward(sono_net *net, int i, int batch, int train) {
     case SONO_LAYER_DROPOUT:
         if (train && L->info.rate > 0)
             sono_dropout_forward(L->out, in, count, L->info.rate, net->rng_seed, net->pass_step,
-                                 (uint32_t)L->ordinal);
+                                 (uint32_t)L->ordinal, (uint64_t)net->sample_offset * shape_size(so));
         else memcpy(L->out, in, count * sizeof(float));
         break;
     case SONO_LAYER_DENSE:
@@ -160,7 +160,7 @@ static void layer_backward(sono_net *net, int i, float *din, const float *dout, 
     case SONO_LAYER_DROPOUT:
         if (train && L->info.rate > 0)
             sono_dropout_backward(din, dout, count, L->info.rate, net->rng_seed, net->pass_step,
-                                  (uint32_t)L->ordinal);
+                                  (uint32_t)L->ordinal, (uint64_t)net->sample_offset * shape_size(so));
         else memcpy(din, dout, count * sizeof(float));
         break;
     case SONO_LAYER_RELU: sono_act_backward(din, dout, L->out, count, SONO_ACT_RELU); break;
