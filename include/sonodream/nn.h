@@ -301,6 +301,11 @@ sono_shape sono_net_input_shape(const sono_net *net);
 int sono_net_classes(const sono_net *net);
 int sono_net_max_batch(const sono_net *net);
 
+/* The widest input (frames, at H bands, batch 1) whose pass up to `layer`
+ * fits the net's buffers (0: none), for layers that take any width: a
+ * convolutional part can see a long spectrogram in one piece. */
+int sono_net_max_width(const sono_net *net, int H, int layer);
+
 /* Layers (at the construction input shape). */
 int sono_net_layer_count(const sono_net *net);
 const sono_layer_info *sono_net_layer(const sono_net *net, int index);

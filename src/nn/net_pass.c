@@ -307,3 +307,16 @@ sono_status sono_net_input_gradient(sono_net *net, const float *input, int batch
     if (objective) *objective = value;
     return sono_net_backward_to_input(net, net->dbuf[0], dinput, err);
 }
+
+int sono_net_max_width(const sono_net *net, int H, int layer) {
+    sono_shape shapes[SONO_NET_MAX_LAYERS];
+    /* Capacity grows with the width, so the widest that fits is a bisection
+     * between one frame and what the input buffer could hold at all. */
+    int lo = 0, hi = (int)(net->in_cap / ((size_t)net->input.c * (size_t)H));
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (sono_net_plan_pass(net, 1, H, mid, layer, shapes, NULL) == SONO_OK) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
