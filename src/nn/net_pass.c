@@ -101,8 +101,8 @@ static void layer_forward(sono_net *net, int i, int batch, int train) {
     int threads = sono_nn_threads(net->ws_threads);
     switch (L->info.type) {
     case SONO_LAYER_CONV:
-        sono_conv2d_forward(L->out, in, L->weight, L->bias, batch, si.c, si.h, si.w, so.c,
-                            L->info.kernel, L->info.act, net->ws, threads);
+        sono_conv2d_forward_cached(L->out, in, L->weight, L->bias, batch, si.c, si.h, si.w, so.c,
+                                   L->info.kernel, L->info.act, net->ws, threads, L->wino);
         break;
     case SONO_LAYER_POOL:
         sono_maxpool_forward(L->out, L->argmax, in, batch, si.c, si.h, si.w, L->info.kernel);
@@ -139,8 +139,8 @@ static void layer_backward(sono_net *net, int i, float *din, const float *dout, 
     float *dw = params ? L->dweight : NULL, *db = params ? L->dbias : NULL;
     switch (L->info.type) {
     case SONO_LAYER_CONV:
-        sono_conv2d_backward(din, dw, db, dout, L->out, in, L->weight, batch, si.c, si.h, si.w,
-                             so.c, L->info.kernel, L->info.act, net->ws, threads);
+        sono_conv2d_backward_cached(din, dw, db, dout, L->out, in, L->weight, batch, si.c, si.h, si.w,
+                                    so.c, L->info.kernel, L->info.act, net->ws, threads, L->wino);
         return;
     case SONO_LAYER_DENSE:
         sono_dense_backward(din, dw, db, dout, L->out, in, L->weight, batch, si.c, so.c,
