@@ -8,8 +8,9 @@ include=${SONO_SOURCE_DIR:?}/include/sonodream
 readelf -d "$library" | grep -q 'SONAME.*\[libsonodream\.so\.[0-9]*\]' ||
   { echo "exports: $library has no libsonodream.so.N soname" >&2; exit 1; }
 exported=$(nm -D --defined-only "$library" | awk '$2 ~ /^[TDBRVW]$/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
-# Names followed by "(" in the headers, less those defined static inline.
-declared=$(sed 's|/\*.*\*/||' "$include"/*.h | grep -oE '\bsono_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u)
+# Names followed by "(" in the headers, less those defined static inline
+# and return types of function pointers ("sono_status (*read)(...)").
+declared=$(sed 's|/\*.*\*/||; s|\bsono_[a-z0-9_]* *(\*||g' "$include"/*.h | grep -oE '\bsono_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u)
 inline=$(grep -hoE 'static inline [^(]*\bsono_[a-z0-9_]+ *\(' "$include"/*.h | grep -oE 'sono_[a-z0-9_]+ *\($' | tr -d ' (' | sort -u)
 declared=$(comm -23 <(echo "$declared") <(echo "$inline"))
 extra=$(comm -23 <(echo "$exported") <(echo "$declared"))
