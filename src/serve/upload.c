@@ -235,6 +235,20 @@ static int set_request(serve_upload *u) {
     return 1;
 }
 
+/* Every sample through the decoder, so a corrupt or truncated file is
+ * refused now, with the decoder's message, rather than failing the dream
+ * later. Runs on the connection's own thread. */
+static sono_status decode_all(sono_audio_reader *reader, const sono_audio_info *info, sono_error *err) {
+    const int64_t block = 65536;
+    float *buf = malloc((size_t)block * (size_t)info->channels * sizeof(float));
+    if (!buf) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    sono_status st = SONO_OK;
+    for (int64_t start = 0; st == SONO_OK && start < info->frames; start += block)
+        st = sono_audio_reader_read(reader, start, info->frames - start < block ? info->frames - start : block, buf, err);
+    free(buf);
+    return st;
+}
+
 /* The decoder's verdict on the upload, and its length. */
 static int check_audio(serve_upload *u) {
     const sono_server *s = u->server;
@@ -244,16 +258,21 @@ static int check_audio(serve_upload *u) {
     snprintf(path, sizeof path, "%s/upload", u->job->dir);
     sono_audio_reader *reader = NULL;
     sono_error err = {0};
-    if (sono_audio_reader_open(path, &reader, &err) != SONO_OK) {
+    sono_status st = sono_audio_reader_open(path, &reader, &err);
+    sono_audio_info info;
+    memset(&info, 0, sizeof info);
+    if (st == SONO_OK) info = *sono_audio_reader_info(reader);
+    int too_long = st == SONO_OK && info.seconds > s->opt.max_seconds;
+    if (st == SONO_OK && !too_long) st = decode_all(reader, &info, &err);
+    sono_audio_reader_close(reader);
+    if (st != SONO_OK) {
         serve_hide_paths(err.message, u->job);
         return refuse(u, 422, "%s", err.message), 0;
     }
-    const sono_audio_info info = *sono_audio_reader_info(reader);
-    sono_audio_reader_close(reader);
-    if (info.frames < 1) return refuse(u, 422, "%s holds no samples", u->job->input_name), 0;
-    if (info.seconds > s->opt.max_seconds)
+    if (too_long)
         return refuse(u, 422, "%s is %.1f s long; this server dreams recordings up to %g s (--max-seconds)",
                       u->job->input_name, info.seconds, s->opt.max_seconds), 0;
+    if (info.frames < 1) return refuse(u, 422, "%s holds no samples", u->job->input_name), 0;
     return 1;
 }
 
