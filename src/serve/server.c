@@ -421,6 +421,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* %XX decoding of paths and query arguments, as MHD's own, except that a
+ * decoded control byte (%00 included) becomes DEL, which no route or id
+ * contains: "/audio%00" must not be read as "/audio". */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *text) {
+    (void)cls, (void)conn;
+    char *out = text;
+    for (const char *in = text; *in; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '%' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2])) {
+            char hex[3] = {in[1], in[2], 0};
+            c = (unsigned char)strtol(hex, NULL, 16);
+            in += 2;
+        }
+        *out++ = (char)(c < 0x20 || c == 0x7f ? 0x7f : c);
+    }
+    *out = '\0';
+    return (size_t)(out - text);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char message[512];
@@ -516,6 +535,7 @@ static sono_status start_http(sono_server *s, sono_error *err) {
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                                 MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
                                  MHD_OPTION_END);
     char numeric[INET6_ADDRSTRLEN] = "";
     getnameinfo(ai->ai_addr, ai->ai_addrlen, numeric, sizeof numeric, NULL, 0, NI_NUMERICHOST);
