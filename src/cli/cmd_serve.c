@@ -4,28 +4,61 @@
  * server, print its URL, wait for Ctrl-C or SIGTERM, stop it (running dreams
  * are cancelled, the private folder removed) and exit 0. */
 #include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <pthread.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
-#include "sonodream/serve.h"
+#include "serve/serve.h"
 
-#ifndef SONO_EXAMPLES_DIR
-#define SONO_EXAMPLES_DIR ""
+#ifndef SONO_DATADIR_FROM_BINDIR
+#define SONO_DATADIR_FROM_BINDIR "../share/sonodream"
 #endif
+#ifndef SONO_FULL_PKGDATADIR
+#define SONO_FULL_PKGDATADIR "/usr/local/share/sonodream"
+#endif
+#ifndef SONO_SOURCE_EXAMPLES
+#define SONO_SOURCE_EXAMPLES ""
+#endif
+
+static int is_folder(const char *path) {
+    struct stat st;
+    return path[0] && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The shipped examples, as cli_shipped_model finds the model: installed
+ * beside the program (share/sonodream/examples), else in the source tree of
+ * a build, else under the configured prefix; NULL when none is there. */
+static const char *shipped_examples(void) {
+    static char path[PATH_MAX + 64];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(path, sizeof path, "%s/%s/examples", exe, SONO_DATADIR_FROM_BINDIR);
+        if (slash && is_folder(path)) return path;
+    }
+    if (is_folder(SONO_SOURCE_EXAMPLES)) return SONO_SOURCE_EXAMPLES;
+    snprintf(path, sizeof path, "%s/examples", SONO_FULL_PKGDATADIR);
+    return is_folder(path) ? path : NULL;
+}
 
 static void serve_usage(FILE *out) {
     sono_server_options d;
     sono_server_defaults(&d);
     fprintf(out,
-            "usage: sonodream serve [options] MODEL...\n\n"
+            "usage: sonodream serve [options] [MODEL...]\n\n"
             "A local dream studio: a web page and a JSON API to dream sounds interactively.\n"
-            "Open the printed URL in a browser; the API is described in the README.\n"
+            "Open the printed URL in a browser; the API is described in the README. Without a\n"
+            "MODEL, the shipped model installed under share/sonodream/models/ is used.\n"
             "Ctrl-C or SIGTERM cancels running dreams, removes the temporary files and exits.\n\n"
             "      --host ADDR        address to listen on (default %s: this machine only);\n"
             "                         any other address needs a token\n"
@@ -38,15 +71,18 @@ static void serve_usage(FILE *out) {
             "      --max-upload SIZE  largest upload, e.g. 100M (default %lld bytes); larger get 413\n"
             "      --max-seconds S    longest recording (default %g); longer get 422\n"
             "      --keep N           finished dreams kept with their files (default %d)\n"
-            "      --examples DIR     recordings the page offers (default: the shipped examples)\n"
+            "      --examples DIR     recordings the page offers (default: the shipped examples,\n"
+            "                         %s)\n"
             "  -q, --quiet            log nothing but errors\n"
             "  -h, --help             this help\n",
-            d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.keep);
+            d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.keep,
+            shipped_examples() ? shipped_examples() : "none found");
 }
 
 typedef struct serve_args {
     sono_server_options opt;
     char generated_token[33];
+    const char *shipped;  /* the shipped model, when no MODEL is named */
     int quiet;
 } serve_args;
 
@@ -86,9 +122,7 @@ static int parse_args(int argc, char **argv, serve_args *a, int *exit_code) {
         {"help", no_argument, 0, 'h'},                      {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     sono_server_defaults(&a->opt);
-    struct stat st;
-    if (SONO_EXAMPLES_DIR[0] && stat(SONO_EXAMPLES_DIR, &st) == 0 && S_ISDIR(st.st_mode))
-        a->opt.examples_dir = SONO_EXAMPLES_DIR;
+    a->opt.examples_dir = shipped_examples();
     *exit_code = 2;
     int opt;
     while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
@@ -103,12 +137,19 @@ static int parse_args(int argc, char **argv, serve_args *a, int *exit_code) {
         }
         if (!parse_option(a, opt, optarg)) return 0;
     }
-    if (optind >= argc) {
-        cli_failf("serve needs at least one MODEL (see 'sonodream serve --help')");
+    if (optind < argc) {
+        a->opt.model_paths = (const char *const *)argv + optind;
+        a->opt.model_count = argc - optind;
+        return 1;
+    }
+    a->shipped = cli_shipped_model();
+    if (!a->shipped) {
+        cli_failf("serve: no MODEL named, and the shipped model is not installed (see 'sonodream serve --help')");
         return 0;
     }
-    a->opt.model_paths = (const char *const *)argv + optind;
-    a->opt.model_count = argc - optind;
+    fprintf(stderr, "sonodream: no model named; using the shipped model %s\n", a->shipped);
+    a->opt.model_paths = &a->shipped;
+    a->opt.model_count = 1;
     return 1;
 }
 

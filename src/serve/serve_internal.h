@@ -12,7 +12,7 @@
 
 #include "sonodream/classifier.h"
 #include "sonodream/dream.h"
-#include "sonodream/serve.h"
+#include "serve/serve.h"
 
 #define SERVE_ID_LEN 32          /* hex digits of a job id (128 random bits) */
 #define SERVE_PATH_MAX 4096

@@ -1,4 +1,8 @@
-/* sonodream: a local dream studio over HTTP (libmicrohttpd).
+/* sonodream serve: a local dream studio over HTTP (libmicrohttpd).
+ *
+ * A module of its own beside libsonodream (not part of it, so the library
+ * does not depend on libmicrohttpd), and a client of the library's public
+ * API only: `sonodream serve` links it with libsonodream.so.
  *
  * One page (embedded in the library) and a JSON API:
  *   GET    /api/models                 the models: name, classes, layers, rate, features
@@ -17,16 +21,12 @@
  * no part of a request path names a file.
  *
  * Nothing here prints or exits: messages go through sono_log. */
-#ifndef SONODREAM_SERVE_H
-#define SONODREAM_SERVE_H
+#ifndef SONO_SERVE_H
+#define SONO_SERVE_H
 
 #include <stdint.h>
 
 #include "sonodream/error.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 typedef struct sono_server_options {
     const char *const *model_paths; /* (model_count) model files; names are their file names without .model */
@@ -69,7 +69,4 @@ const char *sono_server_url(const sono_server *s);
  * free. NULL is a no-op. */
 void sono_server_free(sono_server *s);
 
-#ifdef __cplusplus
-}
-#endif
 #endif
