@@ -14,6 +14,7 @@ small=(-F octaves=1 -F iterations=2)
 # ---- a server with small limits ----
 start_server main "$model" --max-upload 1M --max-seconds 5 --jobs 1 --queue 32 --keep 20
 main_url=$url
+main_pid=$pid
 main_tmp=$tmp/main/tmp
 
 r=$(request "${main_url}api/models")
@@ -169,6 +170,18 @@ expect 404 "$r" "an expired dream"
 kept=$(find "$tmp/queue/tmp" -mindepth 2 -maxdepth 2 -type d | wc -l)
 [ "$kept" = 2 ] || fail "$kept dream folders kept with --keep 2"
 
+# stop_server PID NAME: SIGTERM, exit 0 within 10 s (under ASan: no leak).
+stop_server() {
+  kill -TERM "$1"
+  for _ in $(seq 1 100); do kill -0 "$1" 2> /dev/null || break; sleep 0.1; done
+  kill -0 "$1" 2> /dev/null && fail "server $2 still running 10 s after SIGTERM"
+  local code=0
+  wait "$1" || code=$?
+  [ "$code" = 0 ] || fail "server $2 exited $code after SIGTERM: $(tail -20 "$tmp/$2/err")"
+}
+stop_server "$main_pid" main
+stop_server "$pid" queue
+
 # ---- the token, bound beyond loopback ----
 start_server open "$model" --host 0.0.0.0
 open_url=$(grep -o 'http://[^ #]*' "$tmp/open/out" | sed 's#//0\.0\.0\.0:#//127.0.0.1:#')
@@ -189,6 +202,7 @@ expect 200 "$r" "the token as a query"
 curl -s -f -o /dev/null "$open_url" || fail "the page itself needs no token"
 "$bin" serve --host 0.0.0.0 --token short "$model" 2> "$tmp/short.err" && fail "a short token was accepted"
 grep -q "token" "$tmp/short.err" || fail "short token message"
+stop_server "$pid" open
 
 # ---- SIGTERM during a dream ----
 start_server term "$model"

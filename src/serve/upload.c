@@ -352,9 +352,10 @@ static enum MHD_Result receive(sono_server *s, struct MHD_Connection *conn, serv
 }
 
 static enum MHD_Result complete(sono_server *s, struct MHD_Connection *conn, serve_upload *u) {
-    if (!u->status && u->post && MHD_destroy_post_processor(u->post) != MHD_YES)
-        refuse(u, 400, "the form is not valid multipart/form-data (it ends early)");
+    /* Destroying the parser also tells whether the form ended properly. */
+    int form_ended = !u->post || MHD_destroy_post_processor(u->post) == MHD_YES;
     u->post = NULL;
+    if (!form_ended) refuse(u, 400, "the form is not valid multipart/form-data (it ends early)");
     if (u->fd >= 0) close(u->fd);
     u->fd = -1;
     if (!u->status && set_request(u) && check_audio(u) && !serve_job_enqueue(s, u->job)) queue_full(u);
