@@ -35,9 +35,9 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 # One curl, many transfers over one kept-alive connection: time_total of
 # each is the request's own time, without process start-up.
 latencies() { # latencies ID COUNT -> one time per line, seconds
-  local urls=()
-  for _ in $(seq 1 "$2"); do urls+=("${url}api/dreams/$1"); done
-  curl -s -o /dev/null -w '%{time_total}\n' "${urls[@]}"
+  local args=()
+  for _ in $(seq 1 "$2"); do args+=(-o /dev/null "${url}api/dreams/$1"); done
+  curl -s -w '%{time_total}\n' "${args[@]}"
 }
 percentile() { sort -g | awk -v p="$1" '{ v[NR] = $1 } END { i = int(p * NR + 0.999); if (i < 1) i = 1; printf "%.2f", 1000 * v[i] }'; }
 short=$(post -F octaves=1 -F iterations=2)
@@ -62,9 +62,9 @@ rps() { # rps PATH -> requests/s over 5 s
     wrk -t2 -c8 -d5s "$url$1" | awk '/^Requests\/sec/ { printf "%.0f", $2 }'
   else
     local start end n=2000 urls=()
-    for _ in $(seq 1 $n); do urls+=("$url$1"); done
+    for _ in $(seq 1 $n); do urls+=(-o /dev/null "$url$1"); done
     start=$(date +%s.%N)
-    curl -s -o /dev/null "${urls[@]}"
+    curl -s "${urls[@]}"
     end=$(date +%s.%N)
     awk -v n=$n -v t="$(echo "$end $start" | awk '{ print $1 - $2 }')" 'BEGIN { printf "%.0f", n / t }'
   fi
