@@ -9,6 +9,7 @@
  *   CLIPS     clips of FOLD to dream (default 40, spread over the fold)
  *   FOLD      held-out fold (default 2)
  *   RENDERS   comma-separated (default wave,mask,griffin-lim)
+ * SONO_BENCH_OCTAVES and SONO_BENCH_ITERATIONS override the schedule.
  * Each clip is dreamed toward another class (the k-th clip toward
  * (label + 1 + k mod 9) mod classes) with the defaults, written as float
  * WAV, read back at the model's rate (libsoxr, as classify reads files)
@@ -112,6 +113,9 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
     req.render = render;
     req.ascent.objective = SONO_DREAM_CLASS;
     req.ascent.class_index = target;
+    /* SONO_BENCH_OCTAVES / SONO_BENCH_ITERATIONS: try another schedule. */
+    if (getenv("SONO_BENCH_OCTAVES")) req.ascent.octaves = atoi(getenv("SONO_BENCH_OCTAVES"));
+    if (getenv("SONO_BENCH_ITERATIONS")) req.ascent.iterations = atoi(getenv("SONO_BENCH_ITERATIONS"));
     sono_dream_result r;
     double t0 = now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
@@ -158,7 +162,15 @@ static double highpass_correlation(const float *a, const float *b, int64_t n, in
     return sab / sqrt(saa * sbb + 1e-30);
 }
 
-static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_render render, const char *tmp) {
+/* Correlation of the left and right channels (the stereo image's width). */
+static double channel_correlation(const float *x, int64_t n) {
+    double lr = 0, ll = 0, rr = 0;
+    for (int64_t i = 0; i < n; i++) lr += (double)x[2 * i] * x[2 * i + 1], ll += (double)x[2 * i] * x[2 * i], rr += (double)x[2 * i + 1] * x[2 * i + 1];
+    return lr / sqrt(ll * rr + 1e-30);
+}
+
+static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_render render, sono_dream_stereo stereo,
+                     const char *tmp) {
     sono_error err = {0};
     sono_recording in = {0}, out = {0};
     if (sono_audio_load_recording(hifi, &in.samples, &in.frames, &in.channels, &in.sample_rate, &err) != SONO_OK)
@@ -166,6 +178,7 @@ static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_rend
     sono_dream_request req;
     sono_dream_request_defaults(&req);
     req.render = render;
+    req.stereo = stereo;
     sono_dream_result r;
     double t0 = now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
@@ -176,13 +189,17 @@ static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_rend
         die(&err);
     const double fmax = sono_feature_config_fmax(&dreamer->features);
     double corr = highpass_correlation(in.samples, back.samples, in.frames, in.channels, in.sample_rate, fmax + 500);
-    printf("fidelity %-12s in %d Hz x %d ch x %lld frames -> out %d Hz x %d ch x %lld frames: %s; "
-           "above %.0f Hz correlation %.4f; consistency %.2f dB; %.2f s\n",
-           sono_dream_render_name(render), in.sample_rate, in.channels, (long long)in.frames, back.sample_rate,
+    printf("fidelity %-12s%s in %d Hz x %d ch x %lld frames -> out %d Hz x %d ch x %lld frames: %s; "
+           "above %.0f Hz correlation %.4f; consistency %.2f dB; objective %.3g -> %.3g; L/R correlation %.3f -> "
+           "%.3f; %.2f s\n",
+           sono_dream_render_name(render), stereo == SONO_STEREO_JOINT ? "" : " per-channel", in.sample_rate,
+           in.channels, (long long)in.frames, back.sample_rate,
            back.channels, (long long)back.frames,
            back.sample_rate == in.sample_rate && back.channels == in.channels && back.frames == in.frames ? "equal"
                                                                                                         : "DIFFERENT",
-           fmax + 500, corr, consistency_of_file(dreamer, tmp, &r), seconds);
+           fmax + 500, corr, consistency_of_file(dreamer, tmp, &r), r.objective_before, r.objective_after,
+           in.channels == 2 ? channel_correlation(in.samples, in.frames) : 1,
+           back.channels == 2 ? channel_correlation(back.samples, back.frames) : 1, seconds);
     sono_dream_result_free(&r);
     sono_recording_free(&in), sono_recording_free(&out), sono_recording_free(&back);
 }
@@ -231,7 +248,8 @@ int main(int argc, char **argv) {
                t.count, 100.0 * t.risen / n, t.consistency / n, t.seconds / n);
         fflush(stdout);
         const char *hifi = getenv("SONO_HIFI");
-        if (hifi) fidelity(dreamer, hifi, render, tmp);
+        if (hifi) fidelity(dreamer, hifi, render, SONO_STEREO_JOINT, tmp);
+        if (hifi && render == SONO_RENDER_WAVE) fidelity(dreamer, hifi, render, SONO_STEREO_PER_CHANNEL, tmp);
     }
     unlink(tmp);
     free(chosen);

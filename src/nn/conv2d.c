@@ -10,6 +10,7 @@
  *   N x [ dweight (O, C*k*k) | dbias (O) ]      per-sample partial gradients
  * The partials are summed over samples in a fixed order, so the parameter
  * gradients are the same for any thread count. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -159,7 +160,7 @@ void sono_conv2d_forward_with(float *out, const float *inp, const float *weight,
                               int threads, sono_conv_algo algo) {
     if (use_winograd(C, H, W, O, k, algo)) {
         sono_winograd_forward(out, inp, weight, bias, N, C, H, W, O, act, ws, threads,
-                              algo == SONO_CONV_WINOGRAD_PORTABLE);
+                              algo == SONO_CONV_WINOGRAD_PORTABLE, NULL);
         return;
     }
     size_t hw = (size_t)H * W;
@@ -275,7 +276,7 @@ void sono_conv2d_backward_with(float *dinp, float *dweight, float *dbias, const 
                                int threads, sono_conv_algo algo) {
     if (use_winograd(C, H, W, O, k, algo)) {
         sono_winograd_backward(dinp, dweight, dbias, dout, out, inp, weight, N, C, H, W, O, act,
-                               ws, threads, algo == SONO_CONV_WINOGRAD_PORTABLE);
+                               ws, threads, algo == SONO_CONV_WINOGRAD_PORTABLE, NULL);
         return;
     }
     size_t hw = (size_t)H * W;
@@ -310,4 +311,47 @@ void sono_conv2d_backward(float *dinp, float *dweight, float *dbias, const float
                           int H, int W, int O, int k, sono_act act, float *ws, int threads) {
     sono_conv2d_backward_with(dinp, dweight, dbias, dout, out, inp, weight, N, C, H, W, O, k, act,
                               ws, threads, SONO_CONV_AUTO);
+}
+
+void sono_conv2d_forward_cached(float *out, const float *inp, const float *weight, const float *bias, int N, int C,
+                                int H, int W, int O, int k, sono_act act, float *ws, int threads,
+                                sono_wino_cache *cache) {
+    if (cache && use_winograd(C, H, W, O, k, SONO_CONV_AUTO)) {
+        sono_winograd_forward(out, inp, weight, bias, N, C, H, W, O, act, ws, threads, 0, cache);
+        return;
+    }
+    sono_conv2d_forward_with(out, inp, weight, bias, N, C, H, W, O, k, act, ws, threads, SONO_CONV_AUTO);
+}
+
+void sono_conv2d_backward_cached(float *dinp, float *dweight, float *dbias, const float *dout, const float *out,
+                                 const float *inp, const float *weight, int N, int C, int H, int W, int O, int k,
+                                 sono_act act, float *ws, int threads, sono_wino_cache *cache) {
+    if (cache && use_winograd(C, H, W, O, k, SONO_CONV_AUTO)) {
+        sono_winograd_backward(dinp, dweight, dbias, dout, out, inp, weight, N, C, H, W, O, act, ws, threads, 0,
+                               cache);
+        return;
+    }
+    sono_conv2d_backward_with(dinp, dweight, dbias, dout, out, inp, weight, N, C, H, W, O, k, act, ws, threads,
+                              SONO_CONV_AUTO);
+}
+
+sono_wino_cache *sono_wino_cache_new(int O, int C) {
+    sono_wino_cache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    const size_t u = ((size_t)36 * O * C + 15) / 16 * 16, w = (size_t)O * C * 9;
+    c->U = malloc(u * sizeof(float));
+    c->Uflip = malloc(u * sizeof(float));
+    c->key = malloc(w * sizeof(float));
+    c->key_flip = malloc(w * sizeof(float));
+    if (!c->U || !c->Uflip || !c->key || !c->key_flip) {
+        sono_wino_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sono_wino_cache_free(sono_wino_cache *c) {
+    if (!c) return;
+    free(c->U), free(c->Uflip), free(c->key), free(c->key_flip);
+    free(c);
 }

@@ -147,6 +147,27 @@ static void weight_transform(float *U, const float *weight, int O, int C, int fl
         }
 }
 
+/* The transformed weights: into ws without a cache; with one, reused as
+ * long as the weights are bitwise the ones they were made from (a dream
+ * runs hundreds of passes with the same weights; training changes them
+ * every step, and then the comparison fails at once and they are made
+ * again). */
+static const float *transformed_weights(sono_wino_cache *cache, int flip, const float *weight, int O, int C,
+                                        float *ws, int threads) {
+    if (!cache) {
+        weight_transform(ws, weight, O, C, flip, threads);
+        return ws;
+    }
+    float *U = flip ? cache->Uflip : cache->U, *key = flip ? cache->key_flip : cache->key;
+    int *valid = flip ? &cache->valid_flip : &cache->valid;
+    const size_t bytes = (size_t)O * C * 9 * sizeof(float);
+    if (*valid && memcmp(key, weight, bytes) == 0) return U;
+    weight_transform(U, weight, O, C, flip, threads);
+    memcpy(key, weight, bytes);
+    *valid = 1;
+    return U;
+}
+
 /* dweight[o][c] (3x3) = G^T dU[.][o][c] G (adjoint of weight_transform),
  * vectorised over the O*C pairs: first into tmp (9, O*C), then interleaved
  * into dweight's (O, C, 3, 3) order. */
@@ -503,20 +524,20 @@ static void forward_split(float *out, const float *const *img, const float *U, c
 
 void sono_winograd_forward(float *out, const float *inp, const float *weight, const float *bias,
                            int N, int C, int H, int W, int O, sono_act act, float *ws, int threads,
-                           int portable) {
+                           int portable, sono_wino_cache *cache) {
     geom g = make_geom(C, H, W, O, portable);
     size_t hw = (size_t)H * W;
-    weight_transform(ws, weight, O, C, 0, threads);
+    const float *U = transformed_weights(cache, 0, weight, O, C, ws, threads);
     int blas = sono_blas_single();
     if (N > 0 && N < threads) {
         const float *img[N];
         for (int n = 0; n < N; n++) img[n] = inp + (size_t)n * C * hw;
-        forward_split(out, img, ws, bias, N, C, O, act, &g, ws, threads);
+        forward_split(out, img, U, bias, N, C, O, act, &g, ws, threads);
     } else {
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int n = 0; n < N; n++) {
             scratch s = thread_scratch(ws, &g, omp_get_thread_num());
-            forward_sample(out + (size_t)n * O * hw, inp + (size_t)n * C * hw, ws, bias, C, O, act,
+            forward_sample(out + (size_t)n * O * hw, inp + (size_t)n * C * hw, U, bias, C, O, act,
                            &g, &s);
         }
     }
@@ -551,11 +572,11 @@ static void backward_sample(float *din, float *pw, float *pb, const float *dout,
 void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *out, const float *inp, const float *weight, int N, int C,
                             int H, int W, int O, sono_act act, float *ws, int threads,
-                            int portable) {
+                            int portable, sono_wino_cache *cache) {
     geom g = make_geom(C, H, W, O, portable);
     size_t hw = (size_t)H * W, nw = (size_t)O * C * 9, stride = partial_floats(C, O);
     float *partials = ws + weights_floats(&g) + (size_t)threads * thread_floats(&g);
-    if (dinp) weight_transform(ws, weight, C, O, 1, threads);
+    const float *Uflip = dinp ? transformed_weights(cache, 1, weight, C, O, ws, threads) : ws;
     int blas = sono_blas_single();
     if (!dweight && dinp && N > 0 && N < threads) {
         /* Input gradient only: dpre of sample n goes to thread n's scratch
@@ -578,7 +599,7 @@ void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const flo
                                      dout + off, out + off, o1 - o0, hw, act);
             }
         }
-        forward_split(dinp, dpre, ws, NULL, N, O, C, SONO_ACT_NONE, &g, ws, threads);
+        forward_split(dinp, dpre, Uflip, NULL, N, O, C, SONO_ACT_NONE, &g, ws, threads);
         if (dbias) sono_conv2d_reduce(dbias, partials + nw, stride, (size_t)O, N, threads);
         sono_blas_restore(blas);
         return;
@@ -589,7 +610,7 @@ void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const flo
         float *part = partials + (size_t)n * stride;
         backward_sample(dinp ? dinp + (size_t)n * C * hw : NULL, dweight ? part : NULL,
                         dbias ? part + nw : NULL, dout + (size_t)n * O * hw,
-                        out + (size_t)n * O * hw, inp + (size_t)n * C * hw, ws, &g, act, &s);
+                        out + (size_t)n * O * hw, inp + (size_t)n * C * hw, Uflip, &g, act, &s);
     }
     if (dweight) sono_conv2d_reduce(dweight, partials, stride, nw, N, threads);
     if (dbias) sono_conv2d_reduce(dbias, partials + nw, stride, (size_t)O, N, threads);

@@ -285,6 +285,17 @@ sono_status sono_net_new(sono_net **out, const char *spec, sono_shape input, int
     return sono_net_new_checked(out, spec, input, classes, max_batch, seed, NULL, NULL, err);
 }
 
+/* Every 3x3 convolution keeps its transformed weights between passes. */
+static sono_status alloc_wino_caches(sono_net *net, sono_error *err) {
+    for (int i = 0; i < net->count; i++) {
+        sono_layer *L = &net->layers[i];
+        if (L->info.type != SONO_LAYER_CONV || L->info.kernel != 3) continue;
+        if (!(L->wino = sono_wino_cache_new(L->info.out.c, L->info.in.c)))
+            return sono_error_set(err, SONO_ERR_MEMORY, "network: out of memory for layer %s", L->info.name);
+    }
+    return SONO_OK;
+}
+
 sono_status sono_net_new_checked(sono_net **out, const char *spec, sono_shape input, int classes, int max_batch,
                                  uint64_t seed, sono_net_tensor_check check, void *user, sono_error *err) {
     *out = NULL;
@@ -312,6 +323,7 @@ sono_status sono_net_new_checked(sono_net **out, const char *spec, sono_shape in
     if ((st = layout_tensors(net, err))) goto fail;
     if (check && (st = check(net, user, err))) goto fail;
     if ((st = alloc_buffers(net, err))) goto fail;
+    if ((st = alloc_wino_caches(net, err))) goto fail;
     bind_tensors(net);
     sono_net_init(net, seed);
     *out = net;
@@ -323,6 +335,7 @@ fail:
 
 void sono_net_free(sono_net *net) {
     if (!net) return;
+    for (int i = 0; i < net->count; i++) sono_wino_cache_free(net->layers[i].wino);
     free(net->tensors);
     free(net->params);
     free(net->grads);
@@ -422,6 +435,8 @@ void sono_net_rng_state(const sono_net *net, uint64_t *seed, uint64_t *step) {
     if (seed) *seed = net->rng_seed;
     if (step) *step = net->rng_step;
 }
+
+void sono_net_set_sample_offset(sono_net *net, int64_t first) { net->sample_offset = first; }
 
 void sono_net_set_rng_state(sono_net *net, uint64_t seed, uint64_t step) {
     net->rng_seed = seed;

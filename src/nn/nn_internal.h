@@ -73,16 +73,38 @@ void sono_conv2d_backward_with(float *dinp, float *dweight, float *dbias, const 
                                int C, int H, int W, int O, int k, sono_act act, float *ws,
                                int threads, sono_conv_algo algo);
 
+/* A layer's Winograd-transformed weights kept between passes, with the
+ * weights they were made from (see transformed_weights in
+ * conv2d_winograd.c). One per 3x3 convolution of a net. */
+typedef struct sono_wino_cache {
+    float *U, *Uflip;        /* (36, O, C) and (36, C, O) */
+    float *key, *key_flip;   /* (O * C * 9) the weights each was made from */
+    int valid, valid_flip;
+} sono_wino_cache;
+
+sono_wino_cache *sono_wino_cache_new(int O, int C);
+void sono_wino_cache_free(sono_wino_cache *cache);
+
+/* sono_conv2d_forward/backward (AUTO algorithm) reusing a layer's cache
+ * (may be NULL) when the Winograd kernels run. */
+void sono_conv2d_forward_cached(float *out, const float *inp, const float *weight, const float *bias, int N, int C,
+                                int H, int W, int O, int k, sono_act act, float *ws, int threads,
+                                sono_wino_cache *cache);
+void sono_conv2d_backward_cached(float *dinp, float *dweight, float *dbias, const float *dout, const float *out,
+                                 const float *inp, const float *weight, int N, int C, int H, int W, int O, int k,
+                                 sono_act act, float *ws, int threads, sono_wino_cache *cache);
+
 /* conv2d_winograd.c: the 3x3 kernels, same contracts as sono_conv2d_*;
- * `portable` forces the portable transforms and cblas products. */
+ * `portable` forces the portable transforms and cblas products; cache may
+ * be NULL. */
 size_t sono_winograd_workspace_floats(int N, int C, int H, int W, int O, int threads);
 void sono_winograd_forward(float *out, const float *inp, const float *weight, const float *bias,
                            int N, int C, int H, int W, int O, sono_act act, float *ws, int threads,
-                           int portable);
+                           int portable, sono_wino_cache *cache);
 void sono_winograd_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *out, const float *inp, const float *weight, int N, int C,
                             int H, int W, int O, sono_act act, float *ws, int threads,
-                            int portable);
+                            int portable, sono_wino_cache *cache);
 
 #if SONO_NN_AVX512
 /* winograd_avx512.c: the transforms of one tile row of one channel, tw
@@ -130,6 +152,7 @@ typedef struct sono_layer {
     float *out;             /* (max_batch, out) activations */
     int32_t *argmax;        /* pool: (max_batch, out) */
     size_t out_cap;         /* floats in out */
+    sono_wino_cache *wino;  /* 3x3 conv: transformed weights kept between passes */
     sono_shape cur_in, cur_out; /* shapes of the last pass */
 } sono_layer;
 
@@ -163,6 +186,7 @@ struct sono_net {
 
     uint64_t rng_seed, rng_step;
     uint64_t pass_step;              /* dropout step of the last train forward */
+    int64_t sample_offset;           /* of this process's part in a split batch (dropout) */
     /* the last pass */
     int pass_batch, pass_last, pass_train, pass_valid, pass_full, loss_valid;
     sono_shape pass_input;
