@@ -35,6 +35,16 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
                              const char *left_label, const char *right_label, const sono_curve *curves,
                              int count, int points, sono_error *err);
 
+/* The picture of a dream: input and dream log-mel (n_mels, frames) in dB
+ * side by side, as sono_plot_spectrograms draws them over
+ * SONO_PLOT_DREAM_RANGE_DB (the range whose 255th part is the dream step's
+ * level). Recordings longer than SONO_PLOT_MAX_COLUMNS frames are pictured
+ * at a coarser hop, the loudest frame of each group kept. */
+#define SONO_PLOT_DREAM_RANGE_DB 80.0
+#define SONO_PLOT_MAX_COLUMNS 4096
+sono_status sono_plot_dream(const char *path, const sono_feature_config *cfg, const float *input_db,
+                            const float *output_db, int frames, const char *input_title, sono_error *err);
+
 /* Magma-like colour for t in [0, 1]. */
 void sono_colormap_magma(double t, double rgb[3]);
 

@@ -25,8 +25,6 @@
 /* Windows per network call: the conv kernels run one window per thread. */
 #define DREAM_MAX_BATCH 8
 #define NOISE_LEVEL_DB (-40.0)
-#define PLOT_RANGE_DB 80.0 /* the step's unit is 1/255 of this (SONO_DREAM_LEVEL_DB) */
-#define PLOT_MAX_COLUMNS 4096 /* longer spectrograms are pictured at a coarser hop */
 #define SEED_MAX 9007199254740991L /* 2^53 - 1: exact in JSON */
 #define COPY_BLOCK_FRAMES 65536
 
@@ -486,33 +484,11 @@ static char *dream_html(const dream_args *a, const sono_classifier *c, const son
                      args);
 }
 
-/* Long spectrograms are pictured at a coarser hop: the loudest of each
- * group of frames, in place. Returns the frames left. */
-static int coarsen(float *db, int n_mels, int frames, int factor) {
-    if (factor <= 1) return frames;
-    int out = (frames + factor - 1) / factor;
-    for (int m = 0; m < n_mels; m++) {
-        const float *row = db + (size_t)m * frames;
-        float *dst = db + (size_t)m * out;
-        for (int j = 0; j < out; j++) {
-            float v = -INFINITY;
-            for (int k = j * factor; k < (j + 1) * factor && k < frames; k++) v = row[k] > v ? row[k] : v;
-            dst[j] = v;
-        }
-    }
-    return out;
-}
-
+/* OUT.png: input and dream side by side (long recordings coarsened). */
 static sono_status write_picture(const dream_args *a, const sono_classifier *c, sono_dream_result *r,
                                  const out_paths *p, sono_error *err) {
-    sono_feature_config cfg = c->features;
-    const int factor = (r->spec_frames + PLOT_MAX_COLUMNS - 1) / PLOT_MAX_COLUMNS;
-    int frames = coarsen(r->input_db, r->n_mels, r->spec_frames, factor);
-    coarsen(r->output_db, r->n_mels, r->spec_frames, factor);
-    if (factor > 1) cfg.hop *= factor;
-    sono_spectrogram_panel panels[2] = {{a->input ? "input" : "noise", r->input_db, frames},
-                                        {"dream", r->output_db, frames}};
-    return sono_plot_spectrograms(p->png, &cfg, panels, 2, PLOT_RANGE_DB, err);
+    return sono_plot_dream(p->png, &c->features, r->input_db, r->output_db, r->spec_frames,
+                           a->input ? "input" : "noise", err);
 }
 
 /* OUT-input.wav: the input as it was given (its rate and channels), as

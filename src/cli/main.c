@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"classify", "top classes of sound files", cmd_classify},
     {"dream", "DeepDream a sound: make a layer, channel or class respond more", cmd_dream},
     {"layers", "list a model's layers (what dream --layer/--channel take)", cmd_layers},
+    {"serve", "a local dream studio: web page and JSON API", cmd_serve},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

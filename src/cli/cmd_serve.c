@@ -1,0 +1,201 @@
+/* sonodream serve [options] MODEL...: the dream studio in a browser.
+ *
+ * A thin client of sono_server (src/serve): parse the options, start the
+ * server, print its URL, wait for Ctrl-C or SIGTERM, stop it (running dreams
+ * are cancelled, the private folder removed) and exit 0. */
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "serve/serve.h"
+
+#ifndef SONO_DATADIR_FROM_BINDIR
+#define SONO_DATADIR_FROM_BINDIR "../share/sonodream"
+#endif
+#ifndef SONO_FULL_PKGDATADIR
+#define SONO_FULL_PKGDATADIR "/usr/local/share/sonodream"
+#endif
+#ifndef SONO_SOURCE_EXAMPLES
+#define SONO_SOURCE_EXAMPLES ""
+#endif
+
+static int is_folder(const char *path) {
+    struct stat st;
+    return path[0] && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The shipped examples, as cli_shipped_model finds the model: installed
+ * beside the program (share/sonodream/examples), else in the source tree of
+ * a build, else under the configured prefix; NULL when none is there. */
+static const char *shipped_examples(void) {
+    static char path[PATH_MAX + 64];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(path, sizeof path, "%s/%s/examples", exe, SONO_DATADIR_FROM_BINDIR);
+        if (slash && is_folder(path)) return path;
+    }
+    if (is_folder(SONO_SOURCE_EXAMPLES)) return SONO_SOURCE_EXAMPLES;
+    snprintf(path, sizeof path, "%s/examples", SONO_FULL_PKGDATADIR);
+    return is_folder(path) ? path : NULL;
+}
+
+static void serve_usage(FILE *out) {
+    sono_server_options d;
+    sono_server_defaults(&d);
+    fprintf(out,
+            "usage: sonodream serve [options] [MODEL...]\n\n"
+            "A local dream studio: a web page and a JSON API to dream sounds interactively.\n"
+            "Open the printed URL in a browser; the API is described in the README. Without a\n"
+            "MODEL, the shipped model installed under share/sonodream/models/ is used.\n"
+            "Ctrl-C or SIGTERM cancels running dreams, removes the temporary files and exits.\n\n"
+            "      --host ADDR        address to listen on (default %s: this machine only);\n"
+            "                         any other address needs a token\n"
+            "      --port N           port (default %d; 0: any free port)\n"
+            "      --token TOKEN      every API call must carry it ('Authorization: Bearer TOKEN'\n"
+            "                         or ?token=TOKEN); with a non-loopback --host and no --token,\n"
+            "                         one is generated and printed\n"
+            "      --jobs N           dreams at once (default %d)\n"
+            "      --queue N          dreams waiting beyond those; more get 503 (default %d)\n"
+            "      --max-upload SIZE  largest upload, e.g. 100M (default %lld bytes); larger get 413\n"
+            "      --max-seconds S    longest recording (default %g); longer get 422\n"
+            "      --keep N           finished dreams kept with their files (default %d)\n"
+            "      --examples DIR     recordings the page offers (default: the shipped examples,\n"
+            "                         %s)\n"
+            "  -q, --quiet            log nothing but errors\n"
+            "  -h, --help             this help\n",
+            d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.keep,
+            shipped_examples() ? shipped_examples() : "none found");
+}
+
+typedef struct serve_args {
+    sono_server_options opt;
+    char generated_token[33];
+    const char *shipped;  /* the shipped model, when no MODEL is named */
+    int quiet;
+} serve_args;
+
+enum { OPT_HOST = 256, OPT_PORT, OPT_TOKEN, OPT_JOBS, OPT_QUEUE, OPT_MAX_UPLOAD, OPT_MAX_SECONDS, OPT_KEEP,
+       OPT_EXAMPLES };
+
+static int parse_option(serve_args *a, int opt, const char *arg) {
+    sono_server_options *o = &a->opt;
+    long v;
+    unsigned long long size;
+    switch (opt) {
+    case OPT_HOST: o->host = arg; return 1;
+    case OPT_PORT: return cli_parse_int("port", arg, 0, 65535, &v) && ((o->port = (int)v), 1);
+    case OPT_TOKEN:
+        if (strlen(arg) < 8) return cli_failf("option --token: use at least 8 characters"), 0;
+        o->token = arg;
+        return 1;
+    case OPT_JOBS: return cli_parse_int("jobs", arg, 1, 64, &v) && ((o->jobs = (int)v), 1);
+    case OPT_QUEUE: return cli_parse_int("queue", arg, 0, 100000, &v) && ((o->queue = (int)v), 1);
+    case OPT_MAX_UPLOAD:
+        return cli_parse_size("max-upload", arg, &size) && ((o->max_upload = (int64_t)size), 1);
+    case OPT_MAX_SECONDS: return cli_parse_double("max-seconds", arg, 0.001, 1e7, &o->max_seconds);
+    case OPT_KEEP: return cli_parse_int("keep", arg, 0, 100000, &v) && ((o->keep = (int)v), 1);
+    case OPT_EXAMPLES: o->examples_dir = arg; return 1;
+    case 'q': a->quiet = 1; return 1;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, serve_args *a, int *exit_code) {
+    static const struct option longopts[] = {
+        {"host", required_argument, 0, OPT_HOST},           {"port", required_argument, 0, OPT_PORT},
+        {"token", required_argument, 0, OPT_TOKEN},         {"jobs", required_argument, 0, OPT_JOBS},
+        {"queue", required_argument, 0, OPT_QUEUE},         {"max-upload", required_argument, 0, OPT_MAX_UPLOAD},
+        {"max-seconds", required_argument, 0, OPT_MAX_SECONDS}, {"keep", required_argument, 0, OPT_KEEP},
+        {"examples", required_argument, 0, OPT_EXAMPLES},   {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},                      {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    sono_server_defaults(&a->opt);
+    a->opt.examples_dir = shipped_examples();
+    *exit_code = 2;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            serve_usage(stdout);
+            *exit_code = 0;
+            return 0;
+        }
+        if (opt == '?') {
+            serve_usage(stderr);
+            return 0;
+        }
+        if (!parse_option(a, opt, optarg)) return 0;
+    }
+    if (optind < argc) {
+        a->opt.model_paths = (const char *const *)argv + optind;
+        a->opt.model_count = argc - optind;
+        return 1;
+    }
+    a->shipped = cli_shipped_model();
+    if (!a->shipped) {
+        cli_failf("serve: no MODEL named, and the shipped model is not installed (see 'sonodream serve --help')");
+        return 0;
+    }
+    fprintf(stderr, "sonodream: no model named; using the shipped model %s\n", a->shipped);
+    a->opt.model_paths = &a->shipped;
+    a->opt.model_count = 1;
+    return 1;
+}
+
+/* A token for a server bound beyond loopback when none was given: 128
+ * random bits. */
+static int generate_token(serve_args *a) {
+    unsigned char random[16];
+    if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) return 0;
+    for (size_t i = 0; i < sizeof random; i++) snprintf(a->generated_token + 2 * i, 3, "%02x", random[i]);
+    a->opt.token = a->generated_token;
+    return 1;
+}
+
+int cmd_serve(int argc, char **argv) {
+    serve_args a;
+    int code = 0;
+    if (!parse_args(argc, argv, &a, &code)) return code;
+    int generated = 0;
+    if (!sono_server_host_is_loopback(a.opt.host) && !a.opt.token) {
+        if (!generate_token(&a)) return cli_failf("serve: no random numbers for a token"), 1;
+        generated = 1;
+    }
+    cli_log_to_stderr(0);
+    if (a.quiet) sono_log_set(NULL, NULL);
+    /* Signals are taken by this thread alone (sigwait): the server's threads,
+     * started below, inherit the blocked mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sono_error err = {0};
+    sono_server *server = NULL;
+    if (sono_server_start(&a.opt, &server, &err) != SONO_OK) return cli_fail(&err);
+    if (a.opt.token) {
+        printf("sonodream serve: listening on %s#token=%s\n", sono_server_url(server), a.opt.token);
+        if (generated) printf("sonodream serve: API token (generated): %s\n", a.opt.token);
+    } else printf("sonodream serve: listening on %s\n", sono_server_url(server));
+    printf("sonodream serve: Ctrl-C stops it\n");
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    /* A second Ctrl-C while stopping ends the process at once. */
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+    fprintf(stderr, "sonodream serve: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "interrupted");
+    sono_server_free(server);
+    return 0;
+}
