@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"classify", "top classes of sound files", cmd_classify},
     {"dream", "DeepDream a sound: make a layer, channel or class respond more", cmd_dream},
     {"layers", "list a model's layers (what dream --layer/--channel take)", cmd_layers},
+    {"atlas", "what every channel hears, and the recordings that excite it most", cmd_atlas},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 
