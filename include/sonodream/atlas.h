@@ -67,10 +67,12 @@ typedef struct sono_atlas_index {
  * mean activation per clip and channel of each of those layers, the `top`
  * clips per channel (by partial selection; ties go to the lower clip
  * number), and the mean per class. Clips are standardised as the model
- * expects and go through the net max_batch at a time. The set must match the
- * classifier (sono_check_compatible). Free with sono_atlas_index_free. */
-sono_status sono_atlas_index_build(sono_classifier *c, const sono_feature_set *set, uint64_t folds,
-                                   const int *layers, int count, int top, sono_atlas_index *index,
+ * expects and go through the net max_batch at a time, the batches shared
+ * among `jobs` workers: workers[0..jobs) are loads of the same model, one
+ * per thread, each used single-threaded. The set must match the model
+ * (sono_check_compatible). Free with sono_atlas_index_free. */
+sono_status sono_atlas_index_build(sono_classifier *const *workers, int jobs, const sono_feature_set *set,
+                                   uint64_t folds, const int *layers, int count, int top, sono_atlas_index *index,
                                    sono_error *err);
 void sono_atlas_index_free(sono_atlas_index *index);
 

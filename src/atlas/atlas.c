@@ -33,12 +33,10 @@ const char *sono_atlas_stage_name(sono_atlas_stage stage) {
     return "?";
 }
 
-/* The atlas ascent: 3 octaves of 8 steps (24 steps, the dream's default is
- * 40) with the mask render. Measured on the shipped model, 2 s of noise, one
- * core (see docs/ARCHITECTURE.md, "atlas"): the wave render costs about 6x
- * the mask render per dream, which would put the 266 dreams of the full
- * atlas far beyond its 3 minutes; fewer octaves than 3 leave the coarse
- * structure (slow sweeps, pulses) undeveloped. */
+/* The dream's own defaults (wave render, 4 octaves x 10 steps): they fit
+ * the atlas's time (the full atlas of the shipped model, 266 dreams, in
+ * about 2 minutes on two busy cores; docs/ARCHITECTURE.md, "atlas"), so
+ * an atlas picture is what `sonodream dream --noise` gives. */
 void sono_atlas_defaults(sono_atlas_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->classes = 1;
@@ -46,9 +44,6 @@ void sono_atlas_defaults(sono_atlas_options *opt) {
     opt->noise_db = -40.0;
     opt->top = 6;
     sono_dream_request_defaults(&opt->dream);
-    opt->dream.render = SONO_RENDER_MASK;
-    opt->dream.ascent.octaves = 3;
-    opt->dream.ascent.iterations = 8;
 }
 
 static double now_seconds(void) {
@@ -407,13 +402,36 @@ static sono_status make_dirs(const atlas_job *job, sono_error *err) {
     return s;
 }
 
-static sono_status load_workers(atlas_job *job, int jobs, sono_classifier **workers, sono_error *err) {
-    workers[0] = job->c;
-    for (int w = 1; w < jobs; w++) {
-        sono_status s = sono_classifier_load(job->model_path, ATLAS_MAX_BATCH, &workers[w], NULL, err);
+/* One classifier per worker (a classifier runs one pass at a time). */
+static sono_status load_workers(atlas_job *job, sono_error *err) {
+    job->jobs = job->opt->jobs > 0 ? job->opt->jobs : omp_get_max_threads();
+    job->workers = calloc((size_t)job->jobs, sizeof *job->workers);
+    if (!job->workers) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    job->workers[0] = job->c;
+    for (int w = 1; w < job->jobs; w++) {
+        sono_status s = sono_classifier_load(job->model_path, ATLAS_MAX_BATCH, &job->workers[w], NULL, err);
         if (s != SONO_OK) return s;
     }
     return SONO_OK;
+}
+
+/* Run one item on worker w and record how it went. */
+static void dream_one(atlas_job *job, int w, atlas_item *it, const sono_recording *noise, dream_state *st) {
+    int stop;
+#pragma omp atomic read
+    stop = st->stop;
+    if (stop) return;
+    sono_error e = {0};
+    sono_status ds = dream_item(job, job->workers[w], it, noise, st, &e);
+#pragma omp critical(sono_atlas_progress)
+    {
+        if (ds == SONO_OK) st->done++;
+        else if (st->first_status == SONO_OK || st->first_status == SONO_ERR_INTERRUPTED) {
+            if (ds != SONO_ERR_INTERRUPTED || st->first_status == SONO_OK) st->first_err = e, st->first_status = ds;
+            st->stop = 1;
+        }
+    }
+    if (ds == SONO_OK) report_progress(st);
 }
 
 static sono_status dream_all(atlas_job *job, sono_atlas_report *report, sono_error *err) {
@@ -427,40 +445,21 @@ static sono_status dream_all(atlas_job *job, sono_atlas_report *report, sono_err
         else todo[todo_count++] = i;
     }
     dream_state st = {job, 0, todo_count, 0, {0}, SONO_OK};
-    int jobs = opt->jobs > 0 ? opt->jobs : omp_get_max_threads();
-    if (jobs > todo_count) jobs = todo_count > 0 ? todo_count : 1;
-    sono_classifier **workers = calloc((size_t)jobs, sizeof *workers);
     sono_recording noise = {NULL, 0, 1, job->c->features.sample_rate};
-    sono_status s = workers ? SONO_OK : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    if (s == SONO_OK && todo_count) s = load_workers(job, jobs, workers, err);
-    if (s == SONO_OK && todo_count)
+    sono_status s = SONO_OK;
+    if (todo_count)
         s = sono_dream_noise(&job->c->features, opt->seconds, opt->noise_db, opt->dream.ascent.seed, &noise.samples,
                              &noise.frames, err);
     if (s == SONO_OK && todo_count) {
         report_progress(&st);
-        /* Each worker's passes call BLAS single-threaded; set that once
-         * here so no two workers switch OpenBLAS's thread count at once. */
-        int blas_threads = openblas_get_num_threads();
-        if (jobs > 1) openblas_set_num_threads(1);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(jobs)
-        for (int t = 0; t < todo_count; t++) {
-            int stop;
-#pragma omp atomic read
-            stop = st.stop;
-            if (stop) continue;
-            sono_error e = {0};
-            sono_status ds = dream_item(job, workers[omp_get_thread_num()], &job->items[todo[t]], &noise, &st, &e);
-#pragma omp critical(sono_atlas_progress)
-            {
-                if (ds == SONO_OK) st.done++;
-                else if (st.first_status == SONO_OK || st.first_status == SONO_ERR_INTERRUPTED) {
-                    if (ds != SONO_ERR_INTERRUPTED || st.first_status == SONO_OK) st.first_err = e, st.first_status = ds;
-                    st.stop = 1;
-                }
-            }
-            if (ds == SONO_OK) report_progress(&st);
+        /* Each worker dreams on its own thread, one thread inside (see the
+         * top of this file). */
+#pragma omp parallel num_threads(job->jobs)
+        {
+            omp_set_num_threads(1);
+#pragma omp for schedule(dynamic, 1)
+            for (int t = 0; t < todo_count; t++) dream_one(job, omp_get_thread_num(), &job->items[todo[t]], &noise, &st);
         }
-        if (jobs > 1) openblas_set_num_threads(blas_threads);
         if (st.first_status != SONO_OK) {
             if (err) *err = st.first_err;
             s = st.first_status;
@@ -474,8 +473,6 @@ static sono_status dream_all(atlas_job *job, sono_atlas_report *report, sono_err
                                st.done, todo_count, job->out_dir, report->reused);
     }
     report->dreamed = st.done;
-    for (int w = 1; workers && w < jobs; w++) sono_classifier_free(workers[w]);
-    free(workers);
     free(noise.samples);
     free(todo);
     return s;
@@ -500,6 +497,8 @@ static void choose_preferred(atlas_job *job) {
 static void job_free(atlas_job *job) {
     sono_atlas_index_free(&job->index);
     sono_feature_set_free(job->set);
+    for (int w = 1; job->workers && w < job->jobs; w++) sono_classifier_free(job->workers[w]);
+    free(job->workers);
     sono_classifier_free(job->c);
     free(job->layers), free(job->items), free(job->clips);
 }
@@ -524,12 +523,17 @@ sono_status sono_atlas_build(const char *model_path, const char *features_path, 
     if (s == SONO_OK) s = file_hash(model_path, job.model_hash, err);
     if (s == SONO_OK && !features_path && opt->folds)
         s = sono_error_set(err, SONO_ERR_ARGUMENT, "atlas: folds were chosen but no feature file was given");
+    if (s == SONO_OK) s = load_workers(&job, err);
+    /* Workers call BLAS single-threaded; set that once for the whole job so
+     * no two workers switch OpenBLAS's thread count at the same time. */
+    const int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     double t0 = now_seconds();
     if (s == SONO_OK && job.set) {
         if (stage_progress(opt, SONO_ATLAS_INDEX, 0, 1)) s = sono_error_set(err, SONO_ERR_INTERRUPTED, "interrupted");
         if (s == SONO_OK)
-            s = sono_atlas_index_build(job.c, job.set, opt->folds, job.layers, job.layer_count, opt->top, &job.index,
-                                       err);
+            s = sono_atlas_index_build(job.workers, job.jobs, job.set, opt->folds, job.layers, job.layer_count,
+                                       opt->top, &job.index, err);
         if (s == SONO_OK) stage_progress(opt, SONO_ATLAS_INDEX, 1, 1);
     }
     report->seconds_index = now_seconds() - t0;
@@ -548,6 +552,7 @@ sono_status sono_atlas_build(const char *model_path, const char *features_path, 
     t0 = now_seconds();
     if (s == SONO_OK) s = atlas_pages_write(&job, err);
     report->seconds_pages = now_seconds() - t0;
+    if (blas_threads > 0) openblas_set_num_threads(blas_threads);
     job_free(&job);
     return s;
 }

@@ -6,6 +6,7 @@
  * buffer (sono_net_layer_output), so one pass to the deepest chosen layer
  * serves them all. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,10 +123,9 @@ static sono_status alloc_index(const sono_classifier *c, const sono_feature_set 
 }
 
 /* Mean over each (sample, channel) plane of a layer's output (batch, C, H, W)
- * into mean (batch rows of the layer's (clips, C) table, from row `first`). */
+ * into mean: batch rows of the layer's (clips, C) table. */
 static void plane_means(const float *out, int batch, sono_shape shape, float *mean) {
     const size_t plane = (size_t)shape.h * shape.w;
-#pragma omp parallel for schedule(static)
     for (int bc = 0; bc < batch * shape.c; bc++) {
         const float *p = out + (size_t)bc * plane;
         double sum = 0;
@@ -134,29 +134,50 @@ static void plane_means(const float *out, int batch, sono_shape shape, float *me
     }
 }
 
-static sono_status forward_all(sono_classifier *c, const sono_feature_set *set, int last, sono_atlas_index *index,
-                               sono_error *err) {
-    const int batch_max = sono_net_max_batch(c->net);
+/* Batches of max_batch clips, dealt out to the workers round robin; each
+ * worker's passes run on its own thread (its inner OpenMP regions get one
+ * thread), so the workers never wait for each other until the end: on a
+ * busy machine, a pass split over threads at every layer spends most of
+ * its time in barriers waiting for a descheduled thread. */
+static sono_status forward_all(sono_classifier *const *workers, int jobs, const sono_feature_set *set, int last,
+                               sono_atlas_index *index, sono_error *err) {
+    const int batch_max = sono_net_max_batch(workers[0]->net);
+    const int batches = (index->clip_count + batch_max - 1) / batch_max;
     const size_t clip = (size_t)set->n_mels * set->frames;
-    float *input = malloc((size_t)batch_max * clip * sizeof(float)); /* (B, 1, n_mels, frames) */
-    if (!input) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    sono_status s = SONO_OK;
-    for (int first = 0; s == SONO_OK && first < index->clip_count; first += batch_max) {
-        int batch = index->clip_count - first < batch_max ? index->clip_count - first : batch_max;
-        for (int b = 0; b < batch; b++) {
-            memcpy(input + b * clip, set->features + (size_t)index->clips[first + b] * clip, clip * sizeof(float));
-            sono_classifier_standardize(c, input + b * clip, set->frames);
+    sono_status first = SONO_OK;
+#pragma omp parallel num_threads(jobs)
+    {
+        omp_set_num_threads(1);
+        const int w = omp_get_thread_num();
+        sono_classifier *c = workers[w];
+        sono_error e = {0};
+        sono_status s = SONO_OK;
+        float *input = malloc((size_t)batch_max * clip * sizeof(float)); /* (B, 1, n_mels, frames) */
+        if (!input) s = sono_error_set(&e, SONO_ERR_MEMORY, "out of memory");
+        for (int bi = w; s == SONO_OK && bi < batches; bi += jobs) {
+            const int first_clip = bi * batch_max;
+            int batch = index->clip_count - first_clip < batch_max ? index->clip_count - first_clip : batch_max;
+            for (int b = 0; b < batch; b++) {
+                memcpy(input + b * clip, set->features + (size_t)index->clips[first_clip + b] * clip,
+                       clip * sizeof(float));
+                sono_classifier_standardize(c, input + b * clip, set->frames);
+            }
+            s = sono_net_forward_to(c->net, input, batch, set->n_mels, set->frames, last, NULL, NULL, &e);
+            for (int l = 0; s == SONO_OK && l < index->layer_count; l++) {
+                sono_atlas_layer_index *li = &index->layers[l];
+                sono_shape shape = sono_net_layer(c->net, li->layer)->out;
+                plane_means(sono_net_layer_output(c->net, li->layer), batch, shape,
+                            li->mean + (size_t)first_clip * li->channels);
+            }
         }
-        s = sono_net_forward_to(c->net, input, batch, set->n_mels, set->frames, last, NULL, NULL, err);
-        for (int l = 0; s == SONO_OK && l < index->layer_count; l++) {
-            sono_atlas_layer_index *li = &index->layers[l];
-            sono_shape shape = sono_net_layer(c->net, li->layer)->out;
-            plane_means(sono_net_layer_output(c->net, li->layer), batch, shape,
-                        li->mean + (size_t)first * li->channels);
+        free(input);
+#pragma omp critical(sono_atlas_index)
+        if (s != SONO_OK && first == SONO_OK) {
+            first = s;
+            if (err) *err = e;
         }
     }
-    free(input);
-    return s;
+    return first;
 }
 
 /* Top k and class means of every channel, from the (clips, C) table. */
@@ -190,11 +211,12 @@ static sono_status summarise_layer(const sono_feature_set *set, const sono_atlas
     return SONO_OK;
 }
 
-sono_status sono_atlas_index_build(sono_classifier *c, const sono_feature_set *set, uint64_t folds,
-                                   const int *layers, int count, int top, sono_atlas_index *index,
+sono_status sono_atlas_index_build(sono_classifier *const *workers, int jobs, const sono_feature_set *set,
+                                   uint64_t folds, const int *layers, int count, int top, sono_atlas_index *index,
                                    sono_error *err) {
     memset(index, 0, sizeof *index);
-    if (count < 1 || top < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "atlas index: no layers or top < 1");
+    sono_classifier *c = workers[0];
+    if (jobs < 1 || count < 1 || top < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "atlas index: no layers or top < 1");
     sono_status s = sono_check_compatible(c, set, "feature file", err);
     if (s != SONO_OK) return s;
     int last = -1;
@@ -206,7 +228,7 @@ sono_status sono_atlas_index_build(sono_classifier *c, const sono_feature_set *s
         if (layers[l] > last) last = layers[l];
     }
     s = alloc_index(c, set, folds, layers, count, top, index, err);
-    if (s == SONO_OK) s = forward_all(c, set, last, index, err);
+    if (s == SONO_OK) s = forward_all(workers, jobs, set, last, index, err);
     for (int l = 0; s == SONO_OK && l < count; l++) s = summarise_layer(set, index, &index->layers[l], err);
     if (s != SONO_OK) sono_atlas_index_free(index);
     return s;

@@ -38,7 +38,9 @@ typedef struct atlas_clip {
 typedef struct atlas_job {
     const sono_atlas_options *opt;
     const char *model_path, *features_path, *out_dir;
-    sono_classifier *c;       /* the first worker's classifier (index, clips, pages) */
+    sono_classifier *c;       /* the first worker's classifier (checks, clips, pages) */
+    sono_classifier **workers;/* (jobs) one load of the model per worker; workers[0] = c */
+    int jobs;
     sono_feature_set *set;    /* NULL without a feature file */
     sono_atlas_index index;   /* empty without a feature file */
     int *layers;              /* (layer_count) chosen conv layers, net indices */

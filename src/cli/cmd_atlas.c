@@ -36,8 +36,8 @@ static void atlas_usage(FILE *out) {
             "      --seconds S        length of each dream (default %g)\n"
             "      --top K            dataset examples per channel (default %d)\n"
             "      --folds F          clips of these folds only, e.g. 1-2 (default: all)\n\n"
-            "dream (the atlas's defaults trade detail for time; see 'sonodream dream --help'):\n"
-            "      --render NAME      mask (default), wave or griffin-lim\n"
+            "dream (as 'sonodream dream --noise', see its --help):\n"
+            "      --render NAME      wave (default), mask or griffin-lim\n"
             "      --octaves N        (default %d)\n"
             "      --iterations N     steps per octave (default %d)\n"
             "      --step LEVELS      (default %g)\n"
@@ -123,7 +123,7 @@ static int parse_option(atlas_args *a, int opt, const char *arg) {
         return cli_failf("option --folds: %s", err.message), 0;
     case OPT_RENDER:
         if (sono_dream_render_parse(arg, &a->opt.dream.render)) return 1;
-        return cli_failf("option --render: '%s' is not a render (mask, wave or griffin-lim)", arg), 0;
+        return cli_failf("option --render: '%s' is not a render (wave, mask or griffin-lim)", arg), 0;
     case OPT_OCTAVES: return cli_parse_int("octaves", arg, 1, 32, &v) && (d->octaves = (int)v);
     case OPT_ITER: return cli_parse_int("iterations", arg, 1, 100000, &v) && (d->iterations = (int)v);
     case OPT_STEP:
