@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test test-asan test-valgrind fuzz bench demo clean
+.PHONY: all deps configure test test-asan test-valgrind fuzz bench demo clean install uninstall deb test-deb
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -48,5 +48,31 @@ bench: all
 demo: all
 	scripts/demo
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the program, libsonodream.so
+# and .a, headers, sonodream.pc, the CMake package, man pages, bash completion,
+# the shipped model and examples (share/sonodream/). make uninstall removes
+# what the last install wrote (build/install_manifest.txt; give the same DESTDIR).
+PREFIX ?= /usr/local
+install: configure
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+uninstall:
+	DESTDIR=$(DESTDIR) cmake --build $(BUILD) --target uninstall
+
+# Debian packages (CPack) in build-deb/: built for /usr, without -march=native.
+deb: deps
+	@SONO_WITH_DEB=1 scripts/install-deps
+	@test -f build-deb/CMakeCache.txt || cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_INSTALL_PREFIX=/usr -DSONO_NATIVE=OFF
+	cmake --build build-deb -j $(JOBS)
+	cd build-deb && cpack -G DEB
+	@ls build-deb/*.deb
+
+# The packages installed, run and removed on this machine (root; CI).
+test-deb: deb
+	tests/install/deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-valgrind
+	rm -rf $(BUILD) build-asan build-fuzz build-valgrind build-deb

@@ -9,9 +9,9 @@
 
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* Highest sample rate accepted anywhere; beyond it a header is damage. */
 #define SONO_AUDIO_MAX_RATE 1000000
@@ -103,7 +103,5 @@ sono_status sono_audio_writer_write(sono_audio_writer *writer, const float *samp
 sono_status sono_audio_writer_commit(sono_audio_writer *writer, sono_error *err);
 void sono_audio_writer_abort(sono_audio_writer *writer);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

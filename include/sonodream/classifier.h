@@ -14,9 +14,9 @@
 #include "sonodream/error.h"
 #include "sonodream/nn.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 typedef struct sono_classifier {
     sono_net *net;                /* input (1, n_mels, frames) */
@@ -76,7 +76,5 @@ sono_status sono_classifier_classify_samples(sono_classifier *c, const float *sa
 sono_status sono_classifier_classify_file(sono_classifier *c, const char *path, float *probs, int *windows,
                                           sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

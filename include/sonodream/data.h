@@ -11,14 +11,15 @@
 #ifndef SONODREAM_DATA_H
 #define SONODREAM_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sonodream/dsp.h"
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 #define SONO_FEATURE_FORMAT "sonodream-features"
 #define SONO_FEATURE_FORMAT_VERSION 1
@@ -147,7 +148,5 @@ sono_status sono_prepare(const sono_clip_list *list, const sono_prepare_options 
                          const char *out_path, sono_prepare_report *report, sono_error *err);
 void sono_prepare_report_free(sono_prepare_report *report);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -39,9 +39,9 @@
 #include "sonodream/error.h"
 #include "sonodream/nn.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* One level of the step's unit, in dB: 80 dB over 255 levels. */
 #define SONO_DREAM_LEVEL_DB (80.0 / 255.0)
@@ -315,7 +315,5 @@ void sono_dream_resize_adjoint(const float *dst_grad, int dh, int dw, float *src
  * clamped. tmp holds h*w floats. */
 void sono_dream_blur(float *x, int h, int w, double sigma, float *tmp);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

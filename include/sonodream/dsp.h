@@ -13,9 +13,9 @@
 
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 typedef enum sono_pad_mode {
     SONO_PAD_CONSTANT = 0, /* zeros: librosa >= 0.10's default for centred frames */
@@ -222,7 +222,5 @@ sono_status sono_frontend_direction(sono_frontend *f, const float *dS, float *dx
 const float *sono_frontend_mel_power(const sono_frontend *f);
 const float *sono_frontend_model_signal(const sono_frontend *f);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -9,9 +9,9 @@
 
 #include <stdarg.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 typedef enum sono_status {
     SONO_OK = 0,
@@ -60,7 +60,5 @@ void sono_log_set(sono_log_fn fn, void *user);
 void sono_log(sono_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

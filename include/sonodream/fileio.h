@@ -10,9 +10,9 @@
 
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 typedef struct sono_atomic_file {
     FILE *stream;     /* open for writing on tmp_path; NULL when opened without a stream */
@@ -43,7 +43,5 @@ sono_status sono_atomic_write(sono_atomic_file *f, const void *data, size_t n, s
  * naming the file. */
 FILE *sono_open_input(const char *path, long long *size, sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

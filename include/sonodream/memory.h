@@ -5,9 +5,9 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* Bytes this process may still allocate: MemAvailable (physical memory when
  * unknown), capped by a container's cgroup limit (memory.max less
@@ -18,7 +18,5 @@ unsigned long long sono_memory_available(void);
 /* "24.0 KiB", "1.5 GiB": a size in the unit a reader takes in at a glance. */
 void sono_format_bytes(unsigned long long bytes, char *buf, size_t size);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

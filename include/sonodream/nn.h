@@ -38,9 +38,9 @@
 
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* ======================= 1. layer kernels ======================= */
 
@@ -477,7 +477,5 @@ sono_status sono_model_save(const char *path, const sono_net *net, const sono_op
 sono_status sono_model_load(const char *path, int max_batch, sono_net **net, sono_optim **opt,
                             sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -5,9 +5,9 @@
 #include "sonodream/dsp.h"
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 typedef struct sono_spectrogram_panel {
     const char *title;
@@ -44,7 +44,5 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
 /* Magma-like colour for t in [0, 1]. */
 void sono_colormap_magma(double t, double rgb[3]);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -12,9 +12,9 @@
 #include "sonodream/dsp.h"
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* Solve min ||M P - Y||^2 subject to P >= 0 for all frames at once, with
  * accelerated projected gradient (FISTA). M: (n_mels, bins) filterbank;
@@ -45,7 +45,5 @@ sono_status sono_griffin_lim(const sono_stft *stft, const float *magnitude, int6
 sono_status sono_spectral_convergence(const sono_stft *stft, const float *magnitude, const float *x,
                                       int64_t n, double *out, sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -15,9 +15,9 @@
 
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 typedef enum sono_dtype {
     SONO_DTYPE_F32 = 0,
@@ -94,7 +94,5 @@ sono_status sono_st_read(const sono_st_file *f, const sono_st_tensor *t, void *d
 sono_status sono_st_read_range(const sono_st_file *f, const sono_st_tensor *t,
                                uint64_t byte_offset, void *dst, size_t nbytes, sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

@@ -17,9 +17,9 @@
 #include "sonodream/error.h"
 #include "sonodream/nn.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* A set of folds 1..63 as a bit mask (bit k = fold k). */
 typedef uint64_t sono_folds;
@@ -120,7 +120,5 @@ void sono_eval_result_free(sono_eval_result *r);
 sono_status sono_check_compatible(const sono_classifier *c, const sono_feature_set *set, const char *set_path,
                                   sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
 #endif

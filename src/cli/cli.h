@@ -48,6 +48,23 @@ void cli_progress_start(cli_progress *p, const char *label, int64_t total);
 void cli_progress_update(cli_progress *p, int64_t done);
 void cli_progress_finish(cli_progress *p);
 
+/* The shipped model (models/us8k-seed.model of the source tree), installed
+ * under <datadir>/sonodream/models/. Looked for relative to this program
+ * (bin/../share/sonodream: an installed tree can be moved), then under the
+ * configured install prefix. NULL when neither holds it. */
+const char *cli_shipped_model(void);
+
+/* The model a command taking MODEL INPUT... was given. args are its
+ * positional arguments (count of them), min_inputs the inputs it needs after
+ * the model. No model was named when the first argument is a sound file
+ * (min_inputs > 0) or when there are no arguments (min_inputs == 0): then the
+ * shipped model is used and said so on stderr, and *model_args is 0.
+ * Otherwise the first argument is the model and *model_args is 1. Returns
+ * NULL (after a message) when no model was named and none is installed, and
+ * NULL without a message when count is 0 and min_inputs > 0 (the caller's
+ * usage error). */
+const char *cli_model_argument(int count, char **args, int min_inputs, int *model_args);
+
 /* Wall-clock seconds (monotonic). */
 double cli_now(void);
 

@@ -1,13 +1,16 @@
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "sonodream/audio.h"
 
 int cli_fail(const sono_error *err) {
     fprintf(stderr, "sonodream: %s\n", err && err->message[0] ? err->message : "failed");
@@ -126,4 +129,60 @@ void cli_progress_finish(cli_progress *p) {
     if (!p->enabled) return;
     cli_progress_update(p, p->total);
     fputc('\n', stderr);
+}
+
+/* ---- the shipped model ---- */
+
+#ifndef SONO_DATADIR_FROM_BINDIR
+#define SONO_DATADIR_FROM_BINDIR "../share/sonodream"
+#endif
+#ifndef SONO_FULL_PKGDATADIR
+#define SONO_FULL_PKGDATADIR "/usr/local/share/sonodream"
+#endif
+#define SHIPPED_MODEL "models/us8k-seed.model"
+
+static int is_regular_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *cli_shipped_model(void) {
+    static char path[PATH_MAX + 64]; /* realpath needs PATH_MAX */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char candidate[PATH_MAX + 64];
+            snprintf(candidate, sizeof candidate, "%s/%s/%s", exe, SONO_DATADIR_FROM_BINDIR, SHIPPED_MODEL);
+            if (is_regular_file(candidate) && realpath(candidate, path)) return path;
+        }
+    }
+    snprintf(path, sizeof path, "%s/%s", SONO_FULL_PKGDATADIR, SHIPPED_MODEL);
+    return is_regular_file(path) ? path : NULL;
+}
+
+const char *cli_model_argument(int count, char **args, int min_inputs, int *model_args) {
+    *model_args = 1;
+    int named = count > min_inputs;
+    if (count > 0 && min_inputs > 0) {
+        /* A sound file where the model should be: the inputs start there.
+         * Anything else (a model, a missing or damaged file) is the model,
+         * so its own error names it. */
+        sono_audio_info info;
+        named = sono_audio_probe(args[0], &info, NULL) != SONO_OK;
+    }
+    if (named) return args[0];
+    if (count < min_inputs) return NULL;
+    *model_args = 0;
+    const char *shipped = cli_shipped_model();
+    if (!shipped) {
+        cli_failf("no model named, and the shipped model (%s/%s) is not installed", SONO_FULL_PKGDATADIR,
+                  SHIPPED_MODEL);
+        return NULL;
+    }
+    fprintf(stderr, "sonodream: no model named; using the shipped model %s\n", shipped);
+    return shipped;
 }

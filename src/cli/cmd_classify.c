@@ -10,10 +10,11 @@
 
 static void classify_usage(FILE *out) {
     fprintf(out,
-            "usage: sonodream classify MODEL FILE... [--top K] [--json]\n\n"
+            "usage: sonodream classify [MODEL] FILE... [--top K] [--json]\n\n"
             "Classify sound files (any format libsndfile reads). A file longer than the\n"
             "model's window is classified window by window (half-window hop) and the\n"
-            "probabilities averaged.\n\n"
+            "probabilities averaged. Without MODEL (when the first argument is a sound\n"
+            "file), the shipped model installed under share/sonodream/models/ is used.\n\n"
             "options:\n"
             "  -k, --top K   classes to show per file (default 3)\n"
             "      --json    one JSON object on stdout\n"
@@ -45,16 +46,19 @@ int cmd_classify(int argc, char **argv) {
             if (!cli_parse_int("top", optarg, 1, 100000, &k)) return 2;
         } else return classify_usage(stderr), 2;
     }
-    if (argc - optind < 2) return classify_usage(stderr), 2;
+    int model_args;
+    const char *model = cli_model_argument(argc - optind, argv + optind, 1, &model_args);
+    if (!model) return argc - optind < 1 ? (classify_usage(stderr), 2) : 1;
+    if (argc - optind - model_args < 1) return classify_usage(stderr), 2;
     cli_log_to_stderr(0);
     sono_error err = {0};
     sono_classifier *c = NULL;
-    if (sono_classifier_load(argv[optind], 1, &c, NULL, &err) != SONO_OK) return cli_fail(&err);
+    if (sono_classifier_load(model, 1, &c, NULL, &err) != SONO_OK) return cli_fail(&err);
     if (k > c->class_count) k = c->class_count;
     float *probs = malloc((size_t)c->class_count * sizeof(float));
     int *best = malloc((size_t)k * sizeof(int)), failures = 0;
     cJSON *root = json ? cJSON_CreateObject() : NULL, *files = root ? cJSON_AddArrayToObject(root, "files") : NULL;
-    for (int i = optind + 1; i < argc && probs && best; i++) {
+    for (int i = optind + model_args; i < argc && probs && best; i++) {
         int windows = 0;
         if (sono_classifier_classify_file(c, argv[i], probs, &windows, &err) != SONO_OK) {
             cli_fail(&err);

@@ -35,14 +35,15 @@ static void dream_usage(FILE *out) {
     sono_dream_request_defaults(&r);
     const sono_dream_options *d = &r.ascent;
     fprintf(out,
-            "usage: sonodream dream MODEL INPUT -o OUT.wav [options]\n"
-            "       sonodream dream MODEL --noise SECONDS -o OUT.wav [options]\n\n"
+            "usage: sonodream dream [MODEL] INPUT -o OUT.wav [options]\n"
+            "       sonodream dream [MODEL] --noise SECONDS -o OUT.wav [options]\n\n"
             "DeepDream for sounds: gradient ascent so that the model's layer, channel or class\n"
             "responds more to INPUT (any length, any format libsndfile reads). OUT.wav has the\n"
             "input's sample rate, channels and length, as 32-bit float WAV (exact for 8-, 16- and\n"
             "24-bit and float inputs), at the input's level. Also writes OUT.png (input and dream\n"
             "side by side) and OUT.json (every parameter, to reproduce the dream bit for bit).\n"
-            "'sonodream layers MODEL' lists the layers.\n\n"
+            "'sonodream layers MODEL' lists the layers. Without MODEL, the shipped model\n"
+            "installed under share/sonodream/models/.\n\n"
             "objective (default: the mean squared activation of the middle convolution,\n"
             "conv3 for the seed preset):\n"
             "      --layer NAME       maximise the mean squared activation of a layer\n"
@@ -202,12 +203,14 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         }
         if (!parse_option(a, opt, optarg)) return 0;
     }
-    int positional = argc - optind;
-    if (positional < 1) {
-        cli_failf("dream needs a MODEL (see 'sonodream dream --help')");
+    int positional = argc - optind, model_args;
+    a->model = cli_model_argument(positional, argv + optind, a->noise > 0 ? 0 : 1, &model_args);
+    if (!a->model) {
+        if (positional < 1) cli_failf("dream needs an input: an audio file or --noise SECONDS");
         return 0;
     }
-    a->model = argv[optind];
+    char **inputs = argv + optind + model_args;
+    positional += 1 - model_args; /* counted as if MODEL had been given */
     if (a->noise > 0 && positional > 1) {
         cli_failf("dream: give an INPUT file or --noise SECONDS, not both");
         return 0;
@@ -217,7 +220,7 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
                                  : "dream takes one input file (got %d)", positional - 1);
         return 0;
     }
-    if (positional == 2) a->input = argv[optind + 1];
+    if (positional == 2) a->input = inputs[0];
     if (!a->output) {
         cli_failf("dream needs -o OUT.wav");
         return 0;

@@ -38,8 +38,21 @@ static void running_min(const float *need, int64_t n, int64_t w, float *out, int
     }
 }
 
+/* The common case, nothing beyond the ceiling: out = base + delta in one
+ * pass, no allocation. Returns 0 when some sample would exceed it (delta
+ * then untouched). */
+static int add_if_within(const float *base, float *delta, int64_t count, float top) {
+    int over = 0;
+#pragma omp simd reduction(| : over)
+    for (int64_t i = 0; i < count; i++) over |= fabsf(base[i] + delta[i]) > top;
+    if (over) return 0;
+    for (int64_t i = 0; i < count; i++) delta[i] += base[i];
+    return 1;
+}
+
 double dream_limit(const float *base, float *delta, int64_t n, int channels, int rate, double ceiling) {
     const float top = (float)ceiling;
+    if (add_if_within(base, delta, n * channels, top)) return 0;
     float *need = malloc((size_t)n * sizeof *need), *low = malloc((size_t)n * sizeof *low);
     int64_t *deque = malloc((size_t)n * sizeof *deque);
     int64_t limited = 0;

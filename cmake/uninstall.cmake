@@ -1,0 +1,33 @@
+# Removes every file listed in the install manifest (cmake -P, from make
+# uninstall), then the folders of ours that are left empty. The manifest
+# holds paths without DESTDIR: set DESTDIR as for the install.
+if(NOT EXISTS "${MANIFEST}")
+  message(FATAL_ERROR "no install manifest at ${MANIFEST}: nothing was installed from this build")
+endif()
+file(STRINGS "${MANIFEST}" files)
+set(dirs)
+foreach(file ${files})
+  set(file "$ENV{DESTDIR}${file}")
+  if(EXISTS "${file}" OR IS_SYMLINK "${file}")
+    message(STATUS "Removing ${file}")
+    file(REMOVE "${file}")
+  endif()
+  get_filename_component(dir "${file}" DIRECTORY)
+  list(APPEND dirs "${dir}")
+endforeach()
+# Folders only sonodream uses (include/sonodream, share/sonodream/..., the
+# CMake package, the doc folder) go when empty; shared ones (bin, lib) stay.
+list(REMOVE_DUPLICATES dirs)
+list(SORT dirs)
+list(REVERSE dirs)
+foreach(dir ${dirs})
+  while(dir MATCHES "/sonodream(/|$)")
+    file(GLOB left LIST_DIRECTORIES true "${dir}/*" "${dir}/.*")
+    if(left OR NOT IS_DIRECTORY "${dir}")
+      break()
+    endif()
+    message(STATUS "Removing ${dir}/")
+    file(REMOVE_RECURSE "${dir}")
+    get_filename_component(dir "${dir}" DIRECTORY)
+  endwhile()
+endforeach()

@@ -1,0 +1,318 @@
+/* The one dream call on recordings (sono_dream_stream, sono_dream_recording)
+ * and the dream command around it: native rate, channels and length out;
+ * the band above the model's fmax untouched; the limiter; the same seed
+ * giving the same bits; a long recording dreamed within a memory bound;
+ * every render reachable from the command line; bad input refused. A small
+ * model with random weights (small_model.h) keeps it fast. */
+#include <fftw3.h>
+#include <math.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "small_model.h"
+#include "sonodream/audio.h"
+#include "sonodream/dream.h"
+
+#include "dream/dream_internal.h"
+
+/* A stereo-ish test recording at any rate: a gliding tone the model hears
+ * (below 8 kHz), two tones above 8 kHz that it does not (only where the
+ * rate allows), soft noise; channel c is the same with its own gain, delay
+ * and high tones. */
+static float *test_recording(int64_t n, int channels, int rate, uint32_t seed) {
+    float *x = malloc((size_t)n * channels * sizeof *x);
+    for (int c = 0; c < channels; c++) {
+        double phase = 0, gain = 1.0 - 0.2 * c;
+        for (int64_t i = 0; i < n; i++) {
+            double t = (double)(i - 7 * c) / rate;
+            double f = 400 + 1200 * (double)i / (double)n;
+            phase += 2 * M_PI * f / rate;
+            double s = 0.25 * sin(phase) * (0.6 + 0.4 * sin(2 * M_PI * 3 * t));
+            if (rate >= 24000) s += 0.05 * sin(2 * M_PI * (9000 + 700 * c) * t);
+            if (rate >= 40000) s += 0.04 * sin(2 * M_PI * (15000 - 900 * c) * t + c);
+            seed = seed * 1664525u + 1013904223u;
+            x[i * channels + c] = (float)(gain * s + 0.01 * ((double)(seed >> 8) / 16777216.0 - 0.5));
+        }
+    }
+    return x;
+}
+
+static void quick_request(sono_dream_request *req, sono_dream_render render) {
+    sono_dream_request_defaults(req);
+    req->render = render;
+    req->ascent.octaves = 2;
+    req->ascent.iterations = 3;
+}
+
+/* Correlation of a and b above `cutoff` Hz (ideal high-pass by one FFT per
+ * channel). */
+static double highpass_correlation(const float *a, const float *b, int64_t n, int channels, int rate, double cutoff) {
+    fftwf_complex *fa = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
+    fftwf_complex *fb = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
+    float *x = fftwf_malloc(sizeof(float) * (size_t)n);
+    fftwf_plan pa = fftwf_plan_dft_r2c_1d((int)n, x, fa, FFTW_ESTIMATE);
+    fftwf_plan pb = fftwf_plan_dft_r2c_1d((int)n, x, fb, FFTW_ESTIMATE);
+    double sab = 0, saa = 0, sbb = 0;
+    for (int ch = 0; ch < channels; ch++) {
+        for (int64_t i = 0; i < n; i++) x[i] = a[i * channels + ch];
+        fftwf_execute(pa);
+        for (int64_t i = 0; i < n; i++) x[i] = b[i * channels + ch];
+        fftwf_execute(pb);
+        for (int64_t k = (int64_t)ceil(cutoff * n / rate); k <= n / 2; k++) {
+            sab += (double)fa[k][0] * fb[k][0] + (double)fa[k][1] * fb[k][1];
+            saa += (double)fa[k][0] * fa[k][0] + (double)fa[k][1] * fa[k][1];
+            sbb += (double)fb[k][0] * fb[k][0] + (double)fb[k][1] * fb[k][1];
+        }
+    }
+    fftwf_destroy_plan(pa), fftwf_destroy_plan(pb);
+    fftwf_free(fa), fftwf_free(fb), fftwf_free(x);
+    return sab / sqrt(saa * sbb + 1e-30);
+}
+
+/* Rate, channels and length come back; the wave and mask renders leave the
+ * band above fmax (8 kHz) as it was, and the dream still changes what the
+ * model hears; the wave render's output is what its ascent ended with. */
+static void test_native_format(sono_classifier *c) {
+    const int rates[] = {8000, 22050, 44100, 96000};
+    const int channel_counts[] = {1, 2, 4};
+    for (int ri = 0; ri < 4; ri++)
+        for (int ci = 0; ci < 3; ci++) {
+            const int rate = rates[ri], C = channel_counts[ci];
+            if (rate == 96000 && C == 4) continue; /* the slowest pair adds nothing */
+            const int64_t n = (int64_t)(1.3 * rate) + 17;
+            sono_recording in = {test_recording(n, C, rate, 3), n, C, rate}, out;
+            for (int r = 0; r < 3; r++) {
+                sono_error err = {0};
+                sono_dream_request req;
+                quick_request(&req, (sono_dream_render)r);
+                sono_dream_result res;
+                sono_status s = sono_dream_recording(c, &in, &req, &out, &res, &err);
+                CHECK_MSG(s == SONO_OK, "%d Hz x %d, %s: %s", rate, C, sono_dream_render_name(req.render), err.message);
+                if (s != SONO_OK) continue;
+                CHECK(out.sample_rate == rate && out.channels == C && out.frames == n);
+                CHECK(res.objective_after != res.objective_before);
+                double peak = 0;
+                for (int64_t i = 0; i < n * C; i++) peak = fabs(out.samples[i]) > peak ? fabs(out.samples[i]) : peak;
+                CHECK_MSG(peak <= req.ceiling + 1e-6, "%s: peak %g over the ceiling", sono_dream_render_name(req.render), peak);
+                if (req.render == SONO_RENDER_WAVE)
+                    CHECK_MSG(res.consistency_db < 0.05, "%d Hz x %d: wave output %.3f dB from the ascent's end", rate, C,
+                              res.consistency_db);
+                if (rate >= 24000 && req.render != SONO_RENDER_GRIFFIN_LIM) {
+                    double corr = highpass_correlation(in.samples, out.samples, n, C, rate, 8500);
+                    CHECK_MSG(corr >= 0.99, "%d Hz x %d, %s: above 8.5 kHz correlation %.5f", rate, C,
+                              sono_dream_render_name(req.render), corr);
+                }
+                sono_dream_result_free(&res);
+                sono_recording_free(&out);
+            }
+            free(in.samples);
+        }
+}
+
+/* The limiter: the output never exceeds the ceiling, the recording is kept
+ * where it alone is within it, and away from loud spots the dream's part
+ * is untouched. */
+static void test_limiter(void) {
+    const int64_t n = 8000;
+    const int C = 2;
+    float *base = malloc(n * C * sizeof *base), *delta = malloc(n * C * sizeof *delta), *orig = malloc(n * C * sizeof *orig);
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) {
+            base[i * C + c] = (float)(0.5 * sin(0.01 * i + c));
+            delta[i * C + c] = (float)((i > 3000 && i < 3400 ? 0.9 : 0.1) * sin(0.013 * i));
+        }
+    memcpy(orig, delta, n * C * sizeof *orig);
+    double share = dream_limit(base, delta, n, C, 16000, 0.8);
+    CHECK(share > 0 && share < 0.2);
+    double worst = 0, far_error = 0;
+    for (int64_t i = 0; i < n * C; i++) {
+        worst = fabs(delta[i]) > worst ? fabs(delta[i]) : worst;
+        int64_t frame = i / C;
+        if (frame < 2500 || frame > 4000) { /* 10 ms of smoothing each side is 160 frames */
+            double e = fabs(delta[i] - (base[i] + orig[i]));
+            far_error = e > far_error ? e : far_error;
+        }
+    }
+    CHECK_MSG(worst <= 0.8 + 1e-6, "limited output peaks at %g", worst);
+    CHECK_MSG(far_error < 1e-6, "away from the loud part the dream changed by %g", far_error);
+    free(base), free(delta), free(orig);
+}
+
+/* The same request and input give the same bits; another seed does not. */
+static void test_reproducible(sono_classifier *c) {
+    const int64_t n = 30000;
+    sono_recording in = {test_recording(n, 2, 24000, 9), n, 2, 24000}, a, b, d;
+    sono_dream_request req;
+    quick_request(&req, SONO_RENDER_WAVE);
+    sono_error err = {0};
+    CHECK_OK(sono_dream_recording(c, &in, &req, &a, NULL, &err));
+    CHECK_OK(sono_dream_recording(c, &in, &req, &b, NULL, &err));
+    req.ascent.seed = 2;
+    CHECK_OK(sono_dream_recording(c, &in, &req, &d, NULL, &err));
+    CHECK(a.samples && b.samples && memcmp(a.samples, b.samples, n * 2 * sizeof(float)) == 0);
+    CHECK(a.samples && d.samples && memcmp(a.samples, d.samples, n * 2 * sizeof(float)) != 0);
+    sono_recording_free(&a), sono_recording_free(&b), sono_recording_free(&d);
+    free(in.samples);
+}
+
+/* A recording generated as it is read and checked as it is written (never
+ * held whole): 5 minutes of 48 kHz stereo, 115 MB as floats, dreamed in
+ * 20-second segments by a child process whose peak memory must stay far
+ * below the recording's size. The output must also have every frame, and
+ * segments must join without a click (cross-fade). */
+typedef struct synth {
+    int64_t frames;
+    int64_t written;
+    double max_jump; /* largest sample-to-sample change of the output */
+    float last;
+} synth;
+
+static sono_status synth_read(void *user, int64_t start, int64_t count, float *dst, sono_error *err) {
+    (void)user, (void)err;
+    for (int64_t i = 0; i < count; i++) {
+        double t = (double)(start + i) / 48000;
+        float s = (float)(0.2 * sin(2 * M_PI * (300 + 50 * sin(0.3 * t)) * t));
+        dst[2 * i] = s, dst[2 * i + 1] = 0.8f * s;
+    }
+    return SONO_OK;
+}
+
+static sono_status synth_write(void *user, const float *x, int64_t count, sono_error *err) {
+    (void)err;
+    synth *s = user;
+    for (int64_t i = 0; i < count; i++) {
+        double jump = fabs(x[2 * i] - s->last);
+        if (s->written + i > 0 && jump > s->max_jump) s->max_jump = jump;
+        s->last = x[2 * i];
+    }
+    s->written += count;
+    return SONO_OK;
+}
+
+static void test_long_recording_memory(sono_classifier *c) {
+    const int64_t frames = 5 * 60 * 48000;
+    pid_t pid = fork();
+    if (pid == 0) {
+        synth st = {frames, 0, 0, 0};
+        sono_audio_source src = {48000, 2, frames, synth_read, &st};
+        sono_audio_sink sink = {synth_write, &st};
+        sono_dream_request req;
+        sono_dream_request_defaults(&req);
+        req.ascent.octaves = 1, req.ascent.iterations = 1;
+        req.segment_seconds = 20;
+        sono_error err = {0};
+        sono_dream_result res;
+        sono_status s = sono_dream_stream(c, &src, &req, &sink, &res, &err);
+        if (s != SONO_OK) fprintf(stderr, "long dream: %s\n", err.message);
+        int ok = s == SONO_OK && st.written == frames && res.segments == 17;
+        fprintf(stderr, "long dream: %lld frames written in %d segments, largest step between samples %.4f\n",
+                (long long)st.written, res.segments, st.max_jump);
+        ok = ok && st.max_jump < 0.05; /* the 300 Hz tone alone moves up to 0.0079 per sample */
+        sono_dream_result_free(&res);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the long dream failed");
+    const double recording_mb = frames * 2 * 4 / 1048576.0, peak_mb = ru.ru_maxrss / 1024.0;
+    fprintf(stderr, "long dream: peak memory %.0f MB for a recording of %.0f MB as floats\n", peak_mb, recording_mb);
+    CHECK_MSG(peak_mb < recording_mb / 2, "peak memory %.0f MB is not bounded by the segment", peak_mb);
+}
+
+static int run(const char *cmd) {
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* The command line: a 44.1 kHz stereo 24-bit file comes back as 44.1 kHz
+ * stereo float of the same length with every render; --mono, --rate and
+ * --noise; bad options refused with nothing written. */
+static void test_cli(sono_classifier *c) {
+    const char *bin = getenv("SONO_BINARY");
+    if (!bin) {
+        fprintf(stderr, "SONO_BINARY not set: command-line checks skipped\n");
+        return;
+    }
+    const char *dir = test_make_dir();
+    char path[512], cmd[2048];
+    sono_error err = {0};
+    snprintf(path, sizeof path, "%s/small.model", dir);
+    CHECK_OK(sono_classifier_save(path, c, NULL, NULL, NULL, 0, &err));
+    const int64_t n = 44100 + 441;
+    float *x = test_recording(n, 2, 44100, 5);
+    sono_audio_writer *w;
+    snprintf(path, sizeof path, "%s/in.wav", dir);
+    CHECK_OK(sono_audio_writer_open(path, 44100, 2, n, SONO_WAV_PCM24, &w, &err));
+    CHECK_OK(sono_audio_writer_write(w, x, n, &err));
+    CHECK_OK(sono_audio_writer_commit(w, &err));
+    free(x);
+    const char *renders[] = {"wave", "mask", "griffin-lim"};
+    for (int r = 0; r < 3; r++) {
+        snprintf(cmd, sizeof cmd, "cd %s && '%s' dream small.model in.wav -o %s.wav --render %s --iterations 2 "
+                                  "--octaves 1 -q > /dev/null", dir, bin, renders[r], renders[r]);
+        CHECK_MSG(run(cmd) == 0, "%s", cmd);
+        snprintf(path, sizeof path, "%s/%s.wav", dir, renders[r]);
+        sono_audio_info info;
+        CHECK_OK(sono_audio_probe(path, &info, &err));
+        CHECK_MSG(info.sample_rate == 44100 && info.channels == 2 && info.frames == n &&
+                      strstr(info.encoding, "float") != NULL,
+                  "%s: %d Hz, %d channels, %lld frames, %s", renders[r], info.sample_rate, info.channels,
+                  (long long)info.frames, info.encoding);
+        snprintf(cmd, sizeof cmd, "grep -q '\"render\":[[:space:]]*\"%s\"' %s/%s.json", renders[r], dir, renders[r]);
+        CHECK(run(cmd) == 0);
+    }
+    snprintf(cmd, sizeof cmd, "cd %s && '%s' dream small.model in.wav -o m.wav --mono --rate 22050 --iterations 1 "
+                              "--octaves 1 -q > /dev/null", dir, bin);
+    CHECK(run(cmd) == 0);
+    sono_audio_info info;
+    snprintf(path, sizeof path, "%s/m.wav", dir);
+    CHECK_OK(sono_audio_probe(path, &info, &err));
+    CHECK(info.sample_rate == 22050 && info.channels == 1 && info.frames == (n + 1) / 2);
+    snprintf(cmd, sizeof cmd, "cd %s && '%s' dream small.model --noise 1.5 -o z.wav --iterations 1 --octaves 1 -q "
+                              "> /dev/null", dir, bin);
+    CHECK(run(cmd) == 0);
+    snprintf(path, sizeof path, "%s/z.wav", dir);
+    CHECK_OK(sono_audio_probe(path, &info, &err));
+    CHECK(info.sample_rate == 16000 && info.channels == 1 && info.frames == 24000);
+    struct { const char *args, *message; } bad[] = {
+        {"small.model in.wav -o e.wav --render phase", "wave, mask or griffin-lim"},
+        {"small.model in.wav -o e.wav --stereo wide", "joint or per-channel"},
+        {"small.model in.wav -o e.wav --ceiling 0", "ceiling"},
+        {"small.model in.wav -o e.wav --segment 3", "segment"},
+        {"small.model in.wav -o e.wav --rate 10", "rate"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "cd %s && '%s' dream %s > err.txt 2>&1", dir, bin, bad[i].args);
+        int code = run(cmd);
+        snprintf(cmd, sizeof cmd, "grep -q -- '%s' %s/err.txt", bad[i].message, dir);
+        CHECK_MSG(code != 0 && run(cmd) == 0, "'dream %s' exited %d", bad[i].args, code);
+        snprintf(path, sizeof path, "%s/e.wav", dir);
+        CHECK(file_size(path) < 0);
+    }
+    /* Ctrl-C in the middle of a dream: non-zero exit, nothing written. */
+    snprintf(cmd, sizeof cmd, "cd %s && ('%s' dream small.model in.wav -o i.wav --iterations 100000 -q & pid=$!; "
+                              "sleep 1; kill -INT $pid; wait $pid; echo $? > code.txt); test \"$(cat code.txt)\" != 0 "
+                              "&& ! ls i.wav* >/dev/null 2>&1", dir, bin);
+    CHECK_MSG(run(cmd) == 0, "an interrupted dream exits non-zero and leaves nothing");
+    test_cleanup_dir(dir);
+}
+
+int main(void) {
+    sono_classifier *c = small_classifier(4);
+    test_limiter();
+    test_native_format(c);
+    test_reproducible(c);
+    test_long_recording_memory(c);
+    test_cli(c);
+    sono_classifier_free(c);
+    return test_result("test_dream_recording");
+}
