@@ -16,36 +16,17 @@
 #include "sonodream/audio.h"
 #include "sonodream/classifier.h"
 #include "sonodream/data.h"
+#include "small_model.h"
 
-#define N_MELS 32
-#define CLASSES 3
 #define CLIPS 45
 
-static sono_feature_config small_features(void) {
-    sono_feature_config cfg;
-    sono_feature_config_default(&cfg);
-    cfg.sample_rate = 16000;
-    cfg.seconds = 1.25;
-    cfg.n_fft = 512;
-    cfg.hop = 512;
-    cfg.n_mels = N_MELS;
-    return cfg;
-}
+static const char *class_names[CLASSES] = {"tone", "noise", "siren"}; /* small_model.h's */
 
-static const char *class_names[CLASSES] = {"tone", "noise", "siren"};
-
-/* "c8,c8,p2,c16,f16" on 1 x 32 mels x 40 frames, random weights. */
+/* small_model.h's classifier, saved as a model file. */
 static void write_model(const char *path) {
-    sono_feature_config cfg = small_features();
-    int frames = sono_feature_frames(&cfg, sono_feature_clip_samples(&cfg));
     sono_error err = {0};
-    sono_net *net = NULL;
-    sono_classifier *c = NULL;
-    float mean[N_MELS], sd[N_MELS];
-    for (int m = 0; m < N_MELS; m++) mean[m] = -45.0f - 0.5f * m, sd[m] = 12.0f + 0.1f * m;
-    if (sono_net_new(&net, "c8,c8,p2,c16,f16", (sono_shape){1, N_MELS, frames}, CLASSES, 4, 42, &err) != SONO_OK ||
-        sono_classifier_new(&c, net, &cfg, (char *const *)class_names, CLASSES, mean, sd, &err) != SONO_OK ||
-        sono_classifier_save(path, c, NULL, NULL, NULL, 0, &err) != SONO_OK) {
+    sono_classifier *c = small_classifier(4);
+    if (sono_classifier_save(path, c, NULL, NULL, NULL, 0, &err) != SONO_OK) {
         fprintf(stderr, "model: %s\n", err.message);
         exit(2);
     }

@@ -36,9 +36,9 @@
 #include "sonodream/dream.h"
 #include "sonodream/error.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "sonodream/export.h"
+
+SONO_BEGIN_DECLS
 
 /* ---- the dataset index ---- */
 
@@ -139,7 +139,6 @@ typedef struct sono_atlas_report {
 sono_status sono_atlas_build(const char *model_path, const char *features_path, const char *out_dir,
                              const sono_atlas_options *opt, sono_atlas_report *report, sono_error *err);
 
-#ifdef __cplusplus
-}
-#endif
+SONO_END_DECLS
+
 #endif
