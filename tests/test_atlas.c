@@ -160,18 +160,18 @@ static void test_index(const fixtures *f) {
     CHECK_OK(sono_classifier_load(f->model, 1, &single, NULL, &err));
     CHECK_OK(sono_feature_set_read(f->features, &set, &err));
     if (!workers[0] || !workers[1] || !single || !set) return;
-    const int layers[3] = {3, 0, 1}; /* conv3, conv1, conv2 (any order) */
+    const int layers[4] = {3, 0, 6, 1}; /* conv3, conv1, logits, conv2 (any order) */
     const uint64_t folds = (1u << 1) | (1u << 3);
     const int top = 5;
     sono_atlas_index index, index1;
-    CHECK_OK(sono_atlas_index_build(workers, 2, set, folds, layers, 3, top, &index, &err));
-    CHECK_OK(sono_atlas_index_build(workers, 1, set, folds, layers, 3, top, &index1, &err));
+    CHECK_OK(sono_atlas_index_build(workers, 2, set, folds, layers, 4, top, &index, &err));
+    CHECK_OK(sono_atlas_index_build(workers, 1, set, folds, layers, 4, top, &index1, &err));
     int expect_clips = 0;
     for (int i = 0; i < set->count; i++) expect_clips += set->folds[i] == 1 || set->folds[i] == 3;
     CHECK(index.clip_count == expect_clips && index1.clip_count == expect_clips);
     const size_t cells = (size_t)set->n_mels * set->frames;
     float *x = malloc(cells * sizeof(float));
-    for (int l = 0; l < 3 && index.layer_count == 3; l++) {
+    for (int l = 0; l < 4 && index.layer_count == 4; l++) {
         const sono_atlas_layer_index *li = &index.layers[l];
         const int C = li->channels;
         CHECK(li->layer == layers[l] && C == sono_net_layer(single->net, layers[l])->out.c && li->top == top);
@@ -183,7 +183,7 @@ static void test_index(const fixtures *f) {
             CHECK(set->folds[clip] == 1 || set->folds[clip] == 3);
             memcpy(x, set->features + (size_t)clip * cells, cells * sizeof(float));
             sono_classifier_standardize(single, x, set->frames);
-            CHECK_OK(sono_net_forward_to(single->net, x, 1, set->n_mels, set->frames, 3, NULL, NULL, &err));
+            CHECK_OK(sono_net_forward_to(single->net, x, 1, set->n_mels, set->frames, 6, NULL, NULL, &err));
             const sono_layer_info *info = sono_net_layer(single->net, layers[l]);
             const float *out = sono_net_layer_output(single->net, layers[l]);
             const size_t plane = (size_t)info->out.h * info->out.w;
@@ -219,10 +219,22 @@ static void test_index(const fixtures *f) {
         }
         free(column), free(order), free(brute);
     }
-    /* a dense layer is not part of the index */
-    const int dense[1] = {sono_net_find_layer(single->net, "fc1")};
+    /* the logits row holds each clip's logits (sono_net_predict's softmax
+     * of them is the model's output) */
+    if (index.layer_count == 4) {
+        const sono_atlas_layer_index *lg = &index.layers[2];
+        float probs[CLASSES];
+        memcpy(x, set->features + (size_t)index.clips[0] * cells, cells * sizeof(float));
+        sono_classifier_standardize(single, x, set->frames);
+        CHECK_OK(sono_net_predict(single->net, x, 1, probs, &err));
+        double z = 0, mx = lg->mean[0];
+        for (int k = 1; k < CLASSES; k++) mx = fmax(mx, lg->mean[k]);
+        for (int k = 0; k < CLASSES; k++) z += exp(lg->mean[k] - mx);
+        for (int k = 0; k < CLASSES; k++) CHECK_NEAR(probs[k], exp(lg->mean[k] - mx) / z, 1e-5);
+    }
+    const int beyond[1] = {sono_net_layer_count(single->net)};
     sono_atlas_index bad;
-    CHECK(sono_atlas_index_build(workers, 1, set, 0, dense, 1, top, &bad, &err) == SONO_ERR_ARGUMENT);
+    CHECK(sono_atlas_index_build(workers, 1, set, 0, beyond, 1, top, &bad, &err) == SONO_ERR_ARGUMENT);
     free(x);
     sono_atlas_index_free(&index);
     sono_atlas_index_free(&index1);

@@ -5,7 +5,8 @@
  * every channel of every convolution (or of the layers asked for), and every
  * class, is dreamed from the same noise through the one dream call
  * (sono_dream_recording), and shown next to the clips of a feature file that
- * excite it most and the mean activation per class. The result is a folder
+ * excite it most and the mean activation per class (for a class, the clips
+ * with the highest logit and its mean logit per class). The result is a folder
  * of static pages:
  *
  *   DIR/index.html            a grid per layer, filters by layer and class
@@ -64,7 +65,9 @@ typedef struct sono_atlas_index {
 
 /* One forward pass over the clips of `folds` (0: all) of a feature set, up
  * to the last of `layers` (count layer indices of the net, any order): the
- * mean activation per clip and channel of each of those layers, the `top`
+ * mean activation per clip and channel of each of those layers (a dense
+ * layer's units are channels of one cell: "logits" gives each class's
+ * logit), the `top`
  * clips per channel (by partial selection; ties go to the lower clip
  * number), and the mean per class. Clips are standardised as the model
  * expects and go through the net max_batch at a time, the batches shared

@@ -171,7 +171,8 @@ static sono_status plan_items(atlas_job *job, sono_error *err) {
     }
     for (int k = 0; opt->classes && k < job->c->class_count; k++) {
         atlas_item *it = &job->items[job->item_count++];
-        it->layer = -1, it->channel = k, it->index_layer = -1;
+        it->layer = -1, it->channel = k;
+        it->index_layer = job->set ? job->layer_count : -1; /* the logits, after the convolutions */
         snprintf(it->dir, sizeof it->dir, "%s", ATLAS_CLASSES_DIR);
         snprintf(it->stem, sizeof it->stem, "%03d", k);
     }
@@ -484,7 +485,7 @@ static void choose_preferred(atlas_job *job) {
     for (int i = 0; i < job->item_count; i++) {
         atlas_item *it = &job->items[i];
         it->preferred = it->layer < 0 ? it->channel : it->dream_class;
-        if (it->index_layer < 0) continue;
+        if (it->layer < 0 || it->index_layer < 0) continue;
         const sono_atlas_layer_index *li = &job->index.layers[it->index_layer];
         const float *m = li->class_mean + (size_t)it->channel * job->index.classes;
         int best = -1;
@@ -492,6 +493,20 @@ static void choose_preferred(atlas_job *job) {
             if (!isnan(m[k]) && (best < 0 || m[k] > m[best])) best = k;
         if (best >= 0) it->preferred = best;
     }
+}
+
+/* The chosen convolutions and, for the class pages, the logits (a class's
+ * "activation" is its logit). */
+static sono_status build_index(atlas_job *job, sono_error *err) {
+    int *layers = malloc((size_t)(job->layer_count + 1) * sizeof(int));
+    if (!layers) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    memcpy(layers, job->layers, (size_t)job->layer_count * sizeof(int));
+    int count = job->layer_count;
+    if (job->opt->classes) layers[count++] = sono_net_layer_count(job->c->net) - 1;
+    sono_status s = sono_atlas_index_build(job->workers, job->jobs, job->set, job->opt->folds, layers, count,
+                                           job->opt->top, &job->index, err);
+    free(layers);
+    return s;
 }
 
 static void job_free(atlas_job *job) {
@@ -532,8 +547,7 @@ sono_status sono_atlas_build(const char *model_path, const char *features_path, 
     if (s == SONO_OK && job.set) {
         if (stage_progress(opt, SONO_ATLAS_INDEX, 0, 1)) s = sono_error_set(err, SONO_ERR_INTERRUPTED, "interrupted");
         if (s == SONO_OK)
-            s = sono_atlas_index_build(job.workers, job.jobs, job.set, opt->folds, job.layers, job.layer_count,
-                                       opt->top, &job.index, err);
+            s = build_index(&job, err);
         if (s == SONO_OK) stage_progress(opt, SONO_ATLAS_INDEX, 1, 1);
     }
     report->seconds_index = now_seconds() - t0;

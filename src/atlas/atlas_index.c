@@ -4,7 +4,8 @@
  *
  * A forward pass to layer L leaves every earlier layer's output in its own
  * buffer (sono_net_layer_output), so one pass to the deepest chosen layer
- * serves them all. */
+ * serves them all. A dense layer's output is (units, 1, 1): its "mean" is
+ * the unit itself (for "logits", the class's logit). */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -221,10 +222,8 @@ sono_status sono_atlas_index_build(sono_classifier *const *workers, int jobs, co
     if (s != SONO_OK) return s;
     int last = -1;
     for (int l = 0; l < count; l++) {
-        const sono_layer_info *info = sono_net_layer(c->net, layers[l]);
-        if (!info || info->type == SONO_LAYER_FLATTEN || info->type == SONO_LAYER_DENSE)
-            return sono_error_set(err, SONO_ERR_ARGUMENT, "atlas index: layer %d is not a convolution-stage layer",
-                                  layers[l]);
+        if (!sono_net_layer(c->net, layers[l]))
+            return sono_error_set(err, SONO_ERR_ARGUMENT, "atlas index: the net has no layer %d", layers[l]);
         if (layers[l] > last) last = layers[l];
     }
     s = alloc_index(c, set, folds, layers, count, top, index, err);

@@ -73,7 +73,8 @@ static void examples_table(sbuf *b, const atlas_job *job, const atlas_item *it) 
     if (job->opt->folds) sbuf_printf(b, " (folds %s)", folds);
     sbuf_printf(b, " of <code>");
     sbuf_html(b, base_name(job->features_path));
-    sbuf_printf(b, "</code> with the highest mean activation of this channel.</p>\n<table class=\"examples\">\n");
+    sbuf_printf(b, "</code> with the highest %s.</p>\n<table class=\"examples\">\n",
+                it->layer >= 0 ? "mean activation of this channel" : "logit of this class");
     for (int j = 0; j < li->top; j++) {
         int32_t clip = li->top_clip[(size_t)it->channel * li->top + j];
         const atlas_clip *cl = atlas_clip_find(job, clip);
@@ -97,8 +98,8 @@ static void class_chart(sbuf *b, const atlas_job *job, const atlas_item *it) {
     double top = 0;
     for (int k = 0; k < job->index.classes; k++)
         if (!isnan(m[k]) && fabs(m[k]) > top) top = fabs(m[k]);
-    sbuf_printf(b, "<h2>Which classes excite it</h2>\n<p class=\"what\">Mean activation over the clips of each "
-                   "class.</p>\n<table class=\"bars\">\n");
+    sbuf_printf(b, "<h2>Which classes excite it</h2>\n<p class=\"what\">Mean %s over the clips of each "
+                   "class.</p>\n<table class=\"bars\">\n", it->layer >= 0 ? "activation" : "logit");
     for (int k = 0; k < job->index.classes; k++) {
         double w = isnan(m[k]) || top <= 0 || m[k] <= 0 ? 0 : 100 * m[k] / top;
         sbuf_printf(b, "<tr%s><td>", k == it->preferred ? " class=\"pref\"" : "");
