@@ -149,6 +149,37 @@ static void test_top_k(void) {
     }
 }
 
+/* At most one per group: the reference walks the full ranking and keeps
+ * the first of each group. */
+static void test_top_k_grouped(void) {
+    const int n = 500;
+    float v[500];
+    int32_t group[500], got[500], scratch[500];
+    int ref[500], want[500];
+    uint32_t lcg = 99;
+    for (int groups = 1; groups <= 200; groups *= 3) {
+        for (int i = 0; i < n; i++) {
+            lcg = lcg * 1664525u + 1013904223u;
+            v[i] = (float)((lcg >> 12) % 50); /* ties */
+            lcg = lcg * 1664525u + 1013904223u;
+            group[i] = (int32_t)((lcg >> 8) % (uint32_t)groups);
+        }
+        brute_rank(v, n, ref);
+        for (int k = 1; k <= 100; k *= 4) {
+            int expect = 0;
+            for (int i = 0; i < n && expect < k; i++) {
+                int seen = 0;
+                for (int j = 0; j < expect; j++) seen |= group[want[j]] == group[ref[i]];
+                if (!seen) want[expect++] = ref[i];
+            }
+            int found = sono_atlas_top_k_grouped(v, group, n, k, got, scratch);
+            int same = found == expect;
+            for (int j = 0; same && j < found; j++) same = got[j] == want[j];
+            CHECK_MSG(same, "grouped top %d of %d in %d groups: found %d, expected %d", k, n, groups, found, expect);
+        }
+    }
+}
+
 /* ---- the index against one clip at a time ---- */
 
 static void test_index(const fixtures *f) {
@@ -164,8 +195,8 @@ static void test_index(const fixtures *f) {
     const uint64_t folds = (1u << 1) | (1u << 3);
     const int top = 5;
     sono_atlas_index index, index1;
-    CHECK_OK(sono_atlas_index_build(workers, 2, set, folds, layers, 4, top, &index, &err));
-    CHECK_OK(sono_atlas_index_build(workers, 1, set, folds, layers, 4, top, &index1, &err));
+    CHECK_OK(sono_atlas_index_build(workers, 2, set, folds, NULL, layers, 4, top, &index, &err));
+    CHECK_OK(sono_atlas_index_build(workers, 1, set, folds, NULL, layers, 4, top, &index1, &err));
     int expect_clips = 0;
     for (int i = 0; i < set->count; i++) expect_clips += set->folds[i] == 1 || set->folds[i] == 3;
     CHECK(index.clip_count == expect_clips && index1.clip_count == expect_clips);
@@ -232,9 +263,27 @@ static void test_index(const fixtures *f) {
         for (int k = 0; k < CLASSES; k++) z += exp(lg->mean[k] - mx);
         for (int k = 0; k < CLASSES; k++) CHECK_NEAR(probs[k], exp(lg->mean[k] - mx) / z, 1e-5);
     }
+    /* grouped (clip % 4 as the recording): distinct groups, best first, and
+     * the overall best always kept */
+    int32_t groups[CLIPS];
+    for (int i = 0; i < CLIPS; i++) groups[i] = i % 4;
+    sono_atlas_index grouped;
+    CHECK_OK(sono_atlas_index_build(workers, 2, set, folds, groups, layers, 4, top, &grouped, &err));
+    for (int l = 0; l < grouped.layer_count; l++) {
+        const sono_atlas_layer_index *g = &grouped.layers[l], *u = &index.layers[l];
+        CHECK(g->top == 4); /* four groups, top 5 */
+        for (int ch = 0; ch < g->channels; ch++) {
+            CHECK(g->top_clip[ch * g->top] == u->top_clip[ch * u->top]);
+            for (int j = 1; j < g->top; j++) {
+                CHECK(g->top_value[ch * g->top + j] <= g->top_value[ch * g->top + j - 1]);
+                for (int i = 0; i < j; i++) CHECK(groups[g->top_clip[ch * g->top + j]] != groups[g->top_clip[ch * g->top + i]]);
+            }
+        }
+    }
+    sono_atlas_index_free(&grouped);
     const int beyond[1] = {sono_net_layer_count(single->net)};
     sono_atlas_index bad;
-    CHECK(sono_atlas_index_build(workers, 1, set, 0, beyond, 1, top, &bad, &err) == SONO_ERR_ARGUMENT);
+    CHECK(sono_atlas_index_build(workers, 1, set, 0, NULL, beyond, 1, top, &bad, &err) == SONO_ERR_ARGUMENT);
     free(x);
     sono_atlas_index_free(&index);
     sono_atlas_index_free(&index1);
@@ -410,6 +459,7 @@ int main(int argc, char **argv) {
     fixtures f;
     make_fixtures(&f, test_make_dir());
     test_top_k();
+    test_top_k_grouped();
     test_index(&f);
     test_resume(&f);
     test_refusals(&f);

@@ -69,20 +69,28 @@ typedef struct sono_atlas_index {
  * layer's units are channels of one cell: "logits" gives each class's
  * logit), the `top`
  * clips per channel (by partial selection; ties go to the lower clip
- * number), and the mean per class. Clips are standardised as the model
+ * number; with `groups` (set->count group ids, e.g. the recording each clip
+ * was cut from; NULL: none), at most one clip per group, and k is cut to the
+ * number of groups), and the mean per class. Clips are standardised as the model
  * expects and go through the net max_batch at a time, the batches shared
  * among `jobs` workers: workers[0..jobs) are loads of the same model, one
  * per thread, each used single-threaded. The set must match the model
  * (sono_check_compatible). Free with sono_atlas_index_free. */
 sono_status sono_atlas_index_build(sono_classifier *const *workers, int jobs, const sono_feature_set *set,
-                                   uint64_t folds, const int *layers, int count, int top, sono_atlas_index *index,
-                                   sono_error *err);
+                                   uint64_t folds, const int32_t *groups, const int *layers, int count, int top,
+                                   sono_atlas_index *index, sono_error *err);
 void sono_atlas_index_free(sono_atlas_index *index);
 
 /* The k largest of values (n) in decreasing order, ties to the lower index:
  * their indices into order (k <= n). A partial selection (quickselect, then
  * a sort of the k), O(n + k log k). scratch holds n int32. */
 void sono_atlas_top_k(const float *values, int n, int k, int32_t *order, int32_t *scratch);
+
+/* The same with at most one index per group (group (n) ids; NULL: no
+ * groups): the best of each group, in the order above, until k. Returns how
+ * many were found (fewer than k when there are fewer groups). */
+int sono_atlas_top_k_grouped(const float *values, const int32_t *group, int n, int k, int32_t *order,
+                             int32_t *scratch);
 
 /* ---- the whole atlas ---- */
 
@@ -111,6 +119,8 @@ typedef struct sono_atlas_options {
     double seconds;            /* 2: length of each dream, at the model's rate */
     double noise_db;           /* -40: level of the noise every dream starts from */
     int top;                   /* 6: dataset examples per channel */
+    int every_slice;           /* 0: UrbanSound8K clips cut from one recording (one fsID) count
+                                  once among a channel's examples; 1: every clip on its own */
     uint64_t folds;            /* clips of these folds (bit k = fold k; 0: every fold of the file) */
     sono_dream_request dream;  /* render, ascent (octaves, iterations, step, seed...): see
                                   sono_atlas_defaults; objective fields are set per channel */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,17 +496,42 @@ static void choose_preferred(atlas_job *job) {
     }
 }
 
+/* UrbanSound8K cuts each freesound recording into up to 4 s slices named
+ * fsID-classID-occurrence-slice; a channel that likes one slice likes its
+ * neighbours, so without groups its examples are often six slices of one
+ * recording. The group of a clip is its fsID; NULL for other layouts (or
+ * names that do not follow the pattern). */
+static int32_t *recording_groups(const sono_feature_set *set) {
+    if (!set->layout || strcmp(set->layout, "urbansound8k") != 0) return NULL;
+    int32_t *groups = malloc((size_t)(set->count ? set->count : 1) * sizeof(int32_t));
+    for (int i = 0; groups && i < set->count; i++) {
+        const char *base = set->sources[i] ? strrchr(set->sources[i], '/') : NULL;
+        base = base ? base + 1 : set->sources[i] ? set->sources[i] : "";
+        char *end;
+        long id = strtol(base, &end, 10);
+        if (end == base || *end != '-' || id < 0 || id > INT32_MAX) {
+            free(groups);
+            return NULL;
+        }
+        groups[i] = (int32_t)id;
+    }
+    return groups;
+}
+
 /* The chosen convolutions and, for the class pages, the logits (a class's
  * "activation" is its logit). */
 static sono_status build_index(atlas_job *job, sono_error *err) {
     int *layers = malloc((size_t)(job->layer_count + 1) * sizeof(int));
     if (!layers) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    int32_t *groups = job->opt->every_slice ? NULL : recording_groups(job->set);
+    job->grouped = groups != NULL;
     memcpy(layers, job->layers, (size_t)job->layer_count * sizeof(int));
     int count = job->layer_count;
     if (job->opt->classes) layers[count++] = sono_net_layer_count(job->c->net) - 1;
-    sono_status s = sono_atlas_index_build(job->workers, job->jobs, job->set, job->opt->folds, layers, count,
+    sono_status s = sono_atlas_index_build(job->workers, job->jobs, job->set, job->opt->folds, groups, layers, count,
                                            job->opt->top, &job->index, err);
     free(layers);
+    free(groups);
     return s;
 }
 

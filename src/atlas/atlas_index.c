@@ -80,6 +80,30 @@ void sono_atlas_top_k(const float *values, int n, int k, int32_t *order, int32_t
     memcpy(order, scratch, (size_t)k * sizeof(int32_t));
 }
 
+int sono_atlas_top_k_grouped(const float *values, const int32_t *group, int n, int k, int32_t *order,
+                             int32_t *scratch) {
+    if (k > n) k = n;
+    if (k <= 0) return 0;
+    if (!group) {
+        sono_atlas_top_k(values, n, k, order, scratch);
+        return k;
+    }
+    /* Rank a prefix a few times longer than k and take each group's best;
+     * when the prefix holds fewer than k groups, rank a longer one. */
+    for (int m = k * 4 < n ? k * 4 : n;; m = 2 * m < n ? 2 * m : n) {
+        for (int i = 0; i < n; i++) scratch[i] = i;
+        if (m < n) select_kth(values, scratch, 0, n - 1, m - 1);
+        sort_ranked(values, scratch, m);
+        int found = 0;
+        for (int i = 0; i < m && found < k; i++) {
+            int taken = 0;
+            for (int j = 0; j < found && !taken; j++) taken = group[order[j]] == group[scratch[i]];
+            if (!taken) order[found++] = scratch[i];
+        }
+        if (found == k || m == n) return found;
+    }
+}
+
 /* ---- the forward pass ---- */
 
 void sono_atlas_index_free(sono_atlas_index *index) {
@@ -92,8 +116,24 @@ void sono_atlas_index_free(sono_atlas_index *index) {
     memset(index, 0, sizeof *index);
 }
 
+/* Distinct values among group[clips[0..n)]. */
+static int count_groups(const int32_t *group, const int32_t *clips, int n) {
+    int32_t *g = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    if (!g) return n;
+    for (int i = 0; i < n; i++) g[i] = group[clips[i]];
+    int distinct = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < distinct && !seen; j++) seen = g[j] == g[i];
+        if (!seen) g[distinct++] = g[i];
+    }
+    free(g);
+    return distinct;
+}
+
 static sono_status alloc_index(const sono_classifier *c, const sono_feature_set *set, uint64_t folds,
-                               const int *layers, int count, int top, sono_atlas_index *index, sono_error *err) {
+                               const int32_t *groups, const int *layers, int count, int top, sono_atlas_index *index,
+                               sono_error *err) {
     index->classes = set->class_count;
     index->class_clips = calloc((size_t)set->class_count, sizeof(int));
     index->clips = malloc((size_t)(set->count ? set->count : 1) * sizeof(int32_t));
@@ -106,7 +146,11 @@ static sono_status alloc_index(const sono_classifier *c, const sono_feature_set 
         }
     if (index->clip_count == 0) return sono_error_set(err, SONO_ERR_ARGUMENT, "feature file: no clips in the chosen folds");
     index->layer_count = count;
-    const int k = top < index->clip_count ? top : index->clip_count;
+    int k = top < index->clip_count ? top : index->clip_count;
+    if (groups) {
+        int distinct = count_groups(groups, index->clips, index->clip_count);
+        if (distinct < k) k = distinct;
+    }
     for (int l = 0; l < count; l++) {
         sono_atlas_layer_index *li = &index->layers[l];
         const sono_layer_info *info = sono_net_layer(c->net, layers[l]);
@@ -182,15 +226,21 @@ static sono_status forward_all(sono_classifier *const *workers, int jobs, const 
 }
 
 /* Top k and class means of every channel, from the (clips, C) table. */
-static sono_status summarise_layer(const sono_feature_set *set, const sono_atlas_index *index,
+static sono_status summarise_layer(const sono_feature_set *set, const int32_t *groups, const sono_atlas_index *index,
                                    sono_atlas_layer_index *li, sono_error *err) {
     const int n = index->clip_count, C = li->channels, K = index->classes;
+    int32_t *group = NULL; /* (n) of the selected clips */
+    if (groups) {
+        group = malloc((size_t)n * sizeof(int32_t));
+        if (!group) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        for (int i = 0; i < n; i++) group[i] = groups[index->clips[i]];
+    }
     float *column = malloc((size_t)n * sizeof(float));
     int32_t *scratch = malloc((size_t)n * sizeof(int32_t));
     int32_t *order = malloc((size_t)(li->top ? li->top : 1) * sizeof(int32_t));
     double *sum = malloc((size_t)K * sizeof(double));
     if (!column || !scratch || !order || !sum) {
-        free(column), free(scratch), free(order), free(sum);
+        free(column), free(scratch), free(order), free(sum), free(group);
         return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     }
     for (int ch = 0; ch < C; ch++) {
@@ -199,7 +249,7 @@ static sono_status summarise_layer(const sono_feature_set *set, const sono_atlas
             column[i] = li->mean[(size_t)i * C + ch];
             sum[set->labels[index->clips[i]]] += column[i];
         }
-        sono_atlas_top_k(column, n, li->top, order, scratch);
+        sono_atlas_top_k_grouped(column, group, n, li->top, order, scratch);
         for (int j = 0; j < li->top; j++) {
             li->top_clip[(size_t)ch * li->top + j] = index->clips[order[j]];
             li->top_value[(size_t)ch * li->top + j] = column[order[j]];
@@ -208,13 +258,13 @@ static sono_status summarise_layer(const sono_feature_set *set, const sono_atlas
             li->class_mean[(size_t)ch * K + k] =
                 index->class_clips[k] ? (float)(sum[k] / index->class_clips[k]) : NAN;
     }
-    free(column), free(scratch), free(order), free(sum);
+    free(column), free(scratch), free(order), free(sum), free(group);
     return SONO_OK;
 }
 
 sono_status sono_atlas_index_build(sono_classifier *const *workers, int jobs, const sono_feature_set *set,
-                                   uint64_t folds, const int *layers, int count, int top, sono_atlas_index *index,
-                                   sono_error *err) {
+                                   uint64_t folds, const int32_t *groups, const int *layers, int count, int top,
+                                   sono_atlas_index *index, sono_error *err) {
     memset(index, 0, sizeof *index);
     sono_classifier *c = workers[0];
     if (jobs < 1 || count < 1 || top < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "atlas index: no layers or top < 1");
@@ -226,9 +276,9 @@ sono_status sono_atlas_index_build(sono_classifier *const *workers, int jobs, co
             return sono_error_set(err, SONO_ERR_ARGUMENT, "atlas index: the net has no layer %d", layers[l]);
         if (layers[l] > last) last = layers[l];
     }
-    s = alloc_index(c, set, folds, layers, count, top, index, err);
+    s = alloc_index(c, set, folds, groups, layers, count, top, index, err);
     if (s == SONO_OK) s = forward_all(workers, jobs, set, last, index, err);
-    for (int l = 0; s == SONO_OK && l < count; l++) s = summarise_layer(set, index, &index->layers[l], err);
+    for (int l = 0; s == SONO_OK && l < count; l++) s = summarise_layer(set, groups, index, &index->layers[l], err);
     if (s != SONO_OK) sono_atlas_index_free(index);
     return s;
 }

@@ -50,6 +50,7 @@ typedef struct atlas_job {
     atlas_clip *clips;        /* sorted by clip number */
     int clip_count;
     char model_hash[17];      /* FNV-1a 64 of the model file, hex */
+    int grouped;              /* examples: at most one clip per recording */
 } atlas_job;
 
 /* ---- text ---- */

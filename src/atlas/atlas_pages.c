@@ -73,8 +73,9 @@ static void examples_table(sbuf *b, const atlas_job *job, const atlas_item *it) 
     if (job->opt->folds) sbuf_printf(b, " (folds %s)", folds);
     sbuf_printf(b, " of <code>");
     sbuf_html(b, base_name(job->features_path));
-    sbuf_printf(b, "</code> with the highest %s.</p>\n<table class=\"examples\">\n",
-                it->layer >= 0 ? "mean activation of this channel" : "logit of this class");
+    sbuf_printf(b, "</code> with the highest %s%s.</p>\n<table class=\"examples\">\n",
+                it->layer >= 0 ? "mean activation of this channel" : "logit of this class",
+                job->grouped ? " (the best slice of each recording)" : "");
     for (int j = 0; j < li->top; j++) {
         int32_t clip = li->top_clip[(size_t)it->channel * li->top + j];
         const atlas_clip *cl = atlas_clip_find(job, clip);

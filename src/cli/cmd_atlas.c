@@ -35,7 +35,9 @@ static void atlas_usage(FILE *out) {
             "      --no-classes       leave out the class dreams\n"
             "      --seconds S        length of each dream (default %g)\n"
             "      --top K            dataset examples per channel (default %d)\n"
-            "      --folds F          clips of these folds only, e.g. 1-2 (default: all)\n\n"
+            "      --folds F          clips of these folds only, e.g. 1-2 (default: all)\n"
+            "      --every-slice      UrbanSound8K: show several slices of one recording (by\n"
+            "                         default a channel's examples come from different recordings)\n\n"
             "dream (as 'sonodream dream --noise', see its --help):\n"
             "      --render NAME      wave (default), mask or griffin-lim\n"
             "      --octaves N        (default %d)\n"
@@ -102,7 +104,7 @@ static int parse_channels(atlas_args *a, const char *text) {
     return 1;
 }
 
-enum { OPT_LAYERS = 256, OPT_CHANNELS, OPT_NO_CLASSES, OPT_SECONDS, OPT_TOP, OPT_FOLDS, OPT_RENDER, OPT_OCTAVES,
+enum { OPT_LAYERS = 256, OPT_CHANNELS, OPT_NO_CLASSES, OPT_EVERY_SLICE, OPT_SECONDS, OPT_TOP, OPT_FOLDS, OPT_RENDER, OPT_OCTAVES,
        OPT_ITER, OPT_STEP, OPT_SEED };
 
 static int parse_option(atlas_args *a, int opt, const char *arg) {
@@ -116,6 +118,7 @@ static int parse_option(atlas_args *a, int opt, const char *arg) {
     case OPT_LAYERS: return parse_layers(a, arg);
     case OPT_CHANNELS: return parse_channels(a, arg);
     case OPT_NO_CLASSES: a->opt.classes = 0; return 1;
+    case OPT_EVERY_SLICE: a->opt.every_slice = 1; return 1;
     case OPT_SECONDS: return cli_parse_double("seconds", arg, 0.1, 60, &a->opt.seconds);
     case OPT_TOP: return cli_parse_int("top", arg, 1, 100, &v) && (a->opt.top = (int)v);
     case OPT_FOLDS:
@@ -145,7 +148,8 @@ static int parse_args(int argc, char **argv, atlas_args *a, int *exit_code) {
         {"top", required_argument, 0, OPT_TOP},        {"folds", required_argument, 0, OPT_FOLDS},
         {"render", required_argument, 0, OPT_RENDER},  {"octaves", required_argument, 0, OPT_OCTAVES},
         {"iterations", required_argument, 0, OPT_ITER}, {"step", required_argument, 0, OPT_STEP},
-        {"seed", required_argument, 0, OPT_SEED},      {0, 0, 0, 0}};
+        {"seed", required_argument, 0, OPT_SEED},      {"every-slice", no_argument, 0, OPT_EVERY_SLICE},
+        {0, 0, 0, 0}};
     sono_atlas_defaults(&a->opt);
     *exit_code = 2;
     int opt;
