@@ -251,7 +251,7 @@ static void test_prepare_us8k(const char *dir) {
     CHECK(sono_prepare(list, &opt, out, &report, &err) != SONO_OK);
     CHECK_MSG(strstr(err.message, "d.wav") != NULL, "%s", err.message);
     sono_prepare_report_free(&report);
-    CHECK(sono_feature_set_read(out, &set, &err) == SONO_OK && set->count == 2);
+    CHECK_MSG(sono_feature_set_read(out, &set, &err) == SONO_OK && set->count == 2, "%s", err.message);
     sono_feature_set_free(set);
     sono_clip_list_free(list);
 }

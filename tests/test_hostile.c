@@ -351,11 +351,15 @@ static void test_class_folders(void) {
     CHECK(strstr(output(), "skipped 2 unreadable") != NULL && strstr(output(), "named pipe") != NULL);
     expect_refusal("prepare tree-odd -o odd2.safetensors --seconds 1 --strict", "tree-odd/a/", "", "odd2.safetensors");
     expect_refusal("prepare absent-tree -o t.safetensors", "absent-tree", "No such file", "t.safetensors");
-    /* More than memory allows: refused up front, naming the size it would need
-     * (12 clips x 16 mels x 32 frames x 4 bytes = 24576 bytes). */
-    expect_refusal("prepare tones -o t.safetensors --seconds 1 --mels 16 --max-memory 20K", "need 24.0 KiB (24576 bytes)",
-                   "--max-memory", "t.safetensors");
-    expect_success("prepare tones -o t.safetensors --seconds 1 --mels 16 --max-memory 24K");
+    /* Features are written as they are made, so memory is bounded by the
+     * threads, not the dataset: refused up front only when one clip in flight
+     * per thread does not fit, naming the size (1 thread: 2 x 16000 decode
+     * samples + 512 feature values for the thread, 3 x 512 for the chunk, 4
+     * bytes each = 136192 bytes); a limit below the dataset's features
+     * (12 x 512 x 4 = 24 KiB) but above that works. */
+    expect_refusal("prepare tones -o t.safetensors --seconds 1 --mels 16 --jobs 1 --max-memory 20K",
+                   "needs 133.0 KiB (136192 bytes)", "--max-memory", "t.safetensors");
+    expect_success("prepare tones -o t.safetensors --seconds 1 --mels 16 --jobs 1 --max-memory 133K");
     CHECK(remove(in_dir("t.safetensors")) == 0);
     /* The output cannot be written: the message names it, the input is untouched. */
     expect_refusal("prepare tones -o no-such-folder/t.safetensors --seconds 1", "no-such-folder/t.safetensors",

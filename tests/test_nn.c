@@ -593,13 +593,13 @@ static void test_elementwise(int kind) {
     for (size_t i = 0; i < n; i++) x[i] = (float)away_from_zero();
     float *fx = to_float(x, n), *out = falloc(n), *dout = to_float(c.R, n), *dx = falloc(n);
     sono_act act = kind ? SONO_ACT_LRELU : SONO_ACT_RELU;
-    if (kind == 2) sono_dropout_forward(out, fx, n, c.rate, 11, 5, 2);
+    if (kind == 2) sono_dropout_forward(out, fx, n, c.rate, 11, 5, 2, 0);
     else sono_act_forward(out, fx, n, act);
     double *tensors[1] = {x};
     elem_objective(tensors, &c);
     const char *what = kind == 2 ? "dropout" : kind ? "lrelu" : "relu";
     check_close(what, out, c.out, n, 1e-6);
-    if (kind == 2) sono_dropout_backward(dx, dout, n, c.rate, 11, 5, 2);
+    if (kind == 2) sono_dropout_backward(dx, dout, n, c.rate, 11, 5, 2, 0);
     else sono_act_backward(dx, dout, out, n, act);
     check_gradient(what, elem_objective, &c, tensors, 0, n, dx);
     free(c.R), free(c.out), free(x), free(fx), free(out), free(dout), free(dx);

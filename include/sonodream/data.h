@@ -84,7 +84,9 @@ typedef struct sono_feature_set {
     sono_feature_config config;
     int count;            /* N clips */
     int n_mels, frames;
-    float *features;      /* (N, n_mels, frames) log-mel dB */
+    float *features;      /* (N, n_mels, frames) log-mel dB; read from a file it is
+                             the file mapped read-only (never copied whole: files
+                             larger than memory work), so do not write to it */
     int32_t *labels;      /* (N) */
     int32_t *folds;       /* (N) */
     char **class_names;   /* (class_count) */
@@ -93,6 +95,8 @@ typedef struct sono_feature_set {
     int fold_count;
     char **sources;       /* (N) source path of each clip */
     char *layout;         /* "urbansound8k", "class-folders" */
+    void *mapping;        /* the read-only mapping behind features (NULL: malloc'd) */
+    size_t mapping_bytes;
 } sono_feature_set;
 
 /* Write atomically as safetensors: tensors features, labels, folds;
@@ -101,13 +105,32 @@ typedef struct sono_feature_set {
 sono_status sono_feature_set_write(const sono_feature_set *set, const char *path, sono_error *err);
 
 /* Read and validate everything (format and version, config, shapes agree,
- * labels and folds in range, metadata arrays of the right length). */
+ * labels and folds in range, metadata arrays of the right length). The
+ * features are memory-mapped read-only, not read: memory use is that of the
+ * labels, folds and metadata, whatever the size of the file. */
 sono_status sono_feature_set_read(const char *path, sono_feature_set **out, sono_error *err);
 
 /* Read the metadata only (features/labels/folds left NULL; count set). */
 sono_status sono_feature_set_read_header(const char *path, sono_feature_set **out, sono_error *err);
 
 void sono_feature_set_free(sono_feature_set *set);
+
+/* A feature file written clip by clip, so the features never need to be in
+ * memory together. `meta` gives the configuration, classes, fold names and
+ * layout, `meta->count` the most clips that will be added and `meta->sources`
+ * their paths (the header's room is reserved for all of them; its features
+ * are not used). Clips not added leave trailing spaces in the header, which
+ * safetensors allows. The file appears (atomically) on commit. */
+typedef struct sono_feature_writer sono_feature_writer;
+sono_status sono_feature_writer_begin(sono_feature_writer **out, const char *path, const sono_feature_set *meta,
+                                      sono_error *err);
+/* Append one clip: (n_mels, frames) features, its label, fold and source. */
+sono_status sono_feature_writer_add(sono_feature_writer *w, const float *features, int32_t label, int32_t fold,
+                                    const char *source, sono_error *err);
+/* Write labels, folds and the header, flush and rename into place; frees w. */
+sono_status sono_feature_writer_commit(sono_feature_writer *w, sono_error *err);
+/* Delete the temporary file; frees w (NULL is fine). */
+void sono_feature_writer_abort(sono_feature_writer *w);
 
 /* ---- prepare ---- */
 
@@ -118,9 +141,12 @@ typedef struct sono_prepare_options {
     int drop_short;   /* keep only clips of the full length (within 10 ms) */
     int strict;       /* a bad audio file is fatal instead of skipped */
     int jobs;         /* OpenMP threads; <= 0: all cores */
-    unsigned long long max_memory; /* bytes the features may take; 0: what the
-                                      system has free (MemAvailable, capped by
-                                      the cgroup limit and RLIMIT_AS) */
+    unsigned long long max_memory; /* bytes prepare's buffers may take (the
+                                      features are written as they are made, so
+                                      this bounds the clips in flight, not the
+                                      dataset); 0: what the system has free
+                                      (MemAvailable, capped by the cgroup limit
+                                      and RLIMIT_AS) */
     sono_progress_fn progress;
     void *progress_user;
 } sono_prepare_options;
@@ -141,9 +167,15 @@ typedef struct sono_prepare_report {
 } sono_prepare_report;
 
 /* Decode, fix the length and compute features for every clip in `list` on
- * all cores, then write `out_path` atomically. Memory is that of the output
- * plus one clip per thread. Refuses up front, with the size it would need,
- * when the output would not fit in opt->max_memory. */
+ * all cores, writing `out_path` (atomically) as they are made, in list order.
+ * Memory is bounded by the workers, not the dataset: a chunk of at most 16
+ * clips per thread in flight plus one decode buffer per thread. Refuses up
+ * front, with the size it would need, when even one clip per thread would not
+ * fit in opt->max_memory.
+ * Under MPI (sono_dist_size() > 1) every rank must call this with the same
+ * list: each chunk's clips are split across the ranks, rank 0 gathers and
+ * writes them, and the file is byte for byte the one a single process writes.
+ * The report is filled on rank 0 only. */
 sono_status sono_prepare(const sono_clip_list *list, const sono_prepare_options *opt,
                          const char *out_path, sono_prepare_report *report, sono_error *err);
 void sono_prepare_report_free(sono_prepare_report *report);

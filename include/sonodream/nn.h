@@ -107,14 +107,15 @@ void sono_maxpool_backward(float *dinp, const float *dout, /* (N, C, Ho, Wo) */
 
 /* Inverted dropout (train mode only; in inference the layer is the
  * identity). Element i is kept with probability 1-rate and scaled by
- * 1/(1-rate); the decision is a hash of (seed, step, layer, i), so it does not
- * depend on the thread count and backward recomputes it instead of storing a
- * mask. */
+ * 1/(1-rate); the decision is a hash of (seed, step, layer, first + i), so it
+ * does not depend on the thread count, backward recomputes it instead of
+ * storing a mask, and a batch split across processes (each passing its part
+ * with `first` = its offset in elements) gets the masks of the whole batch. */
 int sono_dropout_keep(uint64_t seed, uint64_t step, uint32_t layer, uint64_t index, float rate);
 void sono_dropout_forward(float *out, const float *inp, size_t count, float rate, uint64_t seed,
-                          uint64_t step, uint32_t layer);
+                          uint64_t step, uint32_t layer, uint64_t first);
 void sono_dropout_backward(float *dinp, const float *dout, size_t count, float rate,
-                           uint64_t seed, uint64_t step, uint32_t layer);
+                           uint64_t seed, uint64_t step, uint32_t layer, uint64_t first);
 
 /* Dense (fully connected): out = act(inp @ weight^T + bias), PyTorch's
  * nn.Linear layout. One sgemm over the whole batch. */
@@ -300,6 +301,11 @@ sono_shape sono_net_input_shape(const sono_net *net);
 int sono_net_classes(const sono_net *net);
 int sono_net_max_batch(const sono_net *net);
 
+/* The widest input (frames, at H bands, batch 1) whose pass up to `layer`
+ * fits the net's buffers (0: none), for layers that take any width: a
+ * convolutional part can see a long spectrogram in one piece. */
+int sono_net_max_width(const sono_net *net, int H, int layer);
+
 /* Layers (at the construction input shape). */
 int sono_net_layer_count(const sono_net *net);
 const sono_layer_info *sono_net_layer(const sono_net *net, int index);
@@ -342,6 +348,11 @@ void sono_net_zero_grad(sono_net *net);
  * forward. Checkpoints save and restore both. */
 void sono_net_rng_state(const sono_net *net, uint64_t *seed, uint64_t *step);
 void sono_net_set_rng_state(sono_net *net, uint64_t seed, uint64_t step);
+/* The samples of the next train passes are samples first, first+1, ... of a
+ * larger batch split across processes (data-parallel training): dropout
+ * decides by their index in that batch, so the masks do not depend on how it
+ * is split. 0 (the default) for a whole batch. */
+void sono_net_set_sample_offset(sono_net *net, int64_t first);
 
 /* ---- passes ---- */
 

@@ -52,6 +52,11 @@ sono_status sono_st_writer_set_metadata(sono_st_writer *w, const char *key, cons
 /* Write everything to `path` atomically (temporary file, fsync, rename). */
 sono_status sono_st_writer_write(sono_st_writer *w, const char *path, sono_error *err);
 
+/* The JSON header exactly as sono_st_writer_write writes it, before the
+ * padding (NULL when out of memory; free() it). Tensor data is not needed:
+ * writers that stream their tensors use this to write the header themselves. */
+char *sono_st_writer_header(const sono_st_writer *w);
+
 /* ---- reading ---- */
 
 typedef struct sono_st_tensor {
@@ -93,6 +98,20 @@ sono_status sono_st_read(const sono_st_file *f, const sono_st_tensor *t, void *d
 /* Read `nbytes` of tensor t starting `byte_offset` into the tensor. */
 sono_status sono_st_read_range(const sono_st_file *f, const sono_st_tensor *t,
                                uint64_t byte_offset, void *dst, size_t nbytes, sono_error *err);
+
+/* A tensor mapped read-only into memory (mmap), so files larger than memory
+ * can be read: pages come from the file as they are touched and the kernel
+ * drops them again under memory pressure. */
+typedef struct sono_st_mapping {
+    const void *data; /* the tensor's first byte */
+    void *base;       /* the mapping (page aligned) */
+    size_t length;
+} sono_st_mapping;
+
+/* Map tensor t of f. The mapping stays valid after sono_st_close. Fails when
+ * the tensor is not aligned to its element size in the file. */
+sono_status sono_st_map(const sono_st_file *f, const sono_st_tensor *t, sono_st_mapping *out, sono_error *err);
+void sono_st_unmap(sono_st_mapping *m);
 
 SONO_END_DECLS
 #endif

@@ -90,10 +90,14 @@ typedef struct sono_train_result {
     double best_val_accuracy; /* NAN without validation folds */
     int best_epoch;
     double seconds;
+    double comm_seconds;      /* of them, waiting in the ranks' collectives (MPI; 0 alone) */
     char last_checkpoint[1024];
 } sono_train_result;
 
-/* Train on `set`. Writes opt->output (atomically, each time the validation
+/* Train on `set`. Under MPI (sono_dist_size() > 1) every rank calls this
+ * with the same feature file and options: each takes its part of every
+ * global batch, the gradients are summed over the ranks, every rank takes the
+ * same step, validation is split; rank 0 alone writes files. Writes opt->output (atomically, each time the validation
  * accuracy improves; at the end when there are no validation folds), the
  * checkpoints, the CSV log and the picture. Returns SONO_ERR_INTERRUPTED
  * after writing a checkpoint when *opt->stop became non-zero. */
@@ -111,7 +115,8 @@ typedef struct sono_eval_result {
 } sono_eval_result;
 
 /* Refuses a feature set whose configuration or classes differ from the
- * model's, naming the difference. folds = 0 evaluates every clip. */
+ * model's, naming the difference. folds = 0 evaluates every clip. Under MPI
+ * every rank calls it: the clips are split and the results summed. */
 sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
                           sono_eval_result *result, sono_error *err);
 void sono_eval_result_free(sono_eval_result *r);

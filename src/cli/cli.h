@@ -24,6 +24,11 @@ int cmd_atlas(int argc, char **argv);
 
 /* Print "sonodream: <message>" on stderr; returns the exit status for errors (1). */
 int cli_fail(const sono_error *err);
+/* Under mpirun (cli_dist.c): join the job before the command runs (only
+ * prepare, train and eval run across ranks; non-zero when refused), and
+ * after it, end every rank when this one failed. */
+int cli_dist_start(int *argc, char ***argv, const char *command);
+int cli_dist_finish(int code);
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse a strictly positive integer / a number within [lo, hi] from an option

@@ -11,9 +11,17 @@
 
 #include "cli/cli.h"
 #include "sonodream/audio.h"
+#include "sonodream/distributed.h"
+
+/* "rank 1: " before a message under mpirun, where every rank's stderr is mixed. */
+static void print_rank(void) {
+    if (sono_dist_size() > 1) fprintf(stderr, "rank %d: ", sono_dist_rank());
+}
 
 int cli_fail(const sono_error *err) {
-    fprintf(stderr, "sonodream: %s\n", err && err->message[0] ? err->message : "failed");
+    fputs("sonodream: ", stderr);
+    print_rank();
+    fprintf(stderr, "%s\n", err && err->message[0] ? err->message : "failed");
     return 1;
 }
 
@@ -21,6 +29,7 @@ int cli_failf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("sonodream: ", stderr);
+    print_rank();
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

@@ -34,8 +34,9 @@ static void prepare_usage(FILE *out) {
             "      --fmin HZ          lowest mel frequency (default 0)\n"
             "      --fmax HZ          highest mel frequency (default sample-rate/2)\n"
             "      --pad MODE         centre padding: constant (default) or reflect\n"
-            "      --max-memory SIZE  refuse up front when the features would need more than\n"
-            "                         SIZE (e.g. 512M, 8G; default: the memory free now)\n"
+            "      --max-memory SIZE  memory for the clips in flight (features are written as\n"
+            "                         they are made); refused up front when one clip per thread\n"
+            "                         does not fit (e.g. 512M, 8G; default: the memory free now)\n"
             "  -j, --jobs N           threads (default: all cores)\n"
             "  -q, --quiet            no per-file warnings\n"
             "  -h, --help             this help\n");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sonodream/distributed.h"
 #include "sonodream/train.h"
 
 #define DEFAULT_DATASET "us8k.safetensors"
@@ -289,9 +290,10 @@ int cmd_train(int argc, char **argv) {
     signal(SIGTERM, on_sigint);
     sono_folds_format(a.t.train_folds, tf, sizeof tf);
     sono_folds_format(a.t.val_folds, vf, sizeof vf);
-    fprintf(stderr, "training %s on %s: train folds %s, validation folds %s, batch %d, %s lr %g, %d threads\n",
-            a.t.arch, a.dataset, tf, vf[0] ? vf : "none", a.t.batch, sono_optim_kind_name(a.t.optim.kind),
-            a.t.optim.lr, omp_get_max_threads());
+    if (sono_dist_rank() == 0)
+        fprintf(stderr, "training %s on %s: train folds %s, validation folds %s, batch %d, %s lr %g, %d threads x %d "
+                "ranks\n", a.t.arch, a.dataset, tf, vf[0] ? vf : "none", a.t.batch,
+                sono_optim_kind_name(a.t.optim.kind), a.t.optim.lr, omp_get_max_threads(), sono_dist_size());
     sono_train_result result;
     sono_status s = sono_train(set, &a.t, &result, &err);
     if (s == SONO_ERR_INTERRUPTED) {
@@ -308,6 +310,9 @@ int cmd_train(int argc, char **argv) {
     if (!isnan(result.best_val_accuracy))
         printf(" (best validation accuracy %.1f%% at epoch %d)", 100 * result.best_val_accuracy, result.best_epoch);
     printf("\nlog %s, curve %s\n", log_path, png_path);
+    if (sono_dist_size() > 1)
+        printf("%d ranks: %.1f s of %.1f s waiting in collectives (gradient allreduce)\n", sono_dist_size(),
+               result.comm_seconds, result.seconds);
     if (test) report_test(a.t.output, set, test);
     sono_feature_set_free(set);
     return 0;

@@ -41,7 +41,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (int i = 0; i < command_count; i++)
-        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(name, commands[i].name) == 0) {
+            int code = cli_dist_start(&argc, &argv, name);
+            return cli_dist_finish(code ? code : commands[i].run(argc - 1, argv + 1));
+        }
     fprintf(stderr, "sonodream: unknown command '%s'\n\n", name);
     usage(stderr);
     return 2;

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sonodream/fileio.h"
 
@@ -129,7 +131,7 @@ sono_status sono_st_writer_set_metadata(sono_st_writer *w, const char *key, cons
     return SONO_OK;
 }
 
-static char *writer_header_json(const sono_st_writer *w) {
+char *sono_st_writer_header(const sono_st_writer *w) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     if (cJSON_GetArraySize(w->metadata) > 0)
@@ -154,7 +156,7 @@ static char *writer_header_json(const sono_st_writer *w) {
 }
 
 sono_status sono_st_writer_write(sono_st_writer *w, const char *path, sono_error *err) {
-    char *json = writer_header_json(w);
+    char *json = sono_st_writer_header(w);
     if (!json) return sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory", path);
     size_t json_len = strlen(json);
     /* Pad with spaces so the data section starts 8-byte aligned, as the
@@ -432,4 +434,29 @@ sono_status sono_st_read(const sono_st_file *f, const sono_st_tensor *t, void *d
         return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: buffer too small for tensor '%s'", f->path,
                               t->name);
     return sono_st_read_range(f, t, 0, dst, (size_t)t->nbytes, err);
+}
+
+sono_status sono_st_map(const sono_st_file *f, const sono_st_tensor *t, sono_st_mapping *out, sono_error *err) {
+    memset(out, 0, sizeof *out);
+    uint64_t start = f->data_start + t->offset;
+    if (start % sono_dtype_size(t->dtype) != 0)
+        return sono_error_set(err, SONO_ERR_FORMAT, "%s: tensor '%s' is not aligned to its %zu-byte elements",
+                              f->path, t->name, sono_dtype_size(t->dtype));
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), first = start / page * page;
+    uint64_t length = start + t->nbytes - first;
+    if (length > SIZE_MAX)
+        return sono_error_set(err, SONO_ERR_UNSUPPORTED, "%s: tensor '%s' is too large to map", f->path, t->name);
+    void *base = mmap(NULL, length ? (size_t)length : 1, PROT_READ, MAP_SHARED, fileno(f->fp), (off_t)first);
+    if (base == MAP_FAILED)
+        return sono_error_set(err, SONO_ERR_IO, "%s: cannot map tensor '%s' (%llu bytes): %s", f->path, t->name,
+                              (unsigned long long)t->nbytes, strerror(errno));
+    out->base = base;
+    out->length = length ? (size_t)length : 1;
+    out->data = (const unsigned char *)base + (start - first);
+    return SONO_OK;
+}
+
+void sono_st_unmap(sono_st_mapping *m) {
+    if (m && m->base) munmap(m->base, m->length);
+    if (m) memset(m, 0, sizeof *m);
 }

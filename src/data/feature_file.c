@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sonodream/data.h"
+#include "sonodream/fileio.h"
 #include "sonodream/safetensors.h"
 
 static void free_strings(char **strings, int count) {
@@ -16,7 +17,12 @@ static void free_strings(char **strings, int count) {
 
 void sono_feature_set_free(sono_feature_set *set) {
     if (!set) return;
-    free(set->features);
+    if (set->mapping) {
+        sono_st_mapping m = {set->features, set->mapping, set->mapping_bytes};
+        sono_st_unmap(&m);
+    } else {
+        free(set->features);
+    }
     free(set->labels);
     free(set->folds);
     free_strings(set->class_names, set->class_count);
@@ -41,15 +47,17 @@ static sono_status set_metadata_owned(sono_st_writer *w, const char *key, char *
     return s;
 }
 
-sono_status sono_feature_set_write(const sono_feature_set *set, const char *path, sono_error *err) {
-    sono_st_writer *w = sono_st_writer_new();
-    if (!w) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    int64_t fshape[3] = {set->count, set->n_mels, set->frames}, nshape[1] = {set->count};
+/* Describe a feature file of `count` clips to a safetensors writer: the
+ * tensors (data borrowed; NULL when the caller writes the data itself) and
+ * the metadata. */
+static sono_status describe(sono_st_writer *w, const sono_feature_set *set, int count, char *const *sources,
+                            const float *features, const int32_t *labels, const int32_t *folds, sono_error *err) {
+    int64_t fshape[3] = {count, set->n_mels, set->frames}, nshape[1] = {count};
     char version[16];
     snprintf(version, sizeof version, "%d", SONO_FEATURE_FORMAT_VERSION);
-    sono_status s = sono_st_writer_add(w, "features", SONO_DTYPE_F32, 3, fshape, set->features, err);
-    if (s == SONO_OK) s = sono_st_writer_add(w, "labels", SONO_DTYPE_I32, 1, nshape, set->labels, err);
-    if (s == SONO_OK) s = sono_st_writer_add(w, "folds", SONO_DTYPE_I32, 1, nshape, set->folds, err);
+    sono_status s = sono_st_writer_add(w, "features", SONO_DTYPE_F32, 3, fshape, features, err);
+    if (s == SONO_OK) s = sono_st_writer_add(w, "labels", SONO_DTYPE_I32, 1, nshape, labels, err);
+    if (s == SONO_OK) s = sono_st_writer_add(w, "folds", SONO_DTYPE_I32, 1, nshape, folds, err);
     if (s == SONO_OK) s = sono_st_writer_set_metadata(w, "format", SONO_FEATURE_FORMAT, err);
     if (s == SONO_OK) s = sono_st_writer_set_metadata(w, "format_version", version, err);
     if (s == SONO_OK)
@@ -58,12 +66,133 @@ sono_status sono_feature_set_write(const sono_feature_set *set, const char *path
         s = set_metadata_owned(w, "classes", json_string_array(set->class_names, set->class_count), err);
     if (s == SONO_OK)
         s = set_metadata_owned(w, "folds", json_string_array(set->fold_names, set->fold_count), err);
-    if (s == SONO_OK)
-        s = set_metadata_owned(w, "sources", json_string_array(set->sources, set->count), err);
+    if (s == SONO_OK) s = set_metadata_owned(w, "sources", json_string_array(sources, count), err);
     if (s == SONO_OK) s = sono_st_writer_set_metadata(w, "layout", set->layout ? set->layout : "", err);
     if (s == SONO_OK) s = sono_st_writer_set_metadata(w, "created_by", "sonodream " SONO_VERSION, err);
+    return s;
+}
+
+sono_status sono_feature_set_write(const sono_feature_set *set, const char *path, sono_error *err) {
+    sono_st_writer *w = sono_st_writer_new();
+    if (!w) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    sono_status s = describe(w, set, set->count, set->sources, set->features, set->labels, set->folds, err);
     if (s == SONO_OK) s = sono_st_writer_write(w, path, err);
     sono_st_writer_free(w);
+    return s;
+}
+
+/* ---- writing clip by clip ---- */
+
+struct sono_feature_writer {
+    const sono_feature_set *meta;
+    sono_atomic_file out;
+    size_t reserved;      /* header bytes after the length, padded to 8 */
+    size_t clip_bytes;
+    int count, capacity;  /* clips added; meta->count */
+    int32_t *labels, *folds;
+    char **sources;
+};
+
+/* The header for `count` clips (JSON, unpadded; NULL on failure). */
+static char *header_for(const sono_feature_writer *w, int count, char *const *sources, sono_error *err) {
+    sono_st_writer *st = sono_st_writer_new();
+    char *json = NULL;
+    if (st && describe(st, w->meta, count, sources, NULL, NULL, NULL, err) == SONO_OK) json = sono_st_writer_header(st);
+    if (!json && (!err || err->status == SONO_OK)) sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    sono_st_writer_free(st);
+    return json;
+}
+
+static sono_status write_length_and_header(sono_feature_writer *w, const char *json, sono_error *err) {
+    unsigned char len_bytes[8];
+    for (int i = 0; i < 8; i++) len_bytes[i] = (unsigned char)(((uint64_t)w->reserved >> (8 * i)) & 0xff);
+    sono_status s = sono_atomic_write(&w->out, len_bytes, 8, err);
+    size_t len = json ? strlen(json) : 0;
+    if (s == SONO_OK && json) s = sono_atomic_write(&w->out, json, len, err);
+    char spaces[64];
+    memset(spaces, ' ', sizeof spaces);
+    for (size_t left = w->reserved - len; s == SONO_OK && left > 0;) {
+        size_t n = left < sizeof spaces ? left : sizeof spaces;
+        s = sono_atomic_write(&w->out, spaces, n, err);
+        left -= n;
+    }
+    return s;
+}
+
+static void writer_free(sono_feature_writer *w) {
+    if (!w) return;
+    for (int i = 0; i < w->count; i++) free(w->sources[i]);
+    free(w->sources), free(w->labels), free(w->folds);
+    free(w);
+}
+
+void sono_feature_writer_abort(sono_feature_writer *w) {
+    if (!w) return;
+    sono_atomic_abort(&w->out);
+    writer_free(w);
+}
+
+sono_status sono_feature_writer_begin(sono_feature_writer **out, const char *path, const sono_feature_set *meta,
+                                      sono_error *err) {
+    *out = NULL;
+    sono_feature_writer *w = calloc(1, sizeof *w);
+    if (!w) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    w->meta = meta;
+    w->capacity = meta->count;
+    w->clip_bytes = (size_t)meta->n_mels * (size_t)meta->frames * sizeof(float);
+    size_t n = (size_t)(meta->count > 0 ? meta->count : 1);
+    w->labels = malloc(n * sizeof(int32_t));
+    w->folds = malloc(n * sizeof(int32_t));
+    w->sources = calloc(n, sizeof(char *));
+    if (!w->labels || !w->folds || !w->sources) {
+        writer_free(w);
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    }
+    /* Room for the header of every clip: with fewer clips every number has
+     * at most as many digits and the sources list is shorter. */
+    char *json = header_for(w, meta->count, meta->sources, err);
+    sono_status s = json ? SONO_OK : err ? err->status : SONO_ERR_MEMORY;
+    if (s == SONO_OK) {
+        w->reserved = (strlen(json) + 7) & ~(size_t)7;
+        s = sono_atomic_begin(&w->out, path, 1, err);
+    }
+    free(json);
+    if (s == SONO_OK) s = write_length_and_header(w, NULL, err); /* placeholder, rewritten on commit */
+    if (s != SONO_OK) {
+        sono_feature_writer_abort(w);
+        return s;
+    }
+    *out = w;
+    return SONO_OK;
+}
+
+sono_status sono_feature_writer_add(sono_feature_writer *w, const float *features, int32_t label, int32_t fold,
+                                    const char *source, sono_error *err) {
+    if (w->count >= w->capacity)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: more clips than the %d announced", w->out.final_path,
+                              w->capacity);
+    if (!(w->sources[w->count] = strdup(source ? source : "")))
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    w->labels[w->count] = label;
+    w->folds[w->count] = fold;
+    w->count++;
+    return sono_atomic_write(&w->out, features, w->clip_bytes, err);
+}
+
+sono_status sono_feature_writer_commit(sono_feature_writer *w, sono_error *err) {
+    sono_status s = sono_atomic_write(&w->out, w->labels, (size_t)w->count * sizeof(int32_t), err);
+    if (s == SONO_OK) s = sono_atomic_write(&w->out, w->folds, (size_t)w->count * sizeof(int32_t), err);
+    char *json = s == SONO_OK ? header_for(w, w->count, w->sources, err) : NULL;
+    if (s == SONO_OK && !json) s = err ? err->status : SONO_ERR_MEMORY;
+    if (s == SONO_OK && strlen(json) > w->reserved)
+        s = sono_error_set(err, SONO_ERR_ARGUMENT, "%s: the header outgrew its reserved room", w->out.final_path);
+    if (s == SONO_OK && (fflush(w->out.stream) != 0 || fseeko(w->out.stream, 0, SEEK_SET) != 0))
+        s = sono_error_set(err, SONO_ERR_IO, "%s: cannot rewind to write the header", w->out.final_path);
+    if (s == SONO_OK) s = write_length_and_header(w, json, err);
+    free(json);
+    if (s == SONO_OK) s = sono_atomic_commit(&w->out, err);
+    if (s != SONO_OK) sono_atomic_abort(&w->out);
+    writer_free(w);
     return s;
 }
 
@@ -154,14 +283,19 @@ static sono_status read_header(const sono_st_file *f, sono_feature_set *set, son
 
 static sono_status read_tensors(const sono_st_file *f, sono_feature_set *set, sono_error *err) {
     size_t n = (size_t)set->count;
-    size_t values = n * (size_t)set->n_mels * (size_t)set->frames;
-    set->features = malloc(values ? values * sizeof(float) : 1);
     set->labels = malloc(n ? n * sizeof(int32_t) : 1);
     set->folds = malloc(n ? n * sizeof(int32_t) : 1);
-    if (!set->features || !set->labels || !set->folds)
+    if (!set->labels || !set->folds)
         return sono_error_set(err, SONO_ERR_MEMORY, "%s: not enough memory for %zu clips", sono_st_path(f), n);
-    sono_status s = sono_st_read(f, sono_st_find(f, "features"), set->features, values * sizeof(float), err);
-    if (s == SONO_OK) s = sono_st_read(f, sono_st_find(f, "labels"), set->labels, n * sizeof(int32_t), err);
+    /* The features are mapped, never read whole: train and eval touch one
+     * clip at a time, so a file larger than memory works. */
+    sono_st_mapping map;
+    sono_status s = sono_st_map(f, sono_st_find(f, "features"), &map, err);
+    if (s != SONO_OK) return s;
+    set->features = (float *)map.data;
+    set->mapping = map.base;
+    set->mapping_bytes = map.length;
+    s = sono_st_read(f, sono_st_find(f, "labels"), set->labels, n * sizeof(int32_t), err);
     if (s == SONO_OK) s = sono_st_read(f, sono_st_find(f, "folds"), set->folds, n * sizeof(int32_t), err);
     for (size_t i = 0; s == SONO_OK && i < n; i++) {
         if (set->labels[i] < 0 || set->labels[i] >= set->class_count)

@@ -121,10 +121,25 @@ static void plan_octave(const dream *d, octave *o, int k, int T) {
     o->h = k ? clamp_round(d->H / f) : d->H;
     o->t = k ? clamp_round(T / f) : T;
     int w = k ? clamp_round(d->W / f) : d->W;
-    /* A convolutional part takes any width: a short input is one narrow
-     * window. A dense part needs the whole window, padded with silence. */
-    o->ww = !d->full && o->t < w ? o->t : w;
-    o->hop = clamp_round(o->ww * (1.0 - d->opt.overlap));
+    /* Windows overlap by as many frames as two built windows would. */
+    o->ramp = (int)lround(w * d->opt.overlap);
+    o->per_call = d->batch;
+    if (d->full) {
+        /* A dense part needs the whole window, padded with silence. */
+        o->ww = w;
+    } else {
+        /* A convolutional part takes any width: one wide window as large as
+         * the buffers hold (the batch's worth) sees a long input in few
+         * pieces, so fewer frames are computed twice; a short input is one
+         * narrow window. */
+        int wide = sono_net_max_width(d->net, o->h, d->layer);
+        if (wide > d->batch * d->W) wide = d->batch * d->W;
+        if (wide < w) wide = w;
+        o->ww = o->t < wide ? o->t : wide;
+        if (o->ww > w) o->per_call = 1;
+    }
+    if (o->ramp > o->ww / 2) o->ramp = o->ww / 2;
+    o->hop = o->ww - o->ramp < 1 ? 1 : o->ww - o->ramp;
     o->windows = o->t <= o->ww ? 1 : 1 + (o->t - o->ww + o->hop - 1) / o->hop;
 }
 
@@ -202,7 +217,7 @@ sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *o
     d->batch = sono_net_max_batch(d->net);
     d->noct = opt->octaves;
     size_t HT = (size_t)d->H * (size_t)T, HW = (size_t)d->H * (size_t)d->W;
-    size_t floats = 4 * HT + (size_t)T + (size_t)d->W + 2 * (size_t)d->batch * HW + HW;
+    size_t floats = 4 * HT + (size_t)T + (size_t)d->batch * d->W + 2 * (size_t)d->batch * HW + HW;
     for (int k = 0; k < d->noct; k++) {
         plan_octave(d, &d->oct[k], k, T);
         floats += (size_t)d->oct[k].h * d->oct[k].t + 5 * (size_t)d->oct[k].h;
@@ -217,7 +232,7 @@ sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *o
     d->grad = p, p += HT;
     d->tmp = p, p += HT;
     d->wsum = p, p += T;
-    d->fade = p, p += d->W;
+    d->fade = p, p += (size_t)d->batch * d->W;
     d->bin = p, p += (size_t)d->batch * HW;
     d->bgrad = p, p += (size_t)d->batch * HW;
     d->win = p, p += HW;
@@ -270,8 +285,11 @@ sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, 
     const int h = o->h, t = o->t, ww = o->ww;
     const int ih = d->full ? d->H : h, iw = d->full ? d->W : ww; /* the net's input */
     const size_t isz = (size_t)ih * iw;
+    /* Raised-sine ramps over the overlap at both ends, flat between: for a
+     * window of the built width overlapping by half, one sin^2 arch. */
     for (int j = 0; j < ww; j++) {
-        double s = sin(M_PI * (j + 0.5) / ww);
+        int edge = j < ww - 1 - j ? j : ww - 1 - j;
+        double s = edge < o->ramp ? sin(0.5 * M_PI * (edge + 0.5) / o->ramp) : 1.0;
         d->fade[j] = (float)(s * s) + FADE_FLOOR;
     }
     if (backward) {
@@ -279,8 +297,8 @@ sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, 
         memset(d->wsum, 0, (size_t)t * sizeof(float));
     }
     double total = 0;
-    for (int i0 = 0; i0 < o->windows; i0 += d->batch) {
-        int nb = o->windows - i0 < d->batch ? o->windows - i0 : d->batch;
+    for (int i0 = 0; i0 < o->windows; i0 += o->per_call) {
+        int nb = o->windows - i0 < o->per_call ? o->windows - i0 : o->per_call;
         for (int b = 0; b < nb; b++) {
             int start = window_start(o, i0 + b);
             float *dst = d->full ? d->win : d->bin + (size_t)b * isz; /* (h, ww) */

@@ -21,6 +21,8 @@ typedef struct octave {
     int h, t;       /* spectrogram: mel rows, frames */
     int ww;         /* window width in frames at this octave */
     int hop;        /* between window starts */
+    int ramp;       /* frames two windows share (cross-faded) */
+    int per_call;   /* windows per network call (1 for a wide window) */
     int windows;
     float *base;    /* (h, t) the input at this octave */
     float *std;     /* (h) dB per standardised unit, for the step's dB scale */

@@ -290,6 +290,11 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
     return s;
 }
 
+/* A gain interpolated from mel bands to bins lands a little off in the mel
+ * domain (bands overlap, windows differ): each refinement measures the
+ * output's log-mel and corrects the gain by what is missing, cell by cell. */
+#define MASK_REFINEMENTS 3
+
 static sono_status render_mask(job *j, int64_t n, int T, sono_error *err) {
     sono_status s = log_mel_ascent(j, n, T, err);
     if (s != SONO_OK) return s;
@@ -299,7 +304,17 @@ static sono_status render_mask(job *j, int64_t n, int T, sono_error *err) {
             size_t i = (size_t)m * T + t;
             j->gain[i] = (j->s_final[i] - j->s_in[i]) * c->norm_std[m];
         }
-    return dream_mask_apply(&c->features, j->x0, n, j->channels, j->rate, j->gain, T, j->x, err);
+    for (int r = 0; s == SONO_OK; r++) {
+        s = dream_mask_apply(&c->features, j->x0, n, j->channels, j->rate, j->gain, T, j->x, err);
+        if (s != SONO_OK || r == MASK_REFINEMENTS) break;
+        s = sono_frontend_forward(j->fe, j->x, n, j->s_out, err);
+        for (int m = 0; s == SONO_OK && m < j->H; m++)
+            for (int t = 0; t < T; t++) {
+                size_t i = (size_t)m * T + t;
+                j->gain[i] += (j->s_final[i] - j->s_out[i]) * c->norm_std[m];
+            }
+    }
+    return s;
 }
 
 static sono_status render_griffin_lim(job *j, int64_t n, int T, sono_error *err) {

@@ -12,19 +12,19 @@ int sono_dropout_keep(uint64_t seed, uint64_t step, uint32_t layer, uint64_t ind
 }
 
 void sono_dropout_forward(float *out, const float *inp, size_t count, float rate, uint64_t seed,
-                          uint64_t step, uint32_t layer) {
+                          uint64_t step, uint32_t layer, uint64_t first) {
     uint64_t key = dropout_key(seed, step, layer);
     float scale = 1.0f / (1.0f - rate);
 #pragma omp parallel for schedule(static) if (count > 16384)
     for (size_t i = 0; i < count; i++)
-        out[i] = sono_stream_uniform(key, i) >= rate ? inp[i] * scale : 0.0f;
+        out[i] = sono_stream_uniform(key, first + i) >= rate ? inp[i] * scale : 0.0f;
 }
 
 void sono_dropout_backward(float *dinp, const float *dout, size_t count, float rate,
-                           uint64_t seed, uint64_t step, uint32_t layer) {
+                           uint64_t seed, uint64_t step, uint32_t layer, uint64_t first) {
     uint64_t key = dropout_key(seed, step, layer);
     float scale = 1.0f / (1.0f - rate);
 #pragma omp parallel for schedule(static) if (count > 16384)
     for (size_t i = 0; i < count; i++)
-        dinp[i] = sono_stream_uniform(key, i) >= rate ? dout[i] * scale : 0.0f;
+        dinp[i] = sono_stream_uniform(key, first + i) >= rate ? dout[i] * scale : 0.0f;
 }

@@ -423,6 +423,8 @@ void sono_net_rng_state(const sono_net *net, uint64_t *seed, uint64_t *step) {
     if (step) *step = net->rng_step;
 }
 
+void sono_net_set_sample_offset(sono_net *net, int64_t first) { net->sample_offset = first; }
+
 void sono_net_set_rng_state(sono_net *net, uint64_t seed, uint64_t step) {
     net->rng_seed = seed;
     net->rng_step = step;

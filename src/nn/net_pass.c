@@ -110,7 +110,7 @@ static void layer_forward(sono_net *net, int i, int batch, int train) {
     case SONO_LAYER_DROPOUT:
         if (train && L->info.rate > 0)
             sono_dropout_forward(L->out, in, count, L->info.rate, net->rng_seed, net->pass_step,
-                                 (uint32_t)L->ordinal);
+                                 (uint32_t)L->ordinal, (uint64_t)net->sample_offset * shape_size(so));
         else memcpy(L->out, in, count * sizeof(float));
         break;
     case SONO_LAYER_DENSE:
@@ -160,7 +160,7 @@ static void layer_backward(sono_net *net, int i, float *din, const float *dout, 
     case SONO_LAYER_DROPOUT:
         if (train && L->info.rate > 0)
             sono_dropout_backward(din, dout, count, L->info.rate, net->rng_seed, net->pass_step,
-                                  (uint32_t)L->ordinal);
+                                  (uint32_t)L->ordinal, (uint64_t)net->sample_offset * shape_size(so));
         else memcpy(din, dout, count * sizeof(float));
         break;
     case SONO_LAYER_RELU: sono_act_backward(din, dout, L->out, count, SONO_ACT_RELU); break;
@@ -306,4 +306,17 @@ sono_status sono_net_input_gradient(sono_net *net, const float *input, int batch
     double value = fn(net->dbuf[0], out, batch, shape, user);
     if (objective) *objective = value;
     return sono_net_backward_to_input(net, net->dbuf[0], dinput, err);
+}
+
+int sono_net_max_width(const sono_net *net, int H, int layer) {
+    sono_shape shapes[SONO_NET_MAX_LAYERS];
+    /* Capacity grows with the width, so the widest that fits is a bisection
+     * between one frame and what the input buffer could hold at all. */
+    int lo = 0, hi = (int)(net->in_cap / ((size_t)net->input.c * (size_t)H));
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (sono_net_plan_pass(net, 1, H, mid, layer, shapes, NULL) == SONO_OK) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
 }

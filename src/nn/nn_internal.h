@@ -163,6 +163,7 @@ struct sono_net {
 
     uint64_t rng_seed, rng_step;
     uint64_t pass_step;              /* dropout step of the last train forward */
+    int64_t sample_offset;           /* of this process's part in a split batch (dropout) */
     /* the last pass */
     int pass_batch, pass_last, pass_train, pass_valid, pass_full, loss_valid;
     sono_shape pass_input;

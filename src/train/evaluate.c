@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sonodream/distributed.h"
 #include "sonodream/train.h"
 
 sono_status sono_check_compatible(const sono_classifier *c, const sono_feature_set *set, const char *set_path,
@@ -28,6 +29,39 @@ void sono_eval_result_free(sono_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* This rank's share of the clips in `folds`: indices into set (malloc'd). */
+static int *clips_of_rank(const sono_feature_set *set, sono_folds folds, int *count) {
+    int *all = malloc((size_t)(set->count ? set->count : 1) * sizeof(int)), n = 0;
+    if (!all) return NULL;
+    for (int i = 0; i < set->count; i++)
+        if (!folds || sono_folds_has(folds, set->folds[i])) all[n++] = i;
+    int64_t first, part;
+    sono_dist_share(n, sono_dist_rank(), sono_dist_size(), &first, &part);
+    memmove(all, all + first, (size_t)part * sizeof(int));
+    *count = (int)part;
+    return all;
+}
+
+/* Sum the confusion matrix and loss over the ranks (doubles hold the counts
+ * exactly). */
+static sono_status sum_over_ranks(sono_eval_result *r, sono_error *err) {
+    const int K = r->classes;
+    double *v = malloc(((size_t)K * K + 1) * sizeof(double));
+    if (!v) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int i = 0; i < K * K; i++) v[i] = r->confusion[i];
+    v[K * K] = r->loss;
+    sono_status s = sono_dist_sum_f64(v, (size_t)K * K + 1, "evaluation", err);
+    r->count = r->correct = 0;
+    for (int i = 0; i < K * K; i++) {
+        r->confusion[i] = (int)v[i];
+        r->count += r->confusion[i];
+        if (i / K == i % K) r->correct += r->confusion[i];
+    }
+    r->loss = v[K * K];
+    free(v);
+    return s;
+}
+
 sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
                           sono_eval_result *result, sono_error *err) {
     memset(result, 0, sizeof *result);
@@ -35,35 +69,38 @@ sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_
     if (s != SONO_OK) return s;
     const int K = c->class_count, B = sono_net_max_batch(c->net);
     const size_t clip = (size_t)set->n_mels * set->frames;
+    int n_clips = 0, *clips = clips_of_rank(set, folds, &n_clips);
     result->classes = K;
     result->confusion = calloc((size_t)K * K, sizeof(int));
     float *x = malloc((size_t)B * clip * sizeof(float)), *probs = malloc((size_t)B * K * sizeof(float));
-    int *index = malloc((size_t)B * sizeof(int));
-    if (!result->confusion || !x || !probs || !index) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    if (!result->confusion || !x || !probs || !clips) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     double loss = 0;
-    for (int i = 0; s == SONO_OK && i < set->count;) {
-        int n = 0;
-        for (; i < set->count && n < B; i++) {
-            if (folds && !sono_folds_has(folds, set->folds[i])) continue;
-            memcpy(x + (size_t)n * clip, set->features + (size_t)i * clip, clip * sizeof(float));
-            sono_classifier_standardize(c, x + (size_t)n * clip, set->frames);
-            index[n++] = i;
+    for (int first = 0; s == SONO_OK && first < n_clips; first += B) {
+        int n = n_clips - first < B ? n_clips - first : B;
+        for (int b = 0; b < n; b++) {
+            memcpy(x + (size_t)b * clip, set->features + (size_t)clips[first + b] * clip, clip * sizeof(float));
+            sono_classifier_standardize(c, x + (size_t)b * clip, set->frames);
         }
-        if (n == 0) break;
         s = sono_net_predict(c->net, x, n, probs, err);
         for (int b = 0; s == SONO_OK && b < n; b++) {
             const float *p = probs + (size_t)b * K;
-            int label = set->labels[index[b]], best = 0;
+            int label = set->labels[clips[first + b]], best = 0;
             for (int k = 1; k < K; k++)
                 if (p[k] > p[best]) best = k;
             result->confusion[label * K + best]++;
-            result->correct += best == label;
-            result->count++;
             loss -= log(p[label] + 1e-12);
         }
     }
-    result->loss = result->count ? loss / result->count : NAN;
-    free(x), free(probs), free(index);
+    result->loss = loss;
+    /* Every rank takes part in the sum, even one that failed above. */
+    sono_error sum_err = {0};
+    sono_status summed = result->confusion ? sum_over_ranks(result, &sum_err) : SONO_ERR_MEMORY;
+    if (s == SONO_OK && summed != SONO_OK) {
+        s = summed;
+        if (err) *err = sum_err;
+    }
+    result->loss = result->count ? result->loss / result->count : NAN;
+    free(x), free(probs), free(clips);
     if (s == SONO_OK && result->count == 0) s = sono_error_set(err, SONO_ERR_ARGUMENT, "no clips in the chosen folds");
     if (s != SONO_OK) sono_eval_result_free(result);
     return s;

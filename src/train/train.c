@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "augment.h"
+#include "data_parallel.h"
+#include "sonodream/distributed.h"
 #include "sonodream/fileio.h"
 #include "sonodream/plot.h"
 #include "sonodream/safetensors.h"
@@ -49,6 +51,8 @@ typedef struct trainer {
     const sono_feature_set *set;
     const sono_train_options *opt;
     int H, W, K, B;
+    int part_max;                /* most samples of a batch one rank takes (B with one rank) */
+    int stop_agreed;             /* a rank was asked to stop (all ranks agree after each step) */
     int *train_idx, n_train;     /* clips in the training folds */
     int *val_idx, n_val;         /* clips in the validation folds */
     int *order;                  /* (n_train) this epoch's shuffle */
@@ -109,20 +113,6 @@ static sono_status split_folds(trainer *t, sono_error *err) {
     return SONO_OK;
 }
 
-/* Per mel band mean and standard deviation over every training frame. */
-static void band_statistics(const trainer *t, float *mean, float *std) {
-    for (int h = 0; h < t->H; h++) {
-        double sum = 0, sq = 0;
-        for (int i = 0; i < t->n_train; i++) {
-            const float *row = t->set->features + ((size_t)t->train_idx[i] * t->H + h) * t->W;
-            for (int w = 0; w < t->W; w++) sum += row[w], sq += (double)row[w] * row[w];
-        }
-        double n = (double)t->n_train * t->W, m = sum / n, var = sq / n - m * m;
-        mean[h] = (float)m;
-        std[h] = (float)sqrt(var > 1e-6 ? var : 1e-6);
-    }
-}
-
 static sono_status allocate_buffers(trainer *t, sono_error *err) {
     size_t clip = (size_t)t->H * t->W;
     t->x = malloc((size_t)t->B * clip * sizeof(float));
@@ -144,7 +134,7 @@ static sono_status allocate_buffers(trainer *t, sono_error *err) {
 static sono_status build_fresh(trainer *t, sono_error *err) {
     sono_net *net = NULL;
     sono_shape input = {1, t->H, t->W};
-    sono_status s = sono_net_new(&net, t->opt->arch, input, t->K, t->B, t->opt->seed, err);
+    sono_status s = sono_net_new(&net, t->opt->arch, input, t->K, t->part_max, t->opt->seed, err);
     if (s != SONO_OK) return s;
     float *mean = malloc((size_t)t->H * sizeof(float)), *std = malloc((size_t)t->H * sizeof(float));
     if (!mean || !std) {
@@ -152,8 +142,8 @@ static sono_status build_fresh(trainer *t, sono_error *err) {
         sono_net_free(net);
         return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     }
-    band_statistics(t, mean, std);
-    s = sono_classifier_new(&t->model, net, &t->set->config, t->set->class_names, t->set->class_count, mean, std,
+    s = sono_band_statistics(t->set, t->train_idx, t->n_train, mean, std, err);
+    if (s == SONO_OK) s = sono_classifier_new(&t->model, net, &t->set->config, t->set->class_names, t->set->class_count, mean, std,
                             err);
     free(mean), free(std);
     if (s != SONO_OK) {
@@ -233,7 +223,7 @@ static sono_status restore_state(trainer *t, const char *path, const char *text,
 
 static sono_status build_resumed(trainer *t, sono_error *err) {
     const char *path = t->opt->resume;
-    sono_status s = sono_classifier_load(path, t->B, &t->model, &t->optim, err);
+    sono_status s = sono_classifier_load(path, t->part_max, &t->model, &t->optim, err);
     if (s != SONO_OK) return s;
     if (!t->optim)
         return sono_error_set(err, SONO_ERR_FORMAT, "%s: a model without optimizer state, not a checkpoint", path);
@@ -264,12 +254,13 @@ static void remove_if_stale(const char *folder, const char *name) {
 }
 
 static sono_status write_checkpoint(trainer *t, sono_error *err) {
+    snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s/ckpt-%09lld.model", t->checkpoint_dir,
+             (long long)t->iteration);
+    if (sono_dist_rank() != 0) return SONO_OK; /* rank 0 alone writes files */
     if (mkdir(t->checkpoint_dir, 0777) != 0 && errno != EEXIST)
         return sono_error_set(err, SONO_ERR_IO, "%s: cannot create folder: %s", t->checkpoint_dir, strerror(errno));
     char *state = state_json(t);
     if (!state) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s/ckpt-%09lld.model", t->checkpoint_dir,
-             (long long)t->iteration);
     const char *keys[1] = {TRAIN_STATE_KEY}, *values[1] = {state};
     sono_status s = sono_classifier_save(t->last_checkpoint, t->model, t->optim, keys, values, 1, err);
     free(state);
@@ -333,13 +324,14 @@ static char *training_summary(const trainer *t) {
 }
 
 static sono_status save_model(trainer *t, sono_error *err) {
+    if (sono_dist_rank() != 0) return SONO_OK;
     free(t->model->training_json);
     t->model->training_json = training_summary(t);
     return sono_classifier_save(t->opt->output, t->model, NULL, NULL, NULL, 0, err);
 }
 
 static sono_status write_log(const trainer *t, sono_error *err) {
-    if (!t->opt->log_csv) return SONO_OK;
+    if (!t->opt->log_csv || sono_dist_rank() != 0) return SONO_OK;
     sono_atomic_file f;
     sono_status s = sono_atomic_begin(&f, t->opt->log_csv, 1, err);
     if (s != SONO_OK) return s;
@@ -353,7 +345,7 @@ static sono_status write_log(const trainer *t, sono_error *err) {
 }
 
 static sono_status draw_curves(const trainer *t, sono_error *err) {
-    if (!t->opt->curve_png || t->history_count == 0) return SONO_OK;
+    if (!t->opt->curve_png || t->history_count == 0 || sono_dist_rank() != 0) return SONO_OK;
     int n = t->history_count;
     double *v = malloc((size_t)n * 3 * sizeof(double));
     if (!v) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
@@ -387,13 +379,16 @@ static void load_clip(const trainer *t, int index, float *dst) {
     sono_classifier_standardize(t->model, dst, t->W);
 }
 
-/* Fill the batch starting at position `first` of this epoch's order. */
-static int prepare_batch(trainer *t, int first) {
+/* Fill this rank's part of the batch starting at position `first` of this
+ * epoch's order; returns the batch's size (all ranks), *part_first and
+ * *part the samples of it this rank holds in t->x. */
+static int prepare_batch(trainer *t, int first, int *part_first, int *part) {
     int n = t->n_train - first < t->B ? t->n_train - first : t->B;
     size_t clip = (size_t)t->H * t->W;
     const sono_augment *aug = &t->opt->augment;
-    for (int b = 0; b < n; b++) {
-        int index = t->order[first + b];
+    sono_dp_batch_part(n, part_first, part);
+    for (int b = 0; b < *part; b++) {
+        int index = t->order[first + *part_first + b];
         float *x = t->x + (size_t)b * clip;
         sono_rng rng = sono_rng_for(t->opt->seed, 0x4155u, (uint64_t)t->epoch, (uint64_t)index);
         load_clip(t, index, x);
@@ -413,11 +408,12 @@ static int prepare_batch(trainer *t, int first) {
     return n;
 }
 
-/* Mixed cross-entropy: lambda * CE(y1) + (1 - lambda) * CE(y2), mean over the batch. */
-static double mixed_loss(trainer *t, const float *logits, int n) {
-    sono_softmax(t->probs, logits, n, t->K);
+/* Mixed cross-entropy: lambda * CE(y1) + (1 - lambda) * CE(y2), mean over
+ * the batch of n (all ranks); this rank's `part` samples' share of it. */
+static double mixed_loss(trainer *t, const float *logits, int part, int n) {
+    sono_softmax(t->probs, logits, part, t->K);
     double loss = 0;
-    for (int b = 0; b < n; b++) {
+    for (int b = 0; b < part; b++) {
         const float *p = t->probs + (size_t)b * t->K;
         float *d = t->dlogits + (size_t)b * t->K;
         float lam = t->lambda[b];
@@ -433,31 +429,57 @@ static double mixed_loss(trainer *t, const float *logits, int n) {
     return loss / n;
 }
 
-static sono_status train_step(trainer *t, int n, double *loss, sono_error *err) {
+/* Forward and backward over this rank's part of the batch (none: the
+ * dropout step still advances, as on the others). */
+static sono_status local_gradients(trainer *t, int part_first, int part, int n, double *loss, sono_error *err) {
     const float *logits;
-    sono_net_zero_grad(t->model->net);
-    sono_status s = sono_net_forward(t->model->net, t->x, n, SONO_MODE_TRAIN, &logits, err);
+    sono_net *net = t->model->net;
+    sono_net_zero_grad(net);
+    *loss = 0;
+    if (part == 0) {
+        uint64_t seed, step;
+        sono_net_rng_state(net, &seed, &step);
+        sono_net_set_rng_state(net, seed, step + 1);
+        return SONO_OK;
+    }
+    sono_net_set_sample_offset(net, part_first);
+    sono_status s = sono_net_forward(net, t->x, part, SONO_MODE_TRAIN, &logits, err);
     if (s != SONO_OK) return s;
-    *loss = mixed_loss(t, logits, n);
+    *loss = mixed_loss(t, logits, part, n);
+    return isfinite(*loss) ? sono_net_backward(net, t->dlogits, NULL, err) : SONO_OK;
+}
+
+static sono_status train_step(trainer *t, int part_first, int part, int n, double *loss, sono_error *err) {
+    int correct_before = t->correct;
+    sono_status s = local_gradients(t, part_first, part, n, loss, err);
+    if (s != SONO_OK) return s;
+    /* The ranks' gradients, loss, accuracy and stop requests, summed. */
+    s = sono_dp_sum_gradients(t->model->net, err);
+    double totals[3] = {*loss, t->correct - correct_before, t->opt->stop && *t->opt->stop};
+    if (s == SONO_OK) s = sono_dist_sum_f64(totals, 3, "loss and accuracy", err);
+    if (s != SONO_OK) return s;
+    *loss = totals[0];
+    t->correct = correct_before + (int)totals[1];
+    t->stop_agreed = totals[2] > 0;
     if (!isfinite(*loss))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "training diverged (loss is %g at iteration %lld); lower --lr",
                               *loss, (long long)t->iteration);
-    s = sono_net_backward(t->model->net, t->dlogits, NULL, err);
-    if (s != SONO_OK) return s;
     size_t count;
     float *params = sono_net_params(t->model->net, &count);
     sono_optim_step(t->optim, params, sono_net_grads(t->model->net, &count));
     return SONO_OK;
 }
 
+/* The validation clips are split across the ranks; counts and losses summed. */
 static sono_status validate(trainer *t, double *accuracy, double *loss, sono_error *err) {
     *accuracy = NAN, *loss = NAN;
     if (t->n_val == 0) return SONO_OK;
     size_t clip = (size_t)t->H * t->W;
-    int correct = 0;
-    double total = 0;
-    for (int first = 0; first < t->n_val; first += t->B) {
-        int n = t->n_val - first < t->B ? t->n_val - first : t->B;
+    int part_first, part;
+    sono_dp_batch_part(t->n_val, &part_first, &part);
+    double totals[2] = {0, 0}; /* correct, loss */
+    for (int first = part_first; first < part_first + part; first += t->part_max) {
+        int n = part_first + part - first < t->part_max ? part_first + part - first : t->part_max;
         for (int b = 0; b < n; b++) load_clip(t, t->val_idx[first + b], t->x + (size_t)b * clip);
         sono_status s = sono_net_predict(t->model->net, t->x, n, t->probs, err);
         if (s != SONO_OK) return s;
@@ -466,13 +488,14 @@ static sono_status validate(trainer *t, double *accuracy, double *loss, sono_err
             int label = t->set->labels[t->val_idx[first + b]], best = 0;
             for (int k = 1; k < t->K; k++)
                 if (p[k] > p[best]) best = k;
-            correct += best == label;
-            total -= log(p[label] + 1e-12);
+            totals[0] += best == label;
+            totals[1] -= log(p[label] + 1e-12);
         }
     }
-    *accuracy = (double)correct / t->n_val;
-    *loss = total / t->n_val;
-    return SONO_OK;
+    sono_status s = sono_dist_sum_f64(totals, 2, "validation", err);
+    *accuracy = totals[0] / t->n_val;
+    *loss = totals[1] / t->n_val;
+    return s;
 }
 
 /* Epoch end: validation, schedule, best model, log, picture, callback. */
@@ -507,7 +530,10 @@ static sono_status finish_epoch(trainer *t, sono_error *err) {
     return s;
 }
 
-static int stop_requested(const trainer *t) { return t->opt->stop && *t->opt->stop; }
+/* With several ranks a stop counts once all ranks know of it (after a step). */
+static int stop_requested(const trainer *t) {
+    return sono_dist_size() > 1 ? t->stop_agreed : t->opt->stop && *t->opt->stop;
+}
 
 static sono_status run_epochs(trainer *t, sono_error *err) {
     const int batches = (t->n_train + t->B - 1) / t->B;
@@ -524,8 +550,8 @@ static sono_status run_epochs(trainer *t, sono_error *err) {
                                     : s;
             }
             double start = now_seconds(), loss = 0;
-            int n = prepare_batch(t, t->batch_pos * t->B);
-            s = train_step(t, n, &loss, err);
+            int part_first, part, n = prepare_batch(t, t->batch_pos * t->B, &part_first, &part);
+            s = train_step(t, part_first, part, n, &loss, err);
             t->epoch_seconds += now_seconds() - start;
             if (s != SONO_OK) break;
             t->loss_sum += loss, t->seen += n;
@@ -561,13 +587,20 @@ sono_status sono_train(const sono_feature_set *set, const sono_train_options *op
     trainer t = {0};
     t.set = set, t.opt = opt;
     t.H = set->n_mels, t.W = set->frames, t.K = set->class_count, t.B = opt->batch;
+    t.part_max = sono_dp_max_part(t.B);
     if (opt->checkpoint_dir) snprintf(t.checkpoint_dir, sizeof t.checkpoint_dir, "%s", opt->checkpoint_dir);
     else snprintf(t.checkpoint_dir, sizeof t.checkpoint_dir, "%s.checkpoints", opt->output);
     s = split_folds(&t, err);
     if (s == SONO_OK) s = allocate_buffers(&t, err);
     if (s == SONO_OK) s = opt->resume ? build_resumed(&t, err) : build_fresh(&t, err);
+    if (s == SONO_OK) s = sono_dp_same_start(t.model->net, t.optim, err);
+    double comm_before = sono_dist_seconds();
     if (s == SONO_OK) s = run_epochs(&t, err);
+    result->comm_seconds = sono_dist_seconds() - comm_before;
     if (s == SONO_OK && (t.n_val == 0 || t.best_val < 0)) s = save_model(&t, err);
+    /* No rank returns (and reads the model) before rank 0 has written it. */
+    double done = 0;
+    if (s == SONO_OK) s = sono_dist_sum_f64(&done, 1, "end of training", err);
     result->epochs_done = t.history_count;
     result->iterations = t.iteration;
     result->best_val_accuracy = t.n_val && t.best_val >= 0 ? t.best_val : NAN;
