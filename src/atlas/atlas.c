@@ -35,9 +35,10 @@ const char *sono_atlas_stage_name(sono_atlas_stage stage) {
 }
 
 /* The dream's own defaults (wave render, 4 octaves x 10 steps): they fit
- * the atlas's time (the full atlas of the shipped model, 266 dreams, in
- * about 2 minutes on two busy cores; docs/ARCHITECTURE.md, "atlas"), so
- * an atlas picture is what `sonodream dream --noise` gives. */
+ * the atlas's time (the full atlas of the shipped model, 266 dreams, takes
+ * about 60 s of CPU: under 3 minutes on two cores shared with a load of 15;
+ * docs/ARCHITECTURE.md, "atlas"), so an atlas picture is what
+ * `sonodream dream --noise` gives. */
 void sono_atlas_defaults(sono_atlas_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->classes = 1;
