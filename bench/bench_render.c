@@ -9,7 +9,8 @@
  *   CLIPS     clips of FOLD to dream (default 40, spread over the fold)
  *   FOLD      held-out fold (default 2)
  *   RENDERS   comma-separated (default wave,mask,griffin-lim)
- * SONO_BENCH_OCTAVES and SONO_BENCH_ITERATIONS override the schedule.
+ * SONO_BENCH_OCTAVES, SONO_BENCH_ITERATIONS, SONO_BENCH_STEP and
+ * SONO_BENCH_CEILING override the request's defaults.
  * Each clip is dreamed toward another class (the k-th clip toward
  * (label + 1 + k mod 9) mod classes) with the defaults, written as float
  * WAV, read back at the model's rate (libsoxr, as classify reads files)
@@ -116,6 +117,8 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
     /* SONO_BENCH_OCTAVES / SONO_BENCH_ITERATIONS: try another schedule. */
     if (getenv("SONO_BENCH_OCTAVES")) req.ascent.octaves = atoi(getenv("SONO_BENCH_OCTAVES"));
     if (getenv("SONO_BENCH_ITERATIONS")) req.ascent.iterations = atoi(getenv("SONO_BENCH_ITERATIONS"));
+    if (getenv("SONO_BENCH_CEILING")) req.ceiling = atof(getenv("SONO_BENCH_CEILING"));
+    if (getenv("SONO_BENCH_STEP")) req.ascent.step = atof(getenv("SONO_BENCH_STEP"));
     sono_dream_result r;
     double t0 = now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);

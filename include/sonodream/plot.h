@@ -23,6 +23,12 @@ sono_status sono_plot_spectrograms(const char *path, const sono_feature_config *
                                    const sono_spectrogram_panel *panels, int count, double range_db,
                                    sono_error *err);
 
+/* A spectrogram alone (no axes, no title), db (n_mels, frames) scaled to
+ * width x height pixels, band 0 at the bottom, the colour range
+ * [max - range_db, max]: the atlas's thumbnails. */
+sono_status sono_plot_thumbnail(const char *path, const float *db, int n_mels, int frames, double range_db,
+                                int width, int height, sono_error *err);
+
 typedef struct sono_curve {
     const char *label;
     const double *values; /* (points) */

@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"dream", "DeepDream a sound: make a layer, channel or class respond more", cmd_dream},
     {"layers", "list a model's layers (what dream --layer/--channel take)", cmd_layers},
     {"serve", "a local dream studio: web page and JSON API", cmd_serve},
+    {"atlas", "what every channel hears, and the recordings that excite it most", cmd_atlas},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

@@ -165,6 +165,28 @@ sono_status sono_plot_spectrograms(const char *path, const sono_feature_config *
     return finish_png(cr, surface, path, err);
 }
 
+/* A thumbnail is only the cells, scaled to width x height with nearest
+ * neighbours (so each cell stays a sharp block, as in the full pictures). */
+sono_status sono_plot_thumbnail(const char *path, const float *db, int n_mels, int frames, double range_db,
+                                int width, int height, sono_error *err) {
+    if (n_mels < 1 || frames < 1 || range_db <= 0 || width < 1 || height < 1 || width > 8192 || height > 8192)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: nothing to draw", path);
+    double hi = -INFINITY;
+    for (size_t i = 0; i < (size_t)n_mels * (size_t)frames; i++)
+        if (db[i] > hi) hi = db[i];
+    if (!isfinite(hi)) return sono_error_set(err, SONO_ERR_ARGUMENT, "%s: spectrogram is not finite", path);
+    sono_spectrogram_panel panel = {NULL, db, frames};
+    cairo_surface_t *img = panel_image(&panel, n_mels, hi - range_db, hi);
+    cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(surface);
+    cairo_scale(cr, (double)width / frames, (double)height / n_mels);
+    cairo_set_source_surface(cr, img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+    cairo_paint(cr);
+    cairo_surface_destroy(img);
+    return finish_png(cr, surface, path, err);
+}
+
 static void curve_range(const sono_curve *curves, int count, int points, int axis, double *lo, double *hi) {
     *lo = INFINITY, *hi = -INFINITY;
     for (int c = 0; c < count; c++)
