@@ -254,7 +254,14 @@ static void test_long_recording_memory(void) {
     fprintf(stderr, "long dream: peak memory %.0f MB for 1.5 minutes, %.0f MB for 6 minutes (%.0f MB as floats)\n",
             short_mb, long_mb, recording_mb);
     CHECK_MSG(short_mb > 0 && long_mb > 0, "a long dream failed");
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer keeps freed memory in quarantine (256 MB), so peak
+     * memory follows the allocations made, not those alive: the bound is
+     * checked in the plain build. */
+    fprintf(stderr, "long dream: memory bound not checked under AddressSanitizer\n");
+#else
     CHECK_MSG(long_mb < short_mb + 16 && long_mb < recording_mb / 3, "peak memory grows with the recording");
+#endif
 }
 
 static int run(const char *cmd) {
