@@ -184,10 +184,12 @@ sono_status sono_dream_noise(const sono_feature_config *cfg, double seconds, dou
  *                resampling to the model's rate and the downmix
  *                (sono_frontend). There is no phase to reconstruct, and the
  *                output's log-mel is the one the ascent ended with.
- *   MASK         the ascent runs on the log-mel (sono_dream_run); its change,
- *                in dB per mel band and frame, becomes a gain on each
- *                channel's STFT at the recording's own rate, keeping the
- *                input's phase. Bins above the model's fmax pass unchanged.
+ *   MASK         (the default) the ascent runs on the log-mel
+ *                (sono_dream_run); its change, in dB per mel band and frame,
+ *                becomes a gain on each channel's STFT at the recording's
+ *                own rate, keeping the input's phase; mel power the gain
+ *                cannot reach (no energy there) is synthesised as noise of
+ *                that spectrum. Bins above the model's fmax pass unchanged.
  *   GRIFFIN_LIM  the ascent on the log-mel, then NNLS mel inversion and fast
  *                Griffin-Lim at the model's rate (sono_dream_to_audio), then
  *                resampled to the recording's rate on every channel.
@@ -236,7 +238,7 @@ typedef struct sono_audio_sink {
 
 typedef struct sono_dream_request {
     sono_dream_options ascent;      /* objective, octaves, steps, jitter, seed, progress (see above) */
-    sono_dream_render render;       /* SONO_RENDER_WAVE */
+    sono_dream_render render;       /* SONO_RENDER_MASK (README: "Which render") */
     sono_dream_stereo stereo;       /* SONO_STEREO_JOINT */
     int out_rate;                   /* 0: the recording's own rate; else the recording is resampled first */
     int mono;                       /* 1: the recording is downmixed first (one channel out) */

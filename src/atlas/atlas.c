@@ -34,7 +34,7 @@ const char *sono_atlas_stage_name(sono_atlas_stage stage) {
     return "?";
 }
 
-/* The dream's own defaults (wave render, 4 octaves x 10 steps): they fit
+/* The dream's own defaults (mask render, 4 octaves x 10 steps): they fit
  * the atlas's time (the full atlas of the shipped model, 266 dreams, takes
  * about 60 s of CPU: under 3 minutes on two cores shared with a load of 15;
  * docs/ARCHITECTURE.md, "atlas"), so an atlas picture is what

@@ -14,6 +14,7 @@
 
 #include "dream/dream_internal.h"
 #include "sonodream/audio.h"
+#include "sonodream/reconstruct.h"
 
 #define PICTURE_RANGE_DB 80.0
 #define MAX_CHANNELS 64
@@ -40,7 +41,7 @@ void sono_dream_request_defaults(sono_dream_request *req) {
     memset(req, 0, sizeof *req);
     sono_dream_defaults(&req->ascent);
     sono_dream_audio_defaults(&req->griffin_lim);
-    req->render = SONO_RENDER_WAVE;
+    req->render = SONO_RENDER_MASK; /* see README: strongest to an independent listener of the renders that keep the recording */
     req->stereo = SONO_STEREO_JOINT;
     req->ceiling = 1.0;
     req->segment_seconds = 60.0;
@@ -291,29 +292,92 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
 }
 
 /* A gain interpolated from mel bands to bins lands a little off in the mel
- * domain (bands overlap, windows differ): each refinement measures the
- * output's log-mel and corrects the gain by what is missing, cell by cell. */
-#define MASK_REFINEMENTS 3
+ * domain (bands overlap, windows differ): a refinement measures the
+ * output's log-mel and corrects the gain by what is missing, cell by cell.
+ * A gain cannot raise what the recording has no energy for (a tone the
+ * dream draws where there was silence): where the output still falls short
+ * of the dream by more than MASK_FILL_DB, that missing mel power is
+ * synthesised (NNLS to linear power, random phase, at the model's rate,
+ * resampled) and added to every channel. */
+#define MASK_REFINEMENTS 1
+#define MASK_FILL_DB 3.0
+
+/* fill (n, channels-independent) at the recording's rate: the mel power
+ * the output lacks, as noise with that spectrum. */
+static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_error *err) {
+    const sono_classifier *c = j->c;
+    const sono_feature_config *cfg = &c->features;
+    const int H = j->H, bins = cfg->n_fft / 2 + 1, model_rate = cfg->sample_rate;
+    const int64_t n_model = sono_frontend_model_samples(j->fe, n);
+    sono_logmel *lm = sono_logmel_new(cfg, err);
+    sono_stft *stft = lm ? sono_stft_new(cfg->n_fft, cfg->hop, cfg->center, cfg->pad_mode, err) : NULL;
+    float *mel = malloc((size_t)H * T * sizeof *mel), *lin = malloc((size_t)bins * T * sizeof *lin);
+    float *spec = malloc((size_t)T * bins * 2 * sizeof *spec), *y = malloc((size_t)n_model * sizeof *y);
+    float *native = NULL;
+    int64_t n_native = 0;
+    sono_status s = !lm || !stft ? (err ? err->status : SONO_ERR_MEMORY) : SONO_OK;
+    if (s == SONO_OK && (!mel || !lin || !spec || !y)) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
+    int any = 0;
+    for (int m = 0; s == SONO_OK && m < H; m++)
+        for (int t = 0; t < T; t++) {
+            size_t i = (size_t)m * T + t;
+            double want = j->s_final[i] * c->norm_std[m] + c->norm_mean[m];
+            double got = j->s_out[i] * c->norm_std[m] + c->norm_mean[m];
+            double miss = want - got > MASK_FILL_DB ? pow(10.0, want / 10) - pow(10.0, got / 10) : 0;
+            mel[i] = (float)miss;
+            any |= miss > 0;
+        }
+    if (s == SONO_OK && any) s = sono_mel_to_linear_nnls(sono_logmel_filterbank(lm), H, bins, mel, T, 0, lin, err);
+    if (s == SONO_OK && any) {
+        uint64_t rng = j->opt.seed ^ 0x6d61736b66696c6cull; /* "maskfill" */
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < bins; k++) {
+                double mag = pow(lin[(size_t)k * T + t] > 0 ? lin[(size_t)k * T + t] : 0, 1.0 / cfg->power);
+                double phase = 2 * M_PI * (double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53;
+                spec[((size_t)t * bins + k) * 2] = (float)(mag * cos(phase));
+                spec[((size_t)t * bins + k) * 2 + 1] = (float)(mag * sin(phase));
+            }
+        s = sono_stft_inverse(stft, spec, T, y, n_model, err);
+        if (s == SONO_OK && model_rate != j->rate) s = sono_audio_resample(y, n_model, model_rate, j->rate, &native, &n_native, err);
+    }
+    for (int64_t i = 0; s == SONO_OK && i < n; i++) {
+        const float *src = native ? native : y;
+        const int64_t count = native ? n_native : n_model;
+        fill[i] = any && i < count ? src[i] : 0.0f;
+    }
+    free(mel), free(lin), free(spec), free(y), free(native);
+    sono_stft_free(stft);
+    sono_logmel_free(lm);
+    return s;
+}
 
 static sono_status render_mask(job *j, int64_t n, int T, sono_error *err) {
     sono_status s = log_mel_ascent(j, n, T, err);
     if (s != SONO_OK) return s;
     const sono_classifier *c = j->c;
+    const int C = j->channels;
     for (int m = 0; m < j->H; m++)
         for (int t = 0; t < T; t++) {
             size_t i = (size_t)m * T + t;
             j->gain[i] = (j->s_final[i] - j->s_in[i]) * c->norm_std[m];
         }
+    float *fill = malloc((size_t)n * sizeof *fill);
+    if (!fill) return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
     for (int r = 0; s == SONO_OK; r++) {
-        s = dream_mask_apply(&c->features, j->x0, n, j->channels, j->rate, j->gain, T, j->x, err);
-        if (s != SONO_OK || r == MASK_REFINEMENTS) break;
+        s = dream_mask_apply(&c->features, j->x0, n, C, j->rate, j->gain, T, j->x, err);
+        if (s == SONO_OK && r > 0)
+            for (int64_t i = 0; i < n; i++)
+                for (int ch = 0; ch < C; ch++) j->x[i * C + ch] += fill[i];
+        if (s != SONO_OK || r == MASK_REFINEMENTS + 1) break;
         s = sono_frontend_forward(j->fe, j->x, n, j->s_out, err);
-        for (int m = 0; s == SONO_OK && m < j->H; m++)
+        if (s == SONO_OK && r == 0) s = missing_energy(j, n, T, fill, err);
+        for (int m = 0; s == SONO_OK && r > 0 && m < j->H; m++)
             for (int t = 0; t < T; t++) {
                 size_t i = (size_t)m * T + t;
                 j->gain[i] += (j->s_final[i] - j->s_out[i]) * c->norm_std[m];
             }
     }
+    free(fill);
     return s;
 }
 
