@@ -327,7 +327,8 @@ static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_er
             mel[i] = (float)miss;
             any |= miss > 0;
         }
-    if (s == SONO_OK && any) s = sono_mel_to_linear_nnls(sono_logmel_filterbank(lm), H, bins, mel, T, 0, lin, err);
+    /* Noise of roughly that spectrum is all that is needed: few iterations. */
+    if (s == SONO_OK && any) s = sono_mel_to_linear_nnls(sono_logmel_filterbank(lm), H, bins, mel, T, 30, lin, err);
     if (s == SONO_OK && any) {
         uint64_t rng = j->opt.seed ^ 0x6d61736b66696c6cull; /* "maskfill" */
         for (int t = 0; t < T; t++)
