@@ -1,5 +1,5 @@
 /* Cross-validation on a toy feature set with four folds: every fold tested
- * once, results that match an evaluation of the kept models, pooled
+ * once, test-time shift averaging, results that match an evaluation of the kept models, pooled
  * confusion and F1, the output files, --folds, --val next, resume without
  * retraining finished folds, an interrupted fold continued from its
  * checkpoint, and a folder of other options refused. */
@@ -242,6 +242,48 @@ static void test_interrupted(const sono_feature_set *set, const char *dir, const
     sono_crossval_result_free(&ref);
 }
 
+/* Test-time shifts: the function's loss is that of the probabilities averaged
+ * by hand over rolled copies of the features (shifts -2, 0, 2). */
+static void test_shifted_evaluation(sono_feature_set *set, const char *dir) {
+    char model[1024];
+    snprintf(model, sizeof model, "%s/fold1.model", dir);
+    sono_classifier *c = NULL;
+    sono_error err = {0};
+    CHECK(sono_classifier_load(model, 128, &c, NULL, &err) == SONO_OK);
+    if (!c) return;
+    const int H = set->n_mels, W = set->frames, K = set->class_count;
+    const size_t clip = (size_t)H * W;
+    float *x = malloc(clip * sizeof(float)), *probs = malloc((size_t)K * sizeof(float));
+    double loss = 0;
+    int n = 0;
+    for (int i = 0; i < set->count; i++) {
+        if (set->folds[i] != 1) continue;
+        double mean[3] = {0, 0, 0};
+        for (int shift = -2; shift <= 2; shift += 2) {
+            for (int h = 0; h < H; h++)
+                for (int w = 0; w < W; w++)
+                    x[h * W + ((w + shift) % W + W) % W] = set->features[i * clip + (size_t)h * W + w];
+            sono_classifier_standardize(c, x, W);
+            CHECK(sono_net_predict(c->net, x, 1, probs, &err) == SONO_OK);
+            for (int k = 0; k < K; k++) mean[k] += probs[k] / 3;
+        }
+        loss -= log(mean[set->labels[i]] + 1e-12);
+        n++;
+    }
+    sono_eval_result r, plain, one;
+    CHECK(sono_evaluate_shifted(c, set, (sono_folds)1 << 1, 3, 2, &r, &err) == SONO_OK);
+    CHECK(r.count == n);
+    CHECK_NEAR(r.loss, loss / n, 1e-5);
+    /* One shift is the plain evaluation; the shifted one differs from it. */
+    CHECK(sono_evaluate_shifted(c, set, (sono_folds)1 << 1, 1, 2, &one, &err) == SONO_OK);
+    CHECK(sono_evaluate(c, set, (sono_folds)1 << 1, &plain, &err) == SONO_OK);
+    CHECK(one.loss == plain.loss && one.correct == plain.correct);
+    CHECK(fabs(r.loss - plain.loss) > 1e-6);
+    sono_eval_result_free(&r), sono_eval_result_free(&plain), sono_eval_result_free(&one);
+    free(x), free(probs);
+    sono_classifier_free(c);
+}
+
 int main(void) {
     setenv("OMP_NUM_THREADS", "1", 1);
     char *tmp = test_make_dir(), a[512], b[512], c[512];
@@ -250,6 +292,7 @@ int main(void) {
     snprintf(c, sizeof c, "%s/cv-stop", tmp);
     sono_feature_set *set = toy_set(32);
     test_full_run(set, a);
+    test_shifted_evaluation(set, a);
     test_subset_and_val_next(set, b);
     test_interrupted(set, c, a);
     sono_feature_set_free(set);

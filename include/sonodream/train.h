@@ -117,6 +117,13 @@ typedef struct sono_eval_result {
  * model's, naming the difference. folds = 0 evaluates every clip. */
 sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
                           sono_eval_result *result, sono_error *err);
+#define SONO_TTA_MAX_SHIFT 32 /* frames: the default training time shift */
+
+/* The same, averaging the class probabilities over `shifts` circular time
+ * shifts of each clip, evenly spaced in [-max_shift, max_shift] frames (the
+ * training augmentation's range; shifts = 1: no shift, as sono_evaluate). */
+sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *set, sono_folds folds, int shifts,
+                                  int max_shift, sono_eval_result *result, sono_error *err);
 void sono_eval_result_free(sono_eval_result *r);
 
 /* Check that a feature set can be used with a classifier. */
@@ -134,6 +141,7 @@ typedef struct sono_crossval_options {
     sono_folds folds;          /* the folds to test (0: every fold present) */
     int val_next;              /* 1: validate on the next fold present (wrapping) and keep the
                                   best model; 0: no validation, the model after the last epoch */
+    int test_shifts;           /* test-time averaging over this many time shifts (<= 1: none) */
     sono_fold_fn on_fold;      /* called as each fold starts (or is found finished) */
     void *user;
 } sono_crossval_options;

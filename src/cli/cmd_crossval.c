@@ -23,6 +23,8 @@ static void crossval_usage(FILE *out) {
             "options:\n"
             "  -o, --output DIR          output folder (required)\n"
             "      --folds F             test only these folds, e.g. 1-3 (default: every fold)\n"
+            "      --tta N               test on the average over N time shifts of each clip\n"
+            "                            (+-32 frames; default 1: none)\n"
             "      --val MODE            none (default: no validation, the model after the last\n"
             "                            epoch) or next (validate on the next fold, keep the best)\n"
             "training options, as for 'sonodream train' (defaults the same, except the\n"
@@ -37,7 +39,7 @@ static void crossval_usage(FILE *out) {
 
 enum { OPT_ARCH = 256, OPT_EPOCHS, OPT_ITERATIONS, OPT_BATCH, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM, OPT_WD,
        OPT_PATIENCE, OPT_SCHEDULE, OPT_LABEL_SMOOTHING, OPT_SEED, OPT_SHIFT, OPT_TMASKS, OPT_FMASKS, OPT_MASK_WIDTH,
-       OPT_MIXUP, OPT_NO_AUGMENT, OPT_CKPT_EVERY, OPT_KEEP, OPT_FOLDS, OPT_VAL };
+       OPT_MIXUP, OPT_NO_AUGMENT, OPT_CKPT_EVERY, OPT_KEEP, OPT_FOLDS, OPT_VAL, OPT_TTA };
 
 typedef struct crossval_args {
     sono_crossval_options cv;
@@ -97,6 +99,7 @@ static int parse_option(crossval_args *a, int opt, const char *arg) {
         if (strcmp(arg, "none") != 0 && strcmp(arg, "next") != 0) return cli_failf("--val: '%s' is not none or next", arg), 0;
         a->cv.val_next = strcmp(arg, "next") == 0;
         return 1;
+    case OPT_TTA: return cli_parse_int("tta", arg, 1, 64, &v) && ((a->cv.test_shifts = (int)v), 1);
     case 'j': return cli_parse_int("jobs", arg, 1, 1024, &v) && (a->jobs = (int)v);
     }
     return 0;
@@ -115,7 +118,7 @@ static int parse_args(int argc, char **argv, crossval_args *a, int *code) {
         {"mask-width", required_argument, 0, OPT_MASK_WIDTH}, {"mixup", required_argument, 0, OPT_MIXUP},
         {"no-augment", no_argument, 0, OPT_NO_AUGMENT}, {"checkpoint-every", required_argument, 0, OPT_CKPT_EVERY},
         {"keep", required_argument, 0, OPT_KEEP}, {"folds", required_argument, 0, OPT_FOLDS},
-        {"val", required_argument, 0, OPT_VAL}, {"jobs", required_argument, 0, 'j'},
+        {"val", required_argument, 0, OPT_VAL}, {"tta", required_argument, 0, OPT_TTA}, {"jobs", required_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     sono_train_defaults(&a->cv.train);
     int opt;

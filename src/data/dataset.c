@@ -416,10 +416,15 @@ static int root_has(const char *root, const char *name) {
     return yes;
 }
 
-/* A file is a manifest; metadata files name the other layouts; class folders
- * are what is left. */
+static int is_table_name(const char *path) {
+    const char *dot = strrchr(path, '.');
+    return dot && (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0);
+}
+
+/* A .csv or .tsv file is a manifest; metadata files name the other layouts;
+ * class folders are what is left. */
 static sono_layout detect_layout(const char *root) {
-    if (sono_data_is_regular_file(root)) return SONO_LAYOUT_MANIFEST;
+    if (is_table_name(root) && sono_data_is_regular_file(root)) return SONO_LAYOUT_MANIFEST;
     if (root_has(root, "metadata/UrbanSound8K.csv")) return SONO_LAYOUT_URBANSOUND8K;
     if (root_has(root, "meta/esc50.csv")) return SONO_LAYOUT_ESC50;
     if (root_has(root, "validation_list.txt") && root_has(root, "testing_list.txt")) return SONO_LAYOUT_SPEECH_COMMANDS;
@@ -446,7 +451,8 @@ sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, so
     if (layout == SONO_LAYOUT_MANIFEST ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))
         return sono_error_set(err, SONO_ERR_IO, "%s: not a %s", root,
                               layout == SONO_LAYOUT_MANIFEST ? "file (expected a manifest CSV or TSV)"
-                                                             : "folder (expected a dataset folder)");
+                                                             : "folder (expected a dataset folder, or a "
+                                                               "manifest .csv or .tsv)");
     sono_clip_list *list = calloc(1, sizeof *list);
     if (!list) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     list->layout = layout;

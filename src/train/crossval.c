@@ -68,6 +68,7 @@ static char *options_json(const sono_feature_set *set, const sono_crossval_optio
     double aug[6] = {a->time_shift, a->time_masks, a->time_mask_width, a->freq_masks, a->freq_mask_width, a->mixup};
     cJSON_AddItemToObject(o, "augment", cJSON_CreateDoubleArray(aug, 6));
     cJSON_AddStringToObject(o, "validation", opt->val_next ? "next" : "none");
+    cJSON_AddNumberToObject(o, "test_shifts", opt->test_shifts > 1 ? opt->test_shifts : 1);
     cJSON_AddNumberToObject(o, "clips", set->count);
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
     for (int k = 0; k < set->class_count; k++) cJSON_AddItemToArray(classes, cJSON_CreateString(set->class_names[k]));
@@ -206,7 +207,7 @@ static sono_status run_fold(const sono_feature_set *set, const sono_crossval_opt
     sono_classifier *c = NULL;
     sono_eval_result r;
     s = sono_classifier_load(model, t.batch, &c, NULL, err);
-    if (s == SONO_OK) s = sono_evaluate(c, set, test, &r, err);
+    if (s == SONO_OK) s = sono_evaluate_shifted(c, set, test, opt->test_shifts, SONO_TTA_MAX_SHIFT, &r, err);
     sono_classifier_free(c);
     if (s != SONO_OK) return s;
     memcpy(confusion, r.confusion, (size_t)set->class_count * set->class_count * sizeof *confusion);
