@@ -81,7 +81,8 @@ static void draw_matrix(cairo_t *cr, const char *const *names, int K, const int 
         cairo_restore(cr);
     }
     cairo_set_font_size(cr, 11);
-    sono_plot_text(cr, x0 + side / 2, y0 - 8, "pooled confusion (rows: true class)", 0.5, 1);
+    sono_plot_text(cr, x0 + side / 2, y0 - 8, "pooled confusion (rows: true class, normalised)", 0.5, 1);
+    sono_plot_text(cr, x0 + side / 2, CV_H - 14, "predicted class", 0.5, 1);
 }
 
 sono_status sono_plot_crossval(const char *path, const char *title, const int *folds, const double *accuracy,
