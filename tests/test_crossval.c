@@ -153,7 +153,12 @@ static void test_full_run(const sono_feature_set *set, const char *dir) {
     CHECK(mtime_ns(dir, "fold3.model") == before);
     sono_crossval_result_free(&again);
 
-    /* Other options in the same folder are refused, naming the difference. */
+    /* Features made differently, or other options, in the same folder are
+     * refused, naming the difference. */
+    sono_feature_set other = *set;
+    other.config.fmin = 20;
+    CHECK(sono_crossval(&other, &o, &again, &err) != SONO_OK);
+    CHECK_MSG(strstr(err.message, "feature_config"), "%s", err.message);
     o.train.epochs = 5;
     CHECK(sono_crossval(set, &o, &again, &err) != SONO_OK);
     CHECK_MSG(strstr(err.message, "epochs") && strstr(err.message, dir), "%s", err.message);

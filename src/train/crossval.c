@@ -69,6 +69,10 @@ static char *options_json(const sono_feature_set *set, const sono_crossval_optio
     cJSON_AddItemToObject(o, "augment", cJSON_CreateDoubleArray(aug, 6));
     cJSON_AddStringToObject(o, "validation", opt->val_next ? "next" : "none");
     cJSON_AddNumberToObject(o, "test_shifts", opt->test_shifts > 1 ? opt->test_shifts : 1);
+    char *features = sono_feature_config_to_json(&set->config);
+    cJSON *config = features ? cJSON_Parse(features) : NULL;
+    free(features);
+    if (config) cJSON_AddItemToObject(o, "feature_config", config);
     cJSON_AddNumberToObject(o, "clips", set->count);
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
     for (int k = 0; k < set->class_count; k++) cJSON_AddItemToArray(classes, cJSON_CreateString(set->class_names[k]));
