@@ -155,6 +155,9 @@ static void test_esc50(void) {
     sono_clip_list_free(list);
     make_esc50("esc-path", ESC_HEADER "../1-100-A-0.wav,1,0,dog,True,100,A\n");
     expect_error("esc-path", NULL, "esc50.csv:2:", "bad filename");
+    /* Another layout's options are refused, not ignored. */
+    opt = (sono_scan_options){.path_column = "file"};
+    expect_error("esc", &opt, "--path-column", "reads as esc50");
 }
 
 /* -------------------------------------------------------- Speech Commands */
@@ -204,6 +207,8 @@ static void test_speech_commands(void) {
         CHECK(noise && empty && list->skipped_count == 2);
     }
     sono_clip_list_free(list);
+    sono_scan_options esc10 = {.esc10 = 1};
+    expect_error("sc", &esc10, "--esc10", "reads as speech-commands");
     make_speech_commands("sc-absent", "yes/bb_nohash_0.wav\nyes/zz_nohash_9.wav\n", "");
     expect_error("sc-absent", NULL, "validation_list.txt:2:", "yes/zz_nohash_9.wav");
     make_speech_commands("sc-twice", "yes/bb_nohash_0.wav\n", "no/aa_nohash_0.wav\nyes/bb_nohash_0.wav\n");

@@ -453,6 +453,15 @@ sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, so
                               layout == SONO_LAYOUT_MANIFEST ? "file (expected a manifest CSV or TSV)"
                                                              : "folder (expected a dataset folder, or a "
                                                                "manifest .csv or .tsv)");
+    /* Options of one layout given to another are mistakes, not no-ops. */
+    if (opt->esc10 && layout != SONO_LAYOUT_ESC50)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "--esc10: %s is not an ESC-50 dataset (it reads as %s)", root,
+                              sono_layout_name(layout));
+    if ((opt->path_column || opt->label_column || opt->fold_column || opt->classes) && layout != SONO_LAYOUT_MANIFEST)
+        return sono_error_set(err, SONO_ERR_ARGUMENT,
+                              "--path-column, --label-column, --fold-column and --classes are for a manifest; %s "
+                              "reads as %s",
+                              root, sono_layout_name(layout));
     sono_clip_list *list = calloc(1, sizeof *list);
     if (!list) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     list->layout = layout;
