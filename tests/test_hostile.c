@@ -369,6 +369,60 @@ static void test_class_folders(void) {
 /* ---- feature files and model files --------------------------------------------------- */
 
 /* Damaged safetensors containers, refused by every command that reads one. */
+/* ---- the ESC-50, Speech Commands and manifest layouts ----------------------- */
+
+static void test_new_layouts(void) {
+    make_dir("esc/meta");
+    make_dir("esc/audio");
+    write_tone("esc/audio/1-1-A-0.wav", 300);
+    write_tone("esc/audio/1-2-A-0.wav", 320);
+    write_tone("esc/audio/2-3-A-1.wav", 900);
+    write_text("esc/meta/esc50.csv", "filename,fold,target,category,esc10,src_file,take\n"
+                                     "1-1-A-0.wav,1,0,dog,True,1,A\n"
+                                     "2-3-A-1.wav,2,1,rooster,True,3,A\n"
+                                     "1-2-A-0.wav,1,0,cat,True,2,A\n");
+    expect_refusal("prepare esc -o esc.safetensors", "esc50.csv:4:", "target and category disagree", "esc.safetensors");
+    write_text("esc/meta/esc50.csv", "filename,fold,target,category\n1-1-A-0.wav,1,0,dog\n");
+    expect_refusal("prepare esc -o esc.safetensors --esc10", "esc50.csv:1:", "'esc10' is missing", "esc.safetensors");
+
+    make_dir("sc/yes");
+    make_dir("sc/no");
+    write_tone("sc/yes/a_nohash_0.wav", 300);
+    write_tone("sc/no/a_nohash_0.wav", 900);
+    write_text("sc/validation_list.txt", "yes/a_nohash_0.wav\nno/b_nohash_0.wav\n");
+    write_text("sc/testing_list.txt", "");
+    expect_refusal("prepare sc -o sc.safetensors", "validation_list.txt:2:", "no/b_nohash_0.wav", "sc.safetensors");
+
+    make_dir("man/clips");
+    write_tone("man/clips/a.wav", 300);
+    write_tone("man/clips/b.wav", 900);
+    write_tone("outside.wav", 600);
+    write_text("man/m.csv", "path,label\nclips/a.wav,gull\n");
+    expect_refusal("prepare --manifest man/m.csv -o m.safetensors --fold-column split", "m.csv:1:",
+                   "no column named 'split'", "m.safetensors");
+    write_text("man/m.csv", "path,label,fold\nclips/a.wav,gull,1\nclips/b.wav,crow,x\n");
+    expect_refusal("prepare --manifest man/m.csv -o m.safetensors", "m.csv:3:", "fold 'x' is not a whole number",
+                   "m.safetensors");
+    write_text("man/m.csv", "path,label,fold\nclips/a.wav,gull,1\n../outside.wav,crow,2\n");
+    expect_refusal("prepare --manifest man/m.csv -o m.safetensors", "m.csv:3:", "not a file inside", "m.safetensors");
+    write_text("man/m.csv", "path,label,fold\nclips/a.wav,gull,1\nclips/b.wav,crow,2\n");
+    expect_refusal("prepare --manifest man/m.csv -o m.safetensors --classes gull,owl", "m.csv:3:",
+                   "unknown label 'crow'", "m.safetensors");
+    /* The good manifest, through the command line, SRC being the file. */
+    expect_success("prepare man/m.csv -o m.safetensors --seconds 1 --mels 16");
+    CHECK_MSG(strstr(output(), "2 clips, 2 classes (manifest layout)") != NULL, "%s", output());
+}
+
+/* crossval refuses bad options and foreign folders before training anything. */
+static void test_crossval_refusals(void) {
+    expect_refusal("crossval tones.safetensors -o cv --val next", "--val next", "at least three folds", "cv");
+    expect_refusal("crossval tones.safetensors -o cv --folds 7", "--folds", "fold 7", "cv/fold7.json");
+    expect_refusal("crossval tones.safetensors -o cv --val sometimes", "--val", "not none or next", "cv");
+    expect_refusal("crossval tones.safetensors", "crossval", "-o DIR", NULL);
+    write_text("cv-file", "not a folder");
+    expect_refusal("crossval tones.safetensors -o cv-file --folds 1", "cv-file", "not a folder", NULL);
+}
+
 static void expect_container_refused(const char *header, size_t data_bytes, const char *problem) {
     write_safetensors("damaged.safetensors", header, data_bytes);
     expect_refusal("info damaged.safetensors", "damaged.safetensors", problem, NULL);
@@ -561,6 +615,8 @@ int main(void) {
     test_audio();
     test_csv();
     test_class_folders();
+    test_new_layouts();
+    test_crossval_refusals();
     test_containers();
     test_feature_content();
     test_model_content();

@@ -672,7 +672,7 @@ static void test_spec(void) {
     sono_error err = {0};
     sono_arch a;
     char text[SONO_ARCH_TEXT_MAX];
-    CHECK(sono_arch_preset_count() == 4);
+    CHECK(sono_arch_preset_count() == 5);
     for (int i = 0; i < sono_arch_preset_count(); i++) {
         const char *name = sono_arch_preset_name(i);
         CHECK_OK(sono_arch_parse(name, &a, &err));

@@ -1,8 +1,17 @@
 /* sonodream: datasets as users have them, and the feature file.
  *
- * A scan turns a folder into a clip list (path, label, fold). Two layouts:
+ * A scan turns a folder into a clip list (path, label, fold). Layouts:
  *  - UrbanSound8K: ROOT/metadata/UrbanSound8K.csv and ROOT/audio/foldN/FILE;
  *    label (classID) and fold come from the CSV.
+ *  - ESC-50 / ESC-10: ROOT/meta/esc50.csv (filename, fold, target, category,
+ *    esc10, ...) and ROOT/audio/FILE; classes are the categories in target
+ *    order, folds come from the CSV; esc10 keeps the ESC-10 subset.
+ *  - Speech Commands (v0.01, v0.02): ROOT/<word>/<file>.wav plus
+ *    ROOT/validation_list.txt and ROOT/testing_list.txt; the lists give the
+ *    validation (fold 2) and test (fold 3) clips, every other clip is train
+ *    (fold 1); folders starting with '_' (_background_noise_) are not classes.
+ *  - a manifest: a CSV or TSV file with a header; path, label and (optional)
+ *    fold columns chosen by name; paths relative to the manifest's folder.
  *  - class folders: ROOT/<class>/<file>; a TRAIN-/VALIDATE-/TEST- file-name
  *    prefix gives the split (folds 1/2/3), otherwise a hash of the file name
  *    does (80/10/10 into folds 1/2/3).
@@ -27,11 +36,16 @@ SONO_BEGIN_DECLS
 typedef enum sono_layout {
     SONO_LAYOUT_AUTO = 0,
     SONO_LAYOUT_URBANSOUND8K,
-    SONO_LAYOUT_CLASS_FOLDERS
+    SONO_LAYOUT_CLASS_FOLDERS,
+    SONO_LAYOUT_ESC50,
+    SONO_LAYOUT_SPEECH_COMMANDS,
+    SONO_LAYOUT_MANIFEST
 } sono_layout;
 
-const char *sono_layout_name(sono_layout layout); /* "urbansound8k", "class-folders" */
-/* Parse "auto", "urbansound8k" (or "us8k"), "class-folders" (or "folders"). */
+/* "urbansound8k", "class-folders", "esc50", "speech-commands", "manifest". */
+const char *sono_layout_name(sono_layout layout);
+/* Parse "auto", "urbansound8k" (or "us8k"), "class-folders" (or "folders"),
+ * "esc50", "speech-commands", "manifest". */
 int sono_layout_parse(const char *text, sono_layout *out);
 
 typedef struct sono_clip {
@@ -48,18 +62,31 @@ typedef struct sono_clip_list {
     int class_count;
     char **fold_names;  /* fold k is fold_names[k-1]: "fold1".. or "train","validate","test" */
     int fold_count;
-    char **missing;     /* files the CSV names that are not on disk (with skip_missing) */
+    char **missing;     /* files the metadata names that are not on disk (with skip_missing) */
     int missing_count;
+    char **skipped;     /* what the layout left out and why, one line each
+                           ("_background_noise_: not a class") */
+    int skipped_count;
 } sono_clip_list;
 
 typedef struct sono_scan_options {
     sono_layout layout;
     const char *const *exclude; /* class names to leave out; labels are renumbered */
     int exclude_count;
-    int skip_missing;           /* UrbanSound8K: files named by the CSV but absent are skipped */
+    int skip_missing;           /* files named by metadata (CSV, manifest) but absent are skipped */
+    int esc10;                  /* ESC-50: keep the ESC-10 subset only */
+    /* Manifest (layout SONO_LAYOUT_MANIFEST, or ROOT is a file): column names;
+     * NULL: "path", "label", "fold". Without a fold column (and fold_column
+     * NULL) a hash of the path splits 80/10/10 as for class folders. */
+    const char *path_column, *label_column, *fold_column;
+    const char *const *classes; /* manifest: the allowed labels, in class order
+                                   (NULL: every label seen, sorted); another
+                                   label is an error */
+    int class_list_count;
 } sono_scan_options;
 
-/* Scan ROOT. Fails with a message naming the file (and CSV line) and the problem. */
+/* Scan ROOT (a folder, or a manifest file). Fails with a message naming the
+ * file (and line) and the problem. */
 sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, sono_clip_list **out,
                               sono_error *err);
 void sono_clip_list_free(sono_clip_list *list);

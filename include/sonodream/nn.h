@@ -196,6 +196,9 @@ double sono_softmax_xent(float *probs, float *dlogits, const float *logits,
  *   xsmall      c8,c8,p4,d0.25,c16,c16,c16,p4,d0.5,f64,f32
  *   fat_shallow c64,p4,d0.25,c128,p4,d0.5,f512
  *   slim_deep   c16,c16,c16,p2,d0.25,c32,c32,c32,p2,d0.25,c64,c64,p2,d0.5,f128,f64
+ *   seed_bn     seed with batch norm after each convolution:
+ *               c32:linear,bn,lr,c32:linear,bn,lr,p4,d0.25,c64:linear,bn,lr,
+ *               c64:linear,bn,lr,c64:linear,bn,lr,p4,d0.5,f256,f128
  */
 #define SONO_ARCH_DEFAULT "seed"
 #define SONO_ARCH_MAX_LAYERS 64

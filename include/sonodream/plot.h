@@ -51,6 +51,13 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
 sono_status sono_plot_dream(const char *path, const sono_feature_config *cfg, const float *input_db,
                             const float *output_db, int frames, const char *input_title, sono_error *err);
 
+/* Cross-validation picture: per-fold accuracy bars with the mean and one
+ * standard deviation on the left, the pooled confusion matrix (rows, the
+ * true classes, normalised to 1; counts printed) on the right. */
+sono_status sono_plot_crossval(const char *path, const char *title, const int *folds, const double *accuracy,
+                               int fold_count, double mean, double std, const char *const *class_names,
+                               int classes, const int *confusion, sono_error *err);
+
 /* Magma-like colour for t in [0, 1]. */
 void sono_colormap_magma(double t, double rgb[3]);
 

@@ -69,6 +69,9 @@ typedef struct sono_train_options {
     float min_lr;
     sono_folds train_folds, val_folds;
     sono_augment augment;
+    int cosine;                /* 1: the lr follows a cosine from optim.lr down to min_lr
+                                  over the whole run, per step (no plateau halving) */
+    float label_smoothing;     /* spread this much of each target over all classes (0: off) */
     const char *output;        /* model file: the best model by val accuracy (or the last) */
     const char *checkpoint_dir;/* NULL: "<output>.checkpoints" */
     int checkpoint_every;      /* iterations between checkpoints (0: off) */
@@ -119,11 +122,65 @@ typedef struct sono_eval_result {
  * every rank calls it: the clips are split and the results summed. */
 sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
                           sono_eval_result *result, sono_error *err);
+#define SONO_TTA_MAX_SHIFT 32 /* frames: the default training time shift */
+
+/* The same, averaging the class probabilities over `shifts` circular time
+ * shifts of each clip, evenly spaced in [-max_shift, max_shift] frames (the
+ * training augmentation's range; shifts = 1: no shift, as sono_evaluate). */
+sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *set, sono_folds folds, int shifts,
+                                  int max_shift, sono_eval_result *result, sono_error *err);
 void sono_eval_result_free(sono_eval_result *r);
 
 /* Check that a feature set can be used with a classifier. */
 sono_status sono_check_compatible(const sono_classifier *c, const sono_feature_set *set, const char *set_path,
                                   sono_error *err);
+
+/* ---- cross-validation: the dataset's own k-fold protocol ---- */
+
+typedef void (*sono_fold_fn)(int fold, int index, int count, int resumed, void *user);
+
+typedef struct sono_crossval_options {
+    sono_train_options train;  /* per fold: output, folds, logs and resume are set here;
+                                  stop, on_epoch, on_step and user are passed on */
+    const char *out_dir;       /* created if needed; one model per fold is kept there */
+    sono_folds folds;          /* the folds to test (0: every fold present) */
+    int val_next;              /* 1: validate on the next fold present (wrapping) and keep the
+                                  best model; 0: no validation, the model after the last epoch */
+    int test_shifts;           /* test-time averaging over this many time shifts (<= 1: none) */
+    sono_fold_fn on_fold;      /* called as each fold starts (or is found finished) */
+    void *user;
+} sono_crossval_options;
+
+typedef struct sono_crossval_fold {
+    int fold;          /* the test fold */
+    int val_fold;      /* with val_next, else 0 */
+    int count, correct;
+    double accuracy;
+    int resumed;       /* 1: found finished in out_dir, not trained again */
+} sono_crossval_fold;
+
+typedef struct sono_crossval_result {
+    int fold_count;
+    sono_crossval_fold *folds;     /* (fold_count) */
+    double mean, std;              /* of the per-fold accuracies (std: sample, n - 1) */
+    int classes;
+    int *confusion;                /* (classes, classes) pooled over folds: row true, column predicted */
+    double *precision, *recall, *f1; /* (classes) from the pooled confusion matrix */
+    double pooled_accuracy;
+} sono_crossval_result;
+
+/* For each chosen fold: train on every other fold (less the validation fold
+ * with val_next) and test on it. Writes into out_dir: fold<k>.model (+ .csv,
+ * .png, .checkpoints/), fold<k>.json (that fold's result; its presence marks
+ * the fold finished, so a killed run resumes there; an unfinished fold
+ * continues from its newest checkpoint), and at the end crossval.json,
+ * crossval.csv (per fold and per class) and crossval.png (per-fold accuracy
+ * and the pooled confusion matrix). A fold file written with other options
+ * is refused, naming the difference. Returns SONO_ERR_INTERRUPTED when
+ * *train.stop was set (a checkpoint is written). */
+sono_status sono_crossval(const sono_feature_set *set, const sono_crossval_options *opt,
+                          sono_crossval_result *result, sono_error *err);
+void sono_crossval_result_free(sono_crossval_result *r);
 
 SONO_END_DECLS
 #endif

@@ -22,6 +22,7 @@ int cmd_dream(int argc, char **argv);
 int cmd_layers(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_atlas(int argc, char **argv);
+int cmd_crossval(int argc, char **argv);
 
 /* Print "sonodream: <message>" on stderr; returns the exit status for errors (1). */
 int cli_fail(const sono_error *err);

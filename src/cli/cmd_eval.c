@@ -17,6 +17,8 @@ static void eval_usage(FILE *out) {
             "options:\n"
             "      --folds F   folds to evaluate, e.g. 10 or 1,3-4 (default: all)\n"
             "      --json      one JSON object on stdout\n"
+            "      --tta N     average the class probabilities over N time shifts of each clip,\n"
+            "                  evenly spaced in +-32 frames (default 1: none)\n"
             "  -h, --help      this help\n");
 }
 
@@ -84,14 +86,18 @@ static void print_json(const sono_classifier *c, const sono_eval_result *r, cons
 
 int cmd_eval(int argc, char **argv) {
     static const struct option longopts[] = {
-        {"folds", required_argument, 0, 'f'}, {"json", no_argument, 0, 'J'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"folds", required_argument, 0, 'f'}, {"json", no_argument, 0, 'J'}, {"tta", required_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     sono_folds folds = 0;
     int json = 0, opt;
+    long shifts = 1;
     sono_error err = {0};
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (opt == 'h') return eval_usage(stdout), 0;
         if (opt == 'J') json = 1;
-        else if (opt == 'f') {
+        else if (opt == 'T') {
+            if (!cli_parse_int("tta", optarg, 1, 64, &shifts)) return 2;
+        } else if (opt == 'f') {
             if (sono_folds_parse(optarg, &folds, &err) != SONO_OK) return cli_failf("--folds: %s", err.message), 2;
         } else return eval_usage(stderr), 2;
     }
@@ -103,7 +109,7 @@ int cmd_eval(int argc, char **argv) {
     if (sono_classifier_load(argv[optind], 64, &c, NULL, &err) != SONO_OK) return cli_fail(&err);
     sono_status s = sono_feature_set_read(argv[optind + 1], &set, &err);
     if (s == SONO_OK) s = sono_check_compatible(c, set, argv[optind + 1], &err);
-    if (s == SONO_OK) s = sono_evaluate(c, set, folds, &r, &err);
+    if (s == SONO_OK) s = sono_evaluate_shifted(c, set, folds, (int)shifts, SONO_TTA_MAX_SHIFT, &r, &err);
     if (s == SONO_OK) {
         char fold_text[64] = "all";
         if (folds) sono_folds_format(folds, fold_text, sizeof fold_text);

@@ -8,21 +8,40 @@
 #include "sonodream/data.h"
 
 #define MAX_EXCLUDES 64
+#define MAX_CLASSES 4096
+#define SKIPPED_LISTED 20
 
 static void prepare_usage(FILE *out) {
     fprintf(out,
-            "usage: sonodream prepare SRC -o OUT.safetensors [options]\n\n"
+            "usage: sonodream prepare SRC -o OUT.safetensors [options]\n"
+            "       sonodream prepare --manifest FILE -o OUT.safetensors [options]\n\n"
             "Decode every clip of a dataset folder, fix its length, compute its log-mel\n"
             "spectrogram and write one feature file (safetensors) with labels and folds.\n\n"
             "Layouts (detected automatically):\n"
-            "  urbansound8k   SRC/metadata/UrbanSound8K.csv and SRC/audio/foldN/*.wav\n"
-            "  class-folders  SRC/<class>/*.wav; TRAIN-/VALIDATE-/TEST- name prefixes give the\n"
-            "                 split (folds 1/2/3), else a hash of the file name (80/10/10)\n\n"
+            "  urbansound8k     SRC/metadata/UrbanSound8K.csv and SRC/audio/foldN/*.wav\n"
+            "  esc50            SRC/meta/esc50.csv and SRC/audio/*.wav (ESC-50; --esc10 for\n"
+            "                   ESC-10); classes are the categories in target order, folds 1-5\n"
+            "  speech-commands  SRC/<word>/*.wav, SRC/validation_list.txt, SRC/testing_list.txt;\n"
+            "                   the lists give validate (fold 2) and test (fold 3), the rest is\n"
+            "                   train (fold 1); _background_noise_ is not a class\n"
+            "  manifest         a CSV or TSV file with a header (SRC is the file, or --manifest):\n"
+            "                   columns path, label, fold by name; paths relative to the file\n"
+            "  class-folders    SRC/<class>/*.wav; TRAIN-/VALIDATE-/TEST- name prefixes give the\n"
+            "                   split (folds 1/2/3), else a hash of the file name (80/10/10)\n\n"
             "options:\n"
             "  -o, --output FILE      feature file to write (required)\n"
-            "      --layout NAME      auto (default), urbansound8k or class-folders\n"
+            "      --layout NAME      auto (default), urbansound8k, esc50, speech-commands,\n"
+            "                         manifest or class-folders\n"
             "      --exclude CLASS    leave a class out (repeatable)\n"
-            "      --skip-missing     UrbanSound8K: skip files the CSV names but the disk lacks\n"
+            "      --skip-missing     skip files the CSV or manifest names but the disk lacks\n"
+            "      --esc10            ESC-50: keep the ESC-10 subset (10 classes)\n"
+            "      --manifest FILE    read the clip list from a CSV or TSV manifest\n"
+            "      --path-column C    manifest column of the audio paths (default path)\n"
+            "      --label-column C   manifest column of the labels (default label)\n"
+            "      --fold-column C    manifest column of the folds, whole numbers from 1 (default\n"
+            "                         fold; without one, a hash of the path splits 80/10/10)\n"
+            "      --classes A,B,...  manifest: the labels, in class order; any other label is\n"
+            "                         an error (default: every label, sorted)\n"
             "      --length MODE      pad (default: zero-pad short clips, crop long ones) or\n"
             "                         drop (keep only clips of the full length)\n"
             "      --strict           stop at the first unreadable audio file\n"
@@ -46,12 +65,32 @@ typedef struct prepare_args {
     const char *source, *output;
     sono_scan_options scan;
     const char *excludes[MAX_EXCLUDES];
+    const char *manifest;
+    char *class_text;                 /* --classes, split in place */
+    const char *classes[MAX_CLASSES];
     sono_prepare_options prep;
     int quiet;
 } prepare_args;
 
 enum { OPT_LAYOUT = 256, OPT_EXCLUDE, OPT_SKIP_MISSING, OPT_LENGTH, OPT_STRICT, OPT_RATE, OPT_SECONDS,
-       OPT_MELS, OPT_FFT, OPT_HOP, OPT_FMIN, OPT_FMAX, OPT_PAD, OPT_MAX_MEMORY };
+       OPT_MELS, OPT_FFT, OPT_HOP, OPT_FMIN, OPT_FMAX, OPT_PAD, OPT_MAX_MEMORY, OPT_ESC10, OPT_MANIFEST,
+       OPT_PATH_COLUMN, OPT_LABEL_COLUMN, OPT_FOLD_COLUMN, OPT_CLASSES };
+
+/* --classes a,b,c: split in place into a->classes. */
+static int parse_classes(prepare_args *a, const char *arg) {
+    free(a->class_text);
+    if (!(a->class_text = strdup(arg))) return cli_failf("out of memory"), 0;
+    a->scan.class_list_count = 0;
+    for (char *p = a->class_text, *next; p; p = next) {
+        next = strchr(p, ',');
+        if (next) *next++ = '\0';
+        if (!*p) return cli_failf("--classes: empty class name in '%s'", arg), 0;
+        if (a->scan.class_list_count == MAX_CLASSES) return cli_failf("--classes: at most %d classes", MAX_CLASSES), 0;
+        a->classes[a->scan.class_list_count++] = p;
+    }
+    a->scan.classes = a->classes;
+    return 1;
+}
 
 static int parse_option(prepare_args *a, int opt, const char *arg) {
     sono_feature_config *fc = &a->prep.features;
@@ -60,7 +99,7 @@ static int parse_option(prepare_args *a, int opt, const char *arg) {
     case 'o': a->output = arg; return 1;
     case OPT_LAYOUT:
         if (sono_layout_parse(arg, &a->scan.layout)) return 1;
-        cli_failf("--layout: '%s' is not auto, urbansound8k or class-folders", arg);
+        cli_failf("--layout: '%s' is not auto, urbansound8k, esc50, speech-commands, manifest or class-folders", arg);
         return 0;
     case OPT_EXCLUDE:
         if (a->scan.exclude_count == MAX_EXCLUDES) {
@@ -78,6 +117,12 @@ static int parse_option(prepare_args *a, int opt, const char *arg) {
         cli_failf("--length: '%s' is not pad or drop", arg);
         return 0;
     case OPT_STRICT: a->prep.strict = 1; return 1;
+    case OPT_ESC10: a->scan.esc10 = 1; return 1;
+    case OPT_MANIFEST: a->manifest = arg; return 1;
+    case OPT_PATH_COLUMN: a->scan.path_column = arg; return 1;
+    case OPT_LABEL_COLUMN: a->scan.label_column = arg; return 1;
+    case OPT_FOLD_COLUMN: a->scan.fold_column = arg; return 1;
+    case OPT_CLASSES: return parse_classes(a, arg);
     case OPT_RATE: return cli_parse_int("sample-rate", arg, 1000, 384000, &v) && (fc->sample_rate = (int)v);
     case OPT_SECONDS: return cli_parse_double("seconds", arg, 0.01, 3600, &fc->seconds);
     case OPT_MELS: return cli_parse_int("mels", arg, 1, 4096, &v) && (fc->n_mels = (int)v);
@@ -109,7 +154,10 @@ static int parse_args(int argc, char **argv, prepare_args *a, int *exit_code) {
         {"mels", required_argument, 0, OPT_MELS},   {"fft", required_argument, 0, OPT_FFT},
         {"hop", required_argument, 0, OPT_HOP},     {"fmin", required_argument, 0, OPT_FMIN},
         {"fmax", required_argument, 0, OPT_FMAX},   {"pad", required_argument, 0, OPT_PAD},
-        {"max-memory", required_argument, 0, OPT_MAX_MEMORY},
+        {"max-memory", required_argument, 0, OPT_MAX_MEMORY}, {"esc10", no_argument, 0, OPT_ESC10},
+        {"manifest", required_argument, 0, OPT_MANIFEST}, {"path-column", required_argument, 0, OPT_PATH_COLUMN},
+        {"label-column", required_argument, 0, OPT_LABEL_COLUMN},
+        {"fold-column", required_argument, 0, OPT_FOLD_COLUMN}, {"classes", required_argument, 0, OPT_CLASSES},
         {"jobs", required_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     sono_feature_config_default(&a->prep.features);
@@ -127,12 +175,21 @@ static int parse_args(int argc, char **argv, prepare_args *a, int *exit_code) {
         }
     }
     a->scan.exclude = a->excludes;
-    if (optind + 1 != argc || !a->output) {
-        cli_failf("prepare needs one SRC folder and -o OUT (see 'sonodream prepare --help')");
+    int sources = argc - optind + (a->manifest != NULL);
+    if (sources != 1 || !a->output) {
+        cli_failf("prepare needs one SRC folder (or --manifest FILE) and -o OUT (see 'sonodream prepare --help')");
         *exit_code = 2;
         return 0;
     }
-    a->source = argv[optind];
+    if (a->manifest) {
+        if (a->scan.layout != SONO_LAYOUT_AUTO && a->scan.layout != SONO_LAYOUT_MANIFEST) {
+            cli_failf("--manifest reads the manifest layout, not --layout %s", sono_layout_name(a->scan.layout));
+            *exit_code = 2;
+            return 0;
+        }
+        a->scan.layout = SONO_LAYOUT_MANIFEST;
+    }
+    a->source = a->manifest ? a->manifest : argv[optind];
     return 1;
 }
 
@@ -159,6 +216,8 @@ static void print_summary(const sono_clip_list *list, const sono_prepare_report 
     }
     if (r->dropped_short) printf("dropped %d clip(s) shorter than the full length (--length drop)\n", r->dropped_short);
     if (list->missing_count) printf("skipped %d file(s) missing from disk (--skip-missing)\n", list->missing_count);
+    for (int i = 0; i < list->skipped_count && i < SKIPPED_LISTED; i++) printf("left out %s\n", list->skipped[i]);
+    if (list->skipped_count > SKIPPED_LISTED) printf("left out %d more\n", list->skipped_count - SKIPPED_LISTED);
     printf("skipped %d unreadable file(s)\n", r->skipped_count);
     printf("%.2f s, %.1f clips/s\n", r->seconds, r->seconds > 0 ? (r->written + r->skipped_count) / r->seconds : 0);
 }
@@ -167,11 +226,16 @@ int cmd_prepare(int argc, char **argv) {
     prepare_args a;
     memset(&a, 0, sizeof a);
     int code = 0;
-    if (!parse_args(argc, argv, &a, &code)) return code;
+    if (!parse_args(argc, argv, &a, &code)) {
+        free(a.class_text);
+        return code;
+    }
     cli_log_to_stderr(0);
     sono_error err = {0};
     sono_clip_list *list = NULL;
-    if (sono_dataset_scan(a.source, &a.scan, &list, &err) != SONO_OK) return cli_fail(&err);
+    sono_status scanned = sono_dataset_scan(a.source, &a.scan, &list, &err);
+    free(a.class_text);
+    if (scanned != SONO_OK) return cli_fail(&err);
     cli_progress bar;
     cli_progress_start(&bar, "prepare", list->count);
     a.prep.progress = progress_bar;

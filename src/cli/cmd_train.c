@@ -26,7 +26,7 @@ static void train_usage(FILE *out) {
             "(MODEL.checkpoints/). Ctrl-C writes a checkpoint and stops; --resume continues.\n\n"
             "options:\n"
             "  -o, --output MODEL        model file (default " DEFAULT_MODEL ")\n"
-            "      --arch SPEC           preset (seed, xsmall, fat_shallow, slim_deep) or a spec such\n"
+            "      --arch SPEC           preset (seed, seed_bn, xsmall, fat_shallow, slim_deep) or a spec such\n"
             "                            as c32,c32,p4,d0.25,c64,c64,c64,p4,d0.5,f256,f128 (default seed)\n"
             "      --epochs N            epochs (default 40)\n"
             "      --iterations N        stop after N optimizer steps (default: epochs decide)\n"
@@ -37,6 +37,9 @@ static void train_usage(FILE *out) {
             "      --weight-decay X      decoupled weight decay (default 0.05)\n"
             "      --patience N          halve the lr after N epochs without a better validation\n"
             "                            accuracy (default 4; 0: constant lr)\n"
+            "      --schedule NAME       plateau (default: the halving above) or cosine (from --lr\n"
+            "                            down to 1e-5 over the run, step by step)\n"
+            "      --label-smoothing X   spread X of each target over all classes (default 0)\n"
             "      --train-folds F       folds to train on, e.g. 1-9 (default: all but the last)\n"
             "      --val-folds F         folds to validate on, e.g. 10 (default: the last fold)\n"
             "      --test-folds F        folds to evaluate the best model on at the end\n"
@@ -57,7 +60,8 @@ static void train_usage(FILE *out) {
 
 enum { OPT_ARCH = 256, OPT_EPOCHS, OPT_ITERATIONS, OPT_BATCH, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM, OPT_WD,
        OPT_PATIENCE, OPT_TRAIN_FOLDS, OPT_VAL_FOLDS, OPT_TEST_FOLDS, OPT_SEED, OPT_SHIFT, OPT_TMASKS, OPT_FMASKS,
-       OPT_MASK_WIDTH, OPT_MIXUP, OPT_NO_AUGMENT, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME };
+       OPT_MASK_WIDTH, OPT_MIXUP, OPT_NO_AUGMENT, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME, OPT_SCHEDULE,
+       OPT_LABEL_SMOOTHING };
 
 typedef struct train_args {
     sono_train_options t;
@@ -120,6 +124,14 @@ static int parse_option(train_args *a, int opt, const char *arg) {
     case OPT_CKPT_EVERY: return cli_parse_int("checkpoint-every", arg, 0, 1000000000, &v) && ((a->t.checkpoint_every = (int)v), 1);
     case OPT_KEEP: return cli_parse_int("keep", arg, 1, 1000, &v) && (a->t.keep_checkpoints = (int)v);
     case OPT_RESUME: a->t.resume = arg; return 1;
+    case OPT_SCHEDULE:
+        if (strcmp(arg, "plateau") == 0 || strcmp(arg, "cosine") == 0) {
+            a->t.cosine = strcmp(arg, "cosine") == 0;
+            return 1;
+        }
+        return cli_failf("--schedule: '%s' is not plateau or cosine", arg), 0;
+    case OPT_LABEL_SMOOTHING:
+        return cli_parse_double("label-smoothing", arg, 0, 0.99, &d) && ((a->t.label_smoothing = (float)d), 1);
     case 'j': return cli_parse_int("jobs", arg, 1, 1024, &v) && (a->jobs = (int)v);
     }
     return 0;
@@ -167,6 +179,8 @@ static int parse_args(int argc, char **argv, train_args *a, int *code) {
         {"mixup", required_argument, 0, OPT_MIXUP}, {"no-augment", no_argument, 0, OPT_NO_AUGMENT},
         {"checkpoint-every", required_argument, 0, OPT_CKPT_EVERY}, {"keep", required_argument, 0, OPT_KEEP},
         {"resume", required_argument, 0, OPT_RESUME}, {"jobs", required_argument, 0, 'j'},
+        {"schedule", required_argument, 0, OPT_SCHEDULE},
+        {"label-smoothing", required_argument, 0, OPT_LABEL_SMOOTHING},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     sono_train_defaults(&a->t);
     a->t.output = DEFAULT_MODEL;

@@ -8,6 +8,7 @@ static const cli_command commands[] = {
     {"prepare", "turn a folder of labelled recordings into a feature file", cmd_prepare},
     {"info", "describe a feature file, model or audio file", cmd_info},
     {"train", "train a classifier on a feature file", cmd_train},
+    {"crossval", "k-fold cross-validation by the dataset's own folds", cmd_crossval},
     {"eval", "accuracy, per-class scores and confusion matrix of a model", cmd_eval},
     {"classify", "top classes of sound files", cmd_classify},
     {"dream", "DeepDream a sound: make a layer, channel or class respond more", cmd_dream},

@@ -2,22 +2,27 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "sonodream/data.h"
+#include "data_internal.h"
 #include "sonodream/fileio.h"
 
 #define CSV_MAX_BYTES (64L * 1024 * 1024)
 #define MISSING_LISTED 20
+#define SKIPPED_MAX 10000
 
 const char *sono_layout_name(sono_layout layout) {
     switch (layout) {
     case SONO_LAYOUT_URBANSOUND8K: return "urbansound8k";
     case SONO_LAYOUT_CLASS_FOLDERS: return "class-folders";
+    case SONO_LAYOUT_ESC50: return "esc50";
+    case SONO_LAYOUT_SPEECH_COMMANDS: return "speech-commands";
+    case SONO_LAYOUT_MANIFEST: return "manifest";
     default: return "auto";
     }
 }
@@ -26,11 +31,14 @@ int sono_layout_parse(const char *text, sono_layout *out) {
     if (strcmp(text, "auto") == 0) *out = SONO_LAYOUT_AUTO;
     else if (strcmp(text, "urbansound8k") == 0 || strcmp(text, "us8k") == 0) *out = SONO_LAYOUT_URBANSOUND8K;
     else if (strcmp(text, "class-folders") == 0 || strcmp(text, "folders") == 0) *out = SONO_LAYOUT_CLASS_FOLDERS;
+    else if (strcmp(text, "esc50") == 0 || strcmp(text, "esc-50") == 0) *out = SONO_LAYOUT_ESC50;
+    else if (strcmp(text, "speech-commands") == 0) *out = SONO_LAYOUT_SPEECH_COMMANDS;
+    else if (strcmp(text, "manifest") == 0) *out = SONO_LAYOUT_MANIFEST;
     else return 0;
     return 1;
 }
 
-static void free_strings(char **strings, int count) {
+void sono_data_free_strings(char **strings, int count) {
     if (!strings) return;
     for (int i = 0; i < count; i++) free(strings[i]);
     free(strings);
@@ -40,37 +48,38 @@ void sono_clip_list_free(sono_clip_list *list) {
     if (!list) return;
     for (int i = 0; i < list->count; i++) free(list->clips[i].path);
     free(list->clips);
-    free_strings(list->class_names, list->class_count);
-    free_strings(list->fold_names, list->fold_count);
-    free_strings(list->missing, list->missing_count);
+    sono_data_free_strings(list->class_names, list->class_count);
+    sono_data_free_strings(list->fold_names, list->fold_count);
+    sono_data_free_strings(list->missing, list->missing_count);
+    sono_data_free_strings(list->skipped, list->skipped_count);
     free(list);
 }
 
-static char *join_path(const char *a, const char *b) {
+char *sono_data_join_path(const char *a, const char *b) {
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = malloc(n);
     if (p) snprintf(p, n, "%s/%s", a, b);
     return p;
 }
 
-static int is_directory(const char *path) {
+int sono_data_is_directory(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int is_regular_file(const char *path) {
+int sono_data_is_regular_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int is_excluded(const sono_scan_options *opt, const char *name) {
+int sono_data_is_excluded(const sono_scan_options *opt, const char *name) {
     for (int i = 0; i < opt->exclude_count; i++)
         if (strcmp(opt->exclude[i], name) == 0) return 1;
     return 0;
 }
 
 /* Append to a growable array of clips. */
-static sono_status add_clip(sono_clip_list *list, int *capacity, char *path, int label, int fold,
+sono_status sono_data_add_clip(sono_clip_list *list, int *capacity, char *path, int label, int fold,
                             sono_error *err) {
     if (list->count == *capacity) {
         int cap = *capacity ? 2 * *capacity : 1024;
@@ -86,7 +95,7 @@ static sono_status add_clip(sono_clip_list *list, int *capacity, char *path, int
     return SONO_OK;
 }
 
-static sono_status read_text_file(const char *path, char **text, size_t *len, sono_error *err) {
+sono_status sono_data_read_text(const char *path, char **text, size_t *len, sono_error *err) {
     long long size = 0;
     FILE *f = sono_open_input(path, &size, err);
     if (!f) return err ? err->status : SONO_ERR_IO;
@@ -126,7 +135,7 @@ static sono_status us8k_classes(sono_clip_list *list, const sono_us8k_row *rows,
     for (int i = 0; i < count; i++) name_of_id[rows[i].class_id] = rows[i].class_name;
     for (int id = 0; id <= max_id; id++) {
         label_of_id[id] = -1;
-        if (!name_of_id[id] || is_excluded(opt, name_of_id[id])) continue;
+        if (!name_of_id[id] || sono_data_is_excluded(opt, name_of_id[id])) continue;
         label_of_id[id] = list->class_count;
         list->class_names[list->class_count++] = strdup(name_of_id[id]);
     }
@@ -148,18 +157,10 @@ static sono_status us8k_fold_names(sono_clip_list *list, const sono_us8k_row *ro
     int max_fold = 0;
     for (int i = 0; i < count; i++)
         if (rows[i].fold > max_fold) max_fold = rows[i].fold;
-    list->fold_names = calloc((size_t)max_fold, sizeof *list->fold_names);
-    if (!list->fold_names) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    for (int k = 0; k < max_fold; k++) {
-        char name[16];
-        snprintf(name, sizeof name, "fold%d", k + 1);
-        list->fold_names[k] = strdup(name);
-        list->fold_count++;
-    }
-    return SONO_OK;
+    return sono_data_numbered_folds(list, max_fold, err);
 }
 
-static sono_status missing_error(const sono_clip_list *list, const char *root, sono_error *err) {
+sono_status sono_data_missing_error(const sono_clip_list *list, const char *metadata, sono_error *err) {
     char listing[700] = "";
     size_t used = 0;
     for (int i = 0; i < list->missing_count && i < MISSING_LISTED; i++) {
@@ -167,11 +168,50 @@ static sono_status missing_error(const sono_clip_list *list, const char *root, s
         if (n < 0 || (size_t)n >= sizeof listing - used) break;
         used += (size_t)n;
     }
-    return sono_error_set(err, SONO_ERR_IO,
-                          "%s: %d file(s) named by metadata/UrbanSound8K.csv are missing "
-                          "(--skip-missing leaves them out):%s%s",
-                          root, list->missing_count, listing,
-                          list->missing_count > MISSING_LISTED ? "\n  ..." : "");
+    return sono_error_set(err, SONO_ERR_IO, "%s: %d file(s) it names are missing (--skip-missing leaves them out):%s%s",
+                          metadata, list->missing_count, listing, list->missing_count > MISSING_LISTED ? "\n  ..." : "");
+}
+
+sono_status sono_data_add_missing(sono_clip_list *list, int *capacity, char *path, sono_error *err) {
+    if (list->missing_count == *capacity) {
+        int cap = *capacity ? 2 * *capacity : 64;
+        char **grown = realloc(list->missing, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            free(path);
+            return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        }
+        list->missing = grown;
+        *capacity = cap;
+    }
+    list->missing[list->missing_count++] = path;
+    return SONO_OK;
+}
+
+sono_status sono_data_add_skipped(sono_clip_list *list, sono_error *err, const char *fmt, ...) {
+    if (list->skipped_count >= SKIPPED_MAX) return SONO_OK; /* the count in the summary says the rest */
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char **grown = realloc(list->skipped, (size_t)(list->skipped_count + 1) * sizeof *grown);
+    if (!grown) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    list->skipped = grown;
+    if (!(list->skipped[list->skipped_count] = strdup(line))) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    list->skipped_count++;
+    return SONO_OK;
+}
+
+sono_status sono_data_numbered_folds(sono_clip_list *list, int fold_count, sono_error *err) {
+    list->fold_names = calloc((size_t)(fold_count ? fold_count : 1), sizeof *list->fold_names);
+    if (!list->fold_names) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int k = 0; k < fold_count; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "fold%d", k + 1);
+        if (!(list->fold_names[k] = strdup(name))) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        list->fold_count++;
+    }
+    return SONO_OK;
 }
 
 static sono_status us8k_clips(sono_clip_list *list, const char *root, const sono_us8k_row *rows,
@@ -185,36 +225,33 @@ static sono_status us8k_clips(sono_clip_list *list, const char *root, const sono
         char *path = malloc(n);
         if (!path) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
         snprintf(path, n, "%s/audio/fold%d/%s", root, rows[i].fold, rows[i].file);
-        if (is_regular_file(path)) {
-            sono_status s = add_clip(list, &capacity, path, label, rows[i].fold, err);
+        if (sono_data_is_regular_file(path)) {
+            sono_status s = sono_data_add_clip(list, &capacity, path, label, rows[i].fold, err);
             if (s != SONO_OK) return s;
             continue;
         }
-        if (list->missing_count == missing_capacity) {
-            missing_capacity = missing_capacity ? 2 * missing_capacity : 64;
-            char **grown = realloc(list->missing, (size_t)missing_capacity * sizeof *grown);
-            if (!grown) {
-                free(path);
-                return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-            }
-            list->missing = grown;
-        }
-        list->missing[list->missing_count++] = path;
+        sono_status s = sono_data_add_missing(list, &missing_capacity, path, err);
+        if (s != SONO_OK) return s;
     }
-    if (list->missing_count && !opt->skip_missing) return missing_error(list, root, err);
+    if (list->missing_count && !opt->skip_missing) {
+        char *csv = sono_data_join_path(root, "metadata/UrbanSound8K.csv");
+        sono_status s = csv ? sono_data_missing_error(list, csv, err) : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        free(csv);
+        return s;
+    }
     return SONO_OK;
 }
 
 static sono_status scan_us8k(sono_clip_list *list, const char *root, const sono_scan_options *opt,
                              sono_error *err) {
-    char *csv_path = join_path(root, "metadata/UrbanSound8K.csv");
+    char *csv_path = sono_data_join_path(root, "metadata/UrbanSound8K.csv");
     char *text = NULL;
     size_t len = 0;
     sono_us8k_row *rows = NULL;
     int count = 0;
     int label_of_id[1000];
     if (!csv_path) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    sono_status s = read_text_file(csv_path, &text, &len, err);
+    sono_status s = sono_data_read_text(csv_path, &text, &len, err);
     if (s == SONO_OK) s = sono_us8k_parse_csv(text, len, csv_path, &rows, &count, err);
     if (s == SONO_OK) s = us8k_classes(list, rows, count, opt, label_of_id, err);
     if (s == SONO_OK) s = us8k_fold_names(list, rows, count, err);
@@ -227,7 +264,7 @@ static sono_status scan_us8k(sono_clip_list *list, const char *root, const sono_
 
 /* ----------------------------------------------------------- class folders */
 
-static int has_audio_extension(const char *name) {
+int sono_data_has_audio_extension(const char *name) {
     static const char *const exts[] = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3",
                                        ".aif", ".aiff", ".au",   ".caf", ".w64", ".opus"};
     const char *dot = strrchr(name, '.');
@@ -266,7 +303,7 @@ static sono_status list_folder(const char *dir, int (*keep)(const char *dir, con
     }
     closedir(d);
     if (s != SONO_OK) {
-        free_strings(names, count);
+        sono_data_free_strings(names, count);
         return s;
     }
     if (count > 1) qsort(names, (size_t)count, sizeof *names, cmp_strings);
@@ -276,27 +313,47 @@ static sono_status list_folder(const char *dir, int (*keep)(const char *dir, con
 }
 
 static int keep_subfolder(const char *dir, const char *name) {
-    char *p = join_path(dir, name);
-    int ok = p && is_directory(p);
+    char *p = sono_data_join_path(dir, name);
+    int ok = p && sono_data_is_directory(p);
     free(p);
     return ok;
 }
 
 static int keep_audio_name(const char *dir, const char *name) {
     (void)dir;
-    return has_audio_extension(name);
+    return sono_data_has_audio_extension(name);
 }
 
-/* TRAIN-/VALIDATE-/TEST- prefixes name the split; otherwise a stable hash of
- * the file name (FNV-1a) puts 80 % in train and 10 % in each other split. */
-static int split_fold(const char *file_name) {
-    if (strncmp(file_name, "TRAIN-", 6) == 0) return 1;
-    if (strncmp(file_name, "VALIDATE-", 9) == 0) return 2;
-    if (strncmp(file_name, "TEST-", 5) == 0) return 3;
+sono_status sono_data_list_folder(const char *dir, int subfolders, char ***names, int *count, sono_error *err) {
+    return list_folder(dir, subfolders ? keep_subfolder : keep_audio_name, names, count, err);
+}
+
+sono_status sono_data_split_fold_names(sono_clip_list *list, sono_error *err) {
+    static const char *const split_names[] = {"train", "validate", "test"};
+    if (!(list->fold_names = calloc(3, sizeof *list->fold_names)))
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int k = 0; k < 3; k++) {
+        if (!(list->fold_names[k] = strdup(split_names[k]))) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        list->fold_count++;
+    }
+    return SONO_OK;
+}
+
+/* A stable hash of a name (FNV-1a) puts 80 % in train (1) and 10 % in each
+ * of validate (2) and test (3). */
+int sono_data_hash_fold(const char *file_name) {
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)file_name; *p; p++) h = (h ^ *p) * 16777619u;
     unsigned bucket = h % 10u;
     return bucket < 8 ? 1 : bucket == 8 ? 2 : 3;
+}
+
+/* TRAIN-/VALIDATE-/TEST- prefixes name the split; otherwise the hash does. */
+static int split_fold(const char *file_name) {
+    if (strncmp(file_name, "TRAIN-", 6) == 0) return 1;
+    if (strncmp(file_name, "VALIDATE-", 9) == 0) return 2;
+    if (strncmp(file_name, "TEST-", 5) == 0) return 3;
+    return sono_data_hash_fold(file_name);
 }
 
 static sono_status add_class_folder(sono_clip_list *list, int *capacity, const char *class_dir,
@@ -313,11 +370,11 @@ static sono_status add_class_folder(sono_clip_list *list, int *capacity, const c
     int label = list->class_count;
     list->class_names[list->class_count++] = strdup(class_name);
     for (int i = 0; i < file_count && s == SONO_OK; i++) {
-        char *path = join_path(class_dir, files[i]);
-        s = path ? add_clip(list, capacity, path, label, split_fold(files[i]), err)
+        char *path = sono_data_join_path(class_dir, files[i]);
+        s = path ? sono_data_add_clip(list, capacity, path, label, split_fold(files[i]), err)
                  : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     }
-    free_strings(files, file_count);
+    sono_data_free_strings(files, file_count);
     return s;
 }
 
@@ -337,32 +394,52 @@ static sono_status scan_class_folders(sono_clip_list *list, const char *root,
                                opt->exclude[k], root);
     }
     for (int i = 0; i < class_count && s == SONO_OK; i++) {
-        if (is_excluded(opt, classes[i])) continue;
-        char *dir = join_path(root, classes[i]);
+        if (sono_data_is_excluded(opt, classes[i])) continue;
+        char *dir = sono_data_join_path(root, classes[i]);
         s = dir ? add_class_folder(list, &capacity, dir, classes[i], err)
                 : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
         free(dir);
     }
-    free_strings(classes, class_count);
+    sono_data_free_strings(classes, class_count);
     if (s == SONO_OK && list->count == 0)
         s = sono_error_set(err, SONO_ERR_FORMAT,
                            "%s: no audio files found in class folders (expected %s/<class>/*.wav)", root,
                            root);
-    static const char *const split_names[] = {"train", "validate", "test"};
-    if (s == SONO_OK && !(list->fold_names = calloc(3, sizeof *list->fold_names)))
-        s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    for (int k = 0; k < 3 && s == SONO_OK; k++) {
-        list->fold_names[k] = strdup(split_names[k]);
-        list->fold_count++;
-    }
+    if (s == SONO_OK) s = sono_data_split_fold_names(list, err);
     return s;
 }
 
+static int root_has(const char *root, const char *name) {
+    char *path = sono_data_join_path(root, name);
+    int yes = path && sono_data_is_regular_file(path);
+    free(path);
+    return yes;
+}
+
+static int is_table_name(const char *path) {
+    const char *dot = strrchr(path, '.');
+    return dot && (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0);
+}
+
+/* A .csv or .tsv file is a manifest; metadata files name the other layouts;
+ * class folders are what is left. */
 static sono_layout detect_layout(const char *root) {
-    char *csv = join_path(root, "metadata/UrbanSound8K.csv");
-    int us8k = csv && is_regular_file(csv);
-    free(csv);
-    return us8k ? SONO_LAYOUT_URBANSOUND8K : SONO_LAYOUT_CLASS_FOLDERS;
+    if (is_table_name(root) && sono_data_is_regular_file(root)) return SONO_LAYOUT_MANIFEST;
+    if (root_has(root, "metadata/UrbanSound8K.csv")) return SONO_LAYOUT_URBANSOUND8K;
+    if (root_has(root, "meta/esc50.csv")) return SONO_LAYOUT_ESC50;
+    if (root_has(root, "validation_list.txt") && root_has(root, "testing_list.txt")) return SONO_LAYOUT_SPEECH_COMMANDS;
+    return SONO_LAYOUT_CLASS_FOLDERS;
+}
+
+static sono_status scan_layout(sono_clip_list *list, const char *root, const sono_scan_options *opt,
+                               sono_error *err) {
+    switch (list->layout) {
+    case SONO_LAYOUT_URBANSOUND8K: return scan_us8k(list, root, opt, err);
+    case SONO_LAYOUT_ESC50: return sono_scan_esc50(list, root, opt, err);
+    case SONO_LAYOUT_SPEECH_COMMANDS: return sono_scan_speech_commands(list, root, opt, err);
+    case SONO_LAYOUT_MANIFEST: return sono_scan_manifest(list, root, opt, err);
+    default: return scan_class_folders(list, root, opt, err);
+    }
 }
 
 sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, sono_clip_list **out,
@@ -370,13 +447,25 @@ sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, so
     *out = NULL;
     struct stat st;
     if (stat(root, &st) != 0) return sono_error_set(err, SONO_ERR_IO, "%s: %s", root, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return sono_error_set(err, SONO_ERR_IO, "%s: not a folder (expected a dataset folder)", root);
+    sono_layout layout = opt->layout == SONO_LAYOUT_AUTO ? detect_layout(root) : opt->layout;
+    if (layout == SONO_LAYOUT_MANIFEST ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))
+        return sono_error_set(err, SONO_ERR_IO, "%s: not a %s", root,
+                              layout == SONO_LAYOUT_MANIFEST ? "file (expected a manifest CSV or TSV)"
+                                                             : "folder (expected a dataset folder, or a "
+                                                               "manifest .csv or .tsv)");
+    /* Options of one layout given to another are mistakes, not no-ops. */
+    if (opt->esc10 && layout != SONO_LAYOUT_ESC50)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "--esc10: %s is not an ESC-50 dataset (it reads as %s)", root,
+                              sono_layout_name(layout));
+    if ((opt->path_column || opt->label_column || opt->fold_column || opt->classes) && layout != SONO_LAYOUT_MANIFEST)
+        return sono_error_set(err, SONO_ERR_ARGUMENT,
+                              "--path-column, --label-column, --fold-column and --classes are for a manifest; %s "
+                              "reads as %s",
+                              root, sono_layout_name(layout));
     sono_clip_list *list = calloc(1, sizeof *list);
     if (!list) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    list->layout = opt->layout == SONO_LAYOUT_AUTO ? detect_layout(root) : opt->layout;
-    sono_status s = list->layout == SONO_LAYOUT_URBANSOUND8K ? scan_us8k(list, root, opt, err)
-                                                              : scan_class_folders(list, root, opt, err);
+    list->layout = layout;
+    sono_status s = scan_layout(list, root, opt, err);
     if (s != SONO_OK) {
         sono_clip_list_free(list);
         return s;

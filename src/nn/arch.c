@@ -21,6 +21,9 @@ static const struct {
     {"xsmall", "c8,c8,p4,d0.25,c16,c16,c16,p4,d0.5,f64,f32"},
     {"fat_shallow", "c64,p4,d0.25,c128,p4,d0.5,f512"},
     {"slim_deep", "c16,c16,c16,p2,d0.25,c32,c32,c32,p2,d0.25,c64,c64,p2,d0.5,f128,f64"},
+    /* seed with batch norm after every convolution */
+    {"seed_bn", "c32:linear,bn,lr,c32:linear,bn,lr,p4,d0.25,c64:linear,bn,lr,c64:linear,bn,lr,c64:linear,bn,lr,p4,"
+                "d0.5,f256,f128"},
 };
 #define PRESET_COUNT ((int)(sizeof presets / sizeof presets[0]))
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sonodream/fileio.h"
+#include "plot_internal.h"
 #include "sonodream/plot.h"
 
 /* Anchor colours of matplotlib's magma at t = 0, 1/8, ..., 1. */
@@ -35,8 +36,7 @@ static sono_status write_png(cairo_surface_t *surface, const char *path, sono_er
     return sono_atomic_commit(&out, err);
 }
 
-/* Check the drawing, write it and release both cairo objects. */
-static sono_status finish_png(cairo_t *cr, cairo_surface_t *surface, const char *path, sono_error *err) {
+sono_status sono_plot_finish_png(cairo_t *cr, cairo_surface_t *surface, const char *path, sono_error *err) {
     cairo_status_t cs = cairo_status(cr);
     cairo_destroy(cr);
     sono_status s = cs == CAIRO_STATUS_SUCCESS ? write_png(surface, path, err)
@@ -48,7 +48,7 @@ static sono_status finish_png(cairo_t *cr, cairo_surface_t *surface, const char 
 
 enum { PANEL_W = 520, PANEL_H = 360, MARGIN_L = 70, MARGIN_R = 20, MARGIN_T = 40, MARGIN_B = 50, BAR_W = 90 };
 
-static void draw_text(cairo_t *cr, double x, double y, const char *text, double align_x, double align_y) {
+void sono_plot_text(cairo_t *cr, double x, double y, const char *text, double align_x, double align_y) {
     cairo_text_extents_t ext;
     cairo_text_extents(cr, text, &ext);
     cairo_move_to(cr, x - align_x * ext.width - ext.x_bearing, y - align_y * ext.height - ext.y_bearing);
@@ -88,9 +88,9 @@ static void draw_axes(cairo_t *cr, const sono_feature_config *cfg, double x0, do
         double x = x0 + w * s / (seconds > 0 ? seconds : 1);
         cairo_move_to(cr, x, y0 + h), cairo_line_to(cr, x, y0 + h + 4), cairo_stroke(cr);
         snprintf(label, sizeof label, "%g", s);
-        draw_text(cr, x, y0 + h + 8, label, 0.5, 0);
+        sono_plot_text(cr, x, y0 + h + 8, label, 0.5, 0);
     }
-    draw_text(cr, x0 + w / 2, y0 + h + 26, "time (s)", 0.5, 0);
+    sono_plot_text(cr, x0 + w / 2, y0 + h + 26, "time (s)", 0.5, 0);
     double fmax = cfg->fmax > 0 ? cfg->fmax : cfg->sample_rate / 2.0;
     double mel_lo = sono_hz_to_mel(cfg->fmin), mel_hi = sono_hz_to_mel(fmax);
     static const double ticks[] = {0, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
@@ -99,12 +99,12 @@ static void draw_axes(cairo_t *cr, const sono_feature_config *cfg, double x0, do
         double y = y0 + h - h * (sono_hz_to_mel(ticks[i]) - mel_lo) / (mel_hi - mel_lo);
         cairo_move_to(cr, x0 - 4, y), cairo_line_to(cr, x0, y), cairo_stroke(cr);
         snprintf(label, sizeof label, "%g", ticks[i]);
-        draw_text(cr, x0 - 7, y, label, 1, 0.5);
+        sono_plot_text(cr, x0 - 7, y, label, 1, 0.5);
     }
     cairo_save(cr);
     cairo_translate(cr, x0 - 52, y0 + h / 2);
     cairo_rotate(cr, -M_PI / 2);
-    draw_text(cr, 0, 0, "frequency (Hz, mel scale)", 0.5, 0.5);
+    sono_plot_text(cr, 0, 0, "frequency (Hz, mel scale)", 0.5, 0.5);
     cairo_restore(cr);
 }
 
@@ -123,7 +123,7 @@ static void draw_colour_bar(cairo_t *cr, double x0, double y0, double h, double 
     for (int k = 0; k <= 4; k++) {
         double v = lo + (hi - lo) * k / 4.0;
         snprintf(label, sizeof label, "%.0f dB", v);
-        draw_text(cr, x0 + 20, y0 + h - h * k / 4.0, label, 0, 0.5);
+        sono_plot_text(cr, x0 + 20, y0 + h - h * k / 4.0, label, 0, 0.5);
     }
 }
 
@@ -158,11 +158,11 @@ sono_status sono_plot_spectrograms(const char *path, const sono_feature_config *
         cairo_surface_destroy(img);
         draw_axes(cr, cfg, x0, y0, w, h, panels[p].frames);
         cairo_set_font_size(cr, 14);
-        draw_text(cr, x0 + w / 2, 12, panels[p].title ? panels[p].title : "", 0.5, 0);
+        sono_plot_text(cr, x0 + w / 2, 12, panels[p].title ? panels[p].title : "", 0.5, 0);
     }
     cairo_set_font_size(cr, 11);
     draw_colour_bar(cr, count * PANEL_W + 5, MARGIN_T, h, lo, hi);
-    return finish_png(cr, surface, path, err);
+    return sono_plot_finish_png(cr, surface, path, err);
 }
 
 /* A thumbnail is only the cells, scaled to width x height with nearest
@@ -184,7 +184,7 @@ sono_status sono_plot_thumbnail(const char *path, const float *db, int n_mels, i
     cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
     cairo_paint(cr);
     cairo_surface_destroy(img);
-    return finish_png(cr, surface, path, err);
+    return sono_plot_finish_png(cr, surface, path, err);
 }
 
 static void curve_range(const sono_curve *curves, int count, int points, int axis, double *lo, double *hi) {
@@ -217,9 +217,9 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
     cairo_rectangle(cr, x0, y0, w, h);
     cairo_stroke(cr);
     cairo_set_font_size(cr, 14);
-    draw_text(cr, x0 + w / 2, 12, title, 0.5, 0);
+    sono_plot_text(cr, x0 + w / 2, 12, title, 0.5, 0);
     cairo_set_font_size(cr, 11);
-    draw_text(cr, x0 + w / 2, y0 + h + 28, x_label, 0.5, 0);
+    sono_plot_text(cr, x0 + w / 2, y0 + h + 28, x_label, 0.5, 0);
     double range[2][2];
     for (int axis = 0; axis < 2; axis++) curve_range(curves, count, points, axis, &range[axis][0], &range[axis][1]);
     char label[32];
@@ -228,16 +228,16 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
     for (int k = 0; k <= 4; k++) {
         double y = y0 + h - h * k / 4.0;
         snprintf(label, sizeof label, "%.3g", range[0][0] + (range[0][1] - range[0][0]) * k / 4.0);
-        draw_text(cr, x0 - 6, y, label, 1, 0.5);
+        sono_plot_text(cr, x0 - 6, y, label, 1, 0.5);
         if (!right_used) continue;
         snprintf(label, sizeof label, "%.3g", range[1][0] + (range[1][1] - range[1][0]) * k / 4.0);
-        draw_text(cr, x0 + w + 6, y, label, 0, 0.5);
+        sono_plot_text(cr, x0 + w + 6, y, label, 0, 0.5);
     }
-    draw_text(cr, 8, y0 - 14, left_label, 0, 0);
-    draw_text(cr, x0 + w, y0 - 14, right_label, 0, 0);
+    sono_plot_text(cr, 8, y0 - 14, left_label, 0, 0);
+    sono_plot_text(cr, x0 + w, y0 - 14, right_label, 0, 0);
     for (int k = 1; k <= points; k += points > 10 ? points / 10 : 1) {
         snprintf(label, sizeof label, "%d", k);
-        draw_text(cr, x0 + (points > 1 ? w * (k - 1) / (points - 1) : w / 2), y0 + h + 6, label, 0.5, 0);
+        sono_plot_text(cr, x0 + (points > 1 ? w * (k - 1) / (points - 1) : w / 2), y0 + h + 6, label, 0.5, 0);
     }
     for (int c = 0; c < count; c++) {
         const double *rgb = colours[c % 6];
@@ -255,7 +255,7 @@ sono_status sono_plot_curves(const char *path, const char *title, const char *x_
         cairo_rectangle(cr, x0 + 10, y0 + 10 + 16 * c, 14, 3);
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        draw_text(cr, x0 + 30, y0 + 12 + 16 * c, curves[c].label, 0, 0.5);
+        sono_plot_text(cr, x0 + 30, y0 + 12 + 16 * c, curves[c].label, 0, 0.5);
     }
-    return finish_png(cr, surface, path, err);
+    return sono_plot_finish_png(cr, surface, path, err);
 }

@@ -44,7 +44,7 @@ double sono_rng_beta(sono_rng *r, double alpha) {
     return a + b > 0 ? a / (a + b) : 0.5;
 }
 
-static void roll_time(float *x, int H, int W, int shift, float *scratch) {
+void sono_roll_time(float *x, int H, int W, int shift, float *scratch) {
     if (shift == 0) return;
     for (int h = 0; h < H; h++) {
         float *row = x + (size_t)h * W;
@@ -56,7 +56,7 @@ static void roll_time(float *x, int H, int W, int shift, float *scratch) {
 void sono_augment_clip(const sono_augment *aug, float *x, int H, int W, sono_rng *rng, float *scratch) {
     if (aug->time_shift > 0) {
         int shift = sono_rng_below(rng, 2 * aug->time_shift + 1) - aug->time_shift;
-        roll_time(x, H, W, shift, scratch);
+        sono_roll_time(x, H, W, shift, scratch);
     }
     for (int m = 0; m < aug->time_masks && aug->time_mask_width > 0; m++) {
         int width = sono_rng_below(rng, (aug->time_mask_width < W ? aug->time_mask_width : W) + 1);

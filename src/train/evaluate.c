@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment.h"
 #include "sonodream/distributed.h"
 #include "sonodream/train.h"
 
@@ -62,28 +63,42 @@ static sono_status sum_over_ranks(sono_eval_result *r, sono_error *err) {
     return s;
 }
 
-sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
-                          sono_eval_result *result, sono_error *err) {
+/* Shift i of n, evenly spaced in [-max_shift, max_shift]. */
+static int shift_at(int i, int n, int max_shift) {
+    return n <= 1 ? 0 : (int)lround(-max_shift + 2.0 * max_shift * i / (n - 1));
+}
+
+sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *set, sono_folds folds, int shifts,
+                                  int max_shift, sono_eval_result *result, sono_error *err) {
     memset(result, 0, sizeof *result);
     sono_status s = sono_check_compatible(c, set, "feature file", err);
     if (s != SONO_OK) return s;
-    const int K = c->class_count, B = sono_net_max_batch(c->net);
-    const size_t clip = (size_t)set->n_mels * set->frames;
+    if (shifts < 1) shifts = 1;
+    const int K = c->class_count, B = sono_net_max_batch(c->net), W = set->frames;
+    const size_t clip = (size_t)set->n_mels * W;
     int n_clips = 0, *clips = clips_of_rank(set, folds, &n_clips);
     result->classes = K;
     result->confusion = calloc((size_t)K * K, sizeof(int));
     float *x = malloc((size_t)B * clip * sizeof(float)), *probs = malloc((size_t)B * K * sizeof(float));
-    if (!result->confusion || !x || !probs || !clips) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    float *mean = malloc((size_t)B * K * sizeof(float)), *scratch = malloc((size_t)W * sizeof(float));
+    if (!result->confusion || !x || !probs || !mean || !scratch || !clips)
+        s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     double loss = 0;
     for (int first = 0; s == SONO_OK && first < n_clips; first += B) {
         int n = n_clips - first < B ? n_clips - first : B;
-        for (int b = 0; b < n; b++) {
-            memcpy(x + (size_t)b * clip, set->features + (size_t)clips[first + b] * clip, clip * sizeof(float));
-            sono_classifier_standardize(c, x + (size_t)b * clip, set->frames);
+        memset(mean, 0, (size_t)n * K * sizeof(float));
+        for (int t = 0; s == SONO_OK && t < shifts; t++) {
+            for (int b = 0; b < n; b++) {
+                float *xb = x + (size_t)b * clip;
+                memcpy(xb, set->features + (size_t)clips[first + b] * clip, clip * sizeof(float));
+                sono_classifier_standardize(c, xb, W);
+                if (shifts > 1) sono_roll_time(xb, set->n_mels, W, shift_at(t, shifts, max_shift), scratch);
+            }
+            s = sono_net_predict(c->net, x, n, probs, err);
+            for (int k = 0; s == SONO_OK && k < n * K; k++) mean[k] += probs[k] / shifts;
         }
-        s = sono_net_predict(c->net, x, n, probs, err);
         for (int b = 0; s == SONO_OK && b < n; b++) {
-            const float *p = probs + (size_t)b * K;
+            const float *p = mean + (size_t)b * K;
             int label = set->labels[clips[first + b]], best = 0;
             for (int k = 1; k < K; k++)
                 if (p[k] > p[best]) best = k;
@@ -100,8 +115,13 @@ sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_
         if (err) *err = sum_err;
     }
     result->loss = result->count ? result->loss / result->count : NAN;
-    free(x), free(probs), free(clips);
+    free(x), free(probs), free(mean), free(scratch), free(clips);
     if (s == SONO_OK && result->count == 0) s = sono_error_set(err, SONO_ERR_ARGUMENT, "no clips in the chosen folds");
     if (s != SONO_OK) sono_eval_result_free(result);
     return s;
+}
+
+sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
+                          sono_eval_result *result, sono_error *err) {
+    return sono_evaluate_shifted(c, set, folds, 1, 0, result, err);
 }

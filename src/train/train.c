@@ -409,18 +409,24 @@ static int prepare_batch(trainer *t, int first, int *part_first, int *part) {
 }
 
 /* Mixed cross-entropy: lambda * CE(y1) + (1 - lambda) * CE(y2), mean over
- * the batch of n (all ranks); this rank's `part` samples' share of it. */
+ * the batch of n (all ranks); this rank's `part` samples' share of it; with
+ * label smoothing eps each target is (1 - eps) one-hot plus eps spread
+ * evenly over the K classes. */
 static double mixed_loss(trainer *t, const float *logits, int part, int n) {
     sono_softmax(t->probs, logits, part, t->K);
+    const double eps = t->opt->label_smoothing, keep = 1 - eps;
     double loss = 0;
     for (int b = 0; b < part; b++) {
         const float *p = t->probs + (size_t)b * t->K;
         float *d = t->dlogits + (size_t)b * t->K;
         float lam = t->lambda[b];
-        loss -= lam * log(p[t->y1[b]] + 1e-12) + (1 - lam) * log(p[t->y2[b]] + 1e-12);
-        for (int k = 0; k < t->K; k++) d[k] = p[k] / n;
-        d[t->y1[b]] -= lam / n;
-        d[t->y2[b]] -= (1 - lam) / n;
+        loss -= keep * (lam * log(p[t->y1[b]] + 1e-12) + (1 - lam) * log(p[t->y2[b]] + 1e-12));
+        for (int k = 0; k < t->K; k++) {
+            if (eps > 0) loss -= eps / t->K * log(p[k] + 1e-12);
+            d[k] = (float)((p[k] - eps / t->K) / n);
+        }
+        d[t->y1[b]] -= (float)(keep * lam / n);
+        d[t->y2[b]] -= (float)(keep * (1 - lam) / n);
         int best = 0;
         for (int k = 1; k < t->K; k++)
             if (p[k] > p[best]) best = k;
@@ -512,7 +518,8 @@ static sono_status finish_epoch(trainer *t, sono_error *err) {
     if (t->n_val && r->val_acc > t->best_val) {
         t->best_val = r->val_acc, t->best_epoch = t->epoch + 1, t->since_best = 0, best = 1;
         s = save_model(t, err);
-    } else if (t->n_val && t->opt->plateau_patience > 0 && ++t->since_best >= t->opt->plateau_patience) {
+    } else if (t->n_val && !t->opt->cosine && t->opt->plateau_patience > 0 &&
+               ++t->since_best >= t->opt->plateau_patience) {
         float lr = t->optim->cfg.lr * t->opt->plateau_factor;
         t->optim->cfg.lr = lr > t->opt->min_lr ? lr : t->opt->min_lr;
         t->since_best = 0;
@@ -535,6 +542,17 @@ static int stop_requested(const trainer *t) {
     return sono_dist_size() > 1 ? t->stop_agreed : t->opt->stop && *t->opt->stop;
 }
 
+/* Cosine decay from the base lr to min_lr over every step of the run; a pure
+ * function of the step, so a resumed run follows the same curve. */
+static void cosine_lr(trainer *t, int batches) {
+    int64_t total = (int64_t)t->opt->epochs * batches;
+    if (t->opt->max_iterations > 0 && t->opt->max_iterations < total) total = t->opt->max_iterations;
+    double progress = total > 1 ? (double)t->iteration / (double)(total - 1) : 1;
+    if (progress > 1) progress = 1;
+    double base = t->opt->optim.lr, low = t->opt->min_lr < base ? t->opt->min_lr : base;
+    t->optim->cfg.lr = (float)(low + 0.5 * (base - low) * (1 + cos(M_PI * progress)));
+}
+
 static sono_status run_epochs(trainer *t, sono_error *err) {
     const int batches = (t->n_train + t->B - 1) / t->B;
     sono_status s = SONO_OK;
@@ -550,6 +568,7 @@ static sono_status run_epochs(trainer *t, sono_error *err) {
                                     : s;
             }
             double start = now_seconds(), loss = 0;
+            if (t->opt->cosine) cosine_lr(t, batches);
             int part_first, part, n = prepare_batch(t, t->batch_pos * t->B, &part_first, &part);
             s = train_step(t, part_first, part, n, &loss, err);
             t->epoch_seconds += now_seconds() - start;
@@ -573,6 +592,8 @@ static sono_status check_options(const sono_feature_set *set, const sono_train_o
     if (!(opt->optim.lr > 0)) return sono_error_set(err, SONO_ERR_ARGUMENT, "the learning rate must be positive");
     if (!opt->output) return sono_error_set(err, SONO_ERR_ARGUMENT, "no output model path");
     if (set->class_count < 2) return sono_error_set(err, SONO_ERR_ARGUMENT, "training needs at least two classes");
+    if (!(opt->label_smoothing >= 0 && opt->label_smoothing < 1))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "label smoothing %g is out of range [0, 1)", opt->label_smoothing);
     if (opt->keep_checkpoints < 1)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "keep_checkpoints must be at least 1");
     return SONO_OK;
