@@ -3,11 +3,12 @@
  * recording. The gain a frame needs is the largest g in [0, 1] with
  * |base + g delta| <= ceiling on every channel (an interval, since it holds
  * at g = 0 when the recording itself is within the ceiling). A running
- * minimum over +-W frames followed by a moving average over +-W frames gives
- * a smooth gain that is still below every frame's need: each frame's
- * average only takes minima over windows that contain the frame. */
+ * minimum followed by moving averages gives a smooth gain that is still
+ * below every frame's need: each frame's average only takes minima over
+ * windows that contain the frame. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dream/dream_internal.h"
 
@@ -50,41 +51,45 @@ static int add_if_within(const float *base, float *delta, int64_t count, float t
     return 1;
 }
 
+/* out[i] = mean of in over [i - w, i + w], indices clamped to [0, n). */
+static void box_average(const float *in, int64_t n, int64_t w, float *out) {
+    double sum = 0;
+    for (int64_t j = -w; j <= w; j++) sum += in[j < 0 ? 0 : j >= n ? n - 1 : j];
+    for (int64_t i = 0; i < n; i++) {
+        out[i] = (float)(sum / (double)(2 * w + 1));
+        int64_t leave = i - w, enter = i + w + 1;
+        sum -= in[leave < 0 ? 0 : leave];
+        sum += in[enter >= n ? n - 1 : enter];
+    }
+}
+
 double dream_limit(const float *base, float *delta, int64_t n, int channels, int rate, double ceiling) {
     const float top = (float)ceiling;
     if (add_if_within(base, delta, n * channels, top)) return 0;
-    float *need = malloc((size_t)n * sizeof *need), *low = malloc((size_t)n * sizeof *low);
+    float *need = malloc((size_t)n * sizeof *need), *low = calloc((size_t)n, sizeof *low);
+    float *gain = malloc((size_t)n * sizeof *gain);
     int64_t *deque = malloc((size_t)n * sizeof *deque);
-    int64_t limited = 0;
-    if (!need || !low || !deque) {
-        /* No memory for the smooth gain: fall back to each frame's own need. */
-        for (int64_t i = 0; i < n; i++) {
-            float g = needed_gain(base + i * channels, delta + i * channels, channels, top);
-            limited += g < 1.0f;
-            for (int c = 0; c < channels; c++) delta[i * channels + c] = base[i * channels + c] + g * delta[i * channels + c];
-        }
-    } else {
-        int any = 0;
-        for (int64_t i = 0; i < n; i++) {
-            need[i] = needed_gain(base + i * channels, delta + i * channels, channels, top);
-            any |= need[i] < 1.0f;
-        }
-        const int64_t w = any ? (int64_t)ceil(LIMITER_SECONDS * rate) : 0;
-        if (w > 0) running_min(need, n, w, low, deque);
-        double sum = 0; /* moving average of low over [i - w, i + w], edges counted as 1 */
-        for (int64_t j = -w; j <= w; j++) sum += j >= 0 && j < n && w > 0 ? low[j] : 1.0;
-        for (int64_t i = 0; i < n; i++) {
-            float g = w > 0 ? (float)(sum / (2 * w + 1)) : 1.0f;
-            if (g > need[i]) g = need[i]; /* rounding in the running sum */
-            limited += g < 1.0f;
-            for (int c = 0; c < channels; c++) delta[i * channels + c] = base[i * channels + c] + g * delta[i * channels + c];
-            if (w > 0) {
-                int64_t out_j = i - w, in_j = i + w + 1;
-                sum -= out_j >= 0 ? low[out_j] : 1.0;
-                sum += in_j < n ? low[in_j] : 1.0;
-            }
-        }
+    for (int64_t i = 0; need && i < n; i++) need[i] = needed_gain(base + i * channels, delta + i * channels, channels, top);
+    const float *chosen = need; /* no memory for smoothing: each frame's own need */
+    if (need && low && gain && deque) {
+        /* The minimum over +-2W, then two moving averages over +-W: a
+         * triangular smoothing whose every term is a minimum over a range
+         * that holds the frame, so the gain never exceeds the frame's need,
+         * and whose slopes have no corners to splash the dream's band into
+         * the band above it. */
+        const int64_t w = (int64_t)ceil(LIMITER_SECONDS * rate / 2);
+        running_min(need, n, 2 * w, low, deque);
+        box_average(low, n, w, gain);
+        box_average(gain, n, w, low);
+        for (int64_t i = 0; i < n; i++) gain[i] = low[i] < need[i] ? low[i] : need[i]; /* rounding in the sums */
+        chosen = gain;
     }
-    free(need), free(low), free(deque);
+    int64_t limited = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float g = chosen ? chosen[i] : needed_gain(base + i * channels, delta + i * channels, channels, top);
+        limited += g < 1.0f;
+        for (int c = 0; c < channels; c++) delta[i * channels + c] = base[i * channels + c] + g * delta[i * channels + c];
+    }
+    free(need), free(low), free(gain), free(deque);
     return n > 0 ? (double)limited / (double)n : 0;
 }
