@@ -28,6 +28,29 @@ def read_audio(path, always_2d=False):
     return audio, int(rate[0])
 
 
+_ENCODINGS = {"float": "SONO_WAV_FLOAT32", "pcm16": "SONO_WAV_PCM16", "pcm24": "SONO_WAV_PCM24"}
+
+
+def write_wav(path, audio, sample_rate, encoding="float"):
+    """Write float32 audio ((samples,) or (samples, channels)) as a WAV file,
+    through the library: atomically (a temporary file renamed into place),
+    RF64 beyond 4 GB. encoding: "float" (32-bit float, exact: what
+    `sonodream dream` writes), "pcm16" or "pcm24" (clipped at full scale).
+    NaN and infinite samples are refused."""
+    recording = as_recording(audio, sample_rate)
+    if encoding not in _ENCODINGS:
+        raise Error(f"encoding {encoding!r} is not one of {', '.join(_ENCODINGS)}")
+    writer, err = ffi.new("sono_audio_writer **"), new_error()
+    frames, channels = recording.shape
+    check(lib.sono_audio_writer_open(_path_bytes(path), int(sample_rate), channels, frames,
+                                     getattr(lib, _ENCODINGS[encoding]), writer, err), err)
+    status = lib.sono_audio_writer_write(writer[0], ffi.from_buffer("float[]", recording), frames, err)
+    if status != lib.SONO_OK:
+        lib.sono_audio_writer_abort(writer[0])
+        check(status, err)
+    check(lib.sono_audio_writer_commit(writer[0], err), err)
+
+
 def as_recording(audio, sample_rate):
     """Check an array for the library: float32, (samples,) or (samples,
     channels), at least one sample and one channel; C-contiguous (copied if

@@ -40,6 +40,15 @@ sono_status sono_audio_load_recording(const char *path, float **samples, int64_t
 sono_status sono_audio_resample(const float *in, int64_t n, int in_rate, int out_rate, float **out,
                                 int64_t *n_out, sono_error *err);
 
+typedef enum sono_wav_encoding { SONO_WAV_PCM16, SONO_WAV_FLOAT32, SONO_WAV_PCM24, ... } sono_wav_encoding;
+typedef struct sono_audio_writer sono_audio_writer;
+sono_status sono_audio_writer_open(const char *path, int sample_rate, int channels, int64_t expected_frames,
+                                   sono_wav_encoding encoding, sono_audio_writer **writer, sono_error *err);
+sono_status sono_audio_writer_write(sono_audio_writer *writer, const float *samples, int64_t frames,
+                                    sono_error *err);
+sono_status sono_audio_writer_commit(sono_audio_writer *writer, sono_error *err);
+void sono_audio_writer_abort(sono_audio_writer *writer);
+
 /* dsp.h */
 typedef struct sono_feature_config { int sample_rate; double seconds; int n_mels; ...; } sono_feature_config;
 char *sono_feature_config_to_json(const sono_feature_config *cfg);
