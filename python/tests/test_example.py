@@ -49,3 +49,21 @@ def test_the_example_dreams_and_writes_the_wav(tmp_path):
     dream, rate = sonodream.read_audio(out)
     audio, audio_rate = sonodream.read_audio(EXAMPLES[1])
     assert rate == audio_rate and dream.shape == audio.shape and not np.array_equal(dream, audio)
+
+
+def test_the_readme_example_runs_as_written(tmp_path):
+    with open(os.path.join(SOURCE, "README.md")) as f:
+        readme = f.read()
+    section = readme[readme.index("### From Python"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", 10)]
+    assert len(code.strip().splitlines()) == 5 and "model.dream(" in code
+    for folder in ("models", "examples"):
+        os.symlink(os.path.join(SOURCE, folder), tmp_path / folder)
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    dream, rate = sonodream.read_audio(tmp_path / "dog-siren.wav")
+    assert rate == 16000 and dream.shape == (64000,)
+    model = sonodream.load_model(os.path.join(SOURCE, "models", "us8k-seed.model"))
+    assert model.classify(dream, rate, top=1)[0][0] == "siren"
