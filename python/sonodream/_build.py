@@ -52,6 +52,7 @@ void sono_audio_writer_abort(sono_audio_writer *writer);
 /* dsp.h */
 typedef struct sono_feature_config { int sample_rate; double seconds; int n_mels; ...; } sono_feature_config;
 char *sono_feature_config_to_json(const sono_feature_config *cfg);
+int64_t sono_feature_clip_samples(const sono_feature_config *cfg);
 int sono_feature_frames(const sono_feature_config *cfg, int64_t n_samples);
 typedef struct sono_logmel sono_logmel;
 sono_logmel *sono_logmel_new(const sono_feature_config *cfg, sono_error *err);

@@ -116,7 +116,7 @@ class Model:
         self.sample_rate = int(c.features.sample_rate)
         self.n_mels = int(c.features.n_mels)
         self.frames = lib.sono_feature_frames(ffi.addressof(c.features),
-                                              round(c.features.seconds * c.features.sample_rate))
+                                              lib.sono_feature_clip_samples(ffi.addressof(c.features)))
 
     def __repr__(self):
         return f"<sonodream.Model {self.path!r}: {len(self.classes)} classes, {len(self.layers)} layers>"
@@ -269,7 +269,8 @@ class Model:
                                               "sample_rate": int(sample_rate)})
         out, result, err = ffi.new("sono_recording *"), ffi.new("sono_dream_result *"), new_error()
         with Progress(progress) as call:
-            req.ascent.progress, req.ascent.progress_user = lib.sonopy_progress, call.handle
+            handle = ffi.new_handle(call)  # alive until the call returns
+            req.ascent.progress, req.ascent.progress_user = lib.sonopy_progress, handle
             with self._lock:
                 status = lib.sono_dream_recording(c, source, req, out, result, err)
             try:

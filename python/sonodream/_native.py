@@ -110,12 +110,11 @@ def _keep_exception(exc_type, exc_value, traceback):
 
 
 class Progress:
-    """The state of one long call: the user's callback and whether it asked
-    to stop. Its handle is the callback's `user` pointer."""
+    """The state of one long call: the user's callback. A handle to it
+    (ffi.new_handle) is the callback's `user` pointer."""
 
     def __init__(self, callback):
         self.callback = callback
-        self.handle = ffi.new_handle(self)
 
     def __enter__(self):
         _pending.exception = None
