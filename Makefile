@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test test-asan test-valgrind fuzz bench demo clean install uninstall deb test-deb
+.PHONY: all deps configure python test test-asan test-valgrind fuzz bench demo clean install uninstall deb test-deb
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -15,8 +15,16 @@ configure: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 
 test: all
-	@SONO_WITH_BROWSER=1 scripts/install-deps
+	@SONO_WITH_BROWSER=1 SONO_WITH_PYTHON_PACKAGE=1 scripts/install-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The Python package (python/) into a venv: $(BUILD)/venv, or the active one
+# ($$VIRTUAL_ENV). Offline, with Debian's numpy, cffi and setuptools.
+PYTHON_VENV ?= $(or $(VIRTUAL_ENV),$(BUILD)/venv)
+python: all
+	@SONO_WITH_PYTHON_PACKAGE=1 scripts/install-deps
+	scripts/python-install $(PYTHON_VENV) $(BUILD)
+	@echo "installed: $(PYTHON_VENV)/bin/python -c 'import sonodream'"
 
 test-asan: deps
 	@SONO_WITH_BROWSER=1 scripts/install-deps

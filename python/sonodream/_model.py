@@ -1,0 +1,328 @@
+"""A trained model: classes, layers, features, classify, dream."""
+import json
+import os
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+from ._audio import as_recording, mono_at
+from ._native import Error, Progress, check, ffi, lib, malloc_array, new_error, text
+
+# Windows per network call, as `sonodream dream` loads its model (the dream
+# is then the CLI's bit for bit).
+MAX_BATCH = 8
+NOISE_LEVEL_DB = -40.0  # as `sonodream dream --noise`
+SEED_MAX = 2**53 - 1    # as the CLI: exact in JSON
+
+
+class Layer(NamedTuple):
+    name: str
+    channels: int
+
+
+def _int_option(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise Error(f"dream: option {name} must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise Error(f"dream: option {name} must be in {low}..{high} (got {value})")
+    return int(value)
+
+
+def _float_option(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise Error(f"dream: option {name} must be a number, not {value!r}")
+    return float(value)
+
+
+def _set_render(req, value):
+    render = ffi.new("sono_dream_render *")
+    if not isinstance(value, str) or not lib.sono_dream_render_parse(value.encode(), render):
+        raise Error(f"dream: render {value!r} is not a render (wave, mask or griffin-lim)")
+    req.render = render[0]
+
+
+def _set_stereo(req, value):
+    modes = {"joint": lib.SONO_STEREO_JOINT, "per-channel": lib.SONO_STEREO_PER_CHANNEL}
+    if value not in modes:
+        raise Error(f"dream: stereo {value!r} is not joint or per-channel")
+    req.stereo = modes[value]
+
+
+def _set_seed(req, value):
+    req.ascent.seed = req.griffin_lim.seed = _int_option("seed", value, 0, SEED_MAX)
+
+
+INT_MAX = 2**31 - 1
+
+# The CLI's dream options (--octave-scale is octave_scale, and so on), each
+# with how it is written into the request.
+_OPTIONS = {
+    "octaves": lambda r, v: setattr(r.ascent, "octaves", _int_option("octaves", v, -INT_MAX, INT_MAX)),
+    "octave_scale": lambda r, v: setattr(r.ascent, "octave_scale", _float_option("octave_scale", v)),
+    "iterations": lambda r, v: setattr(r.ascent, "iterations", _int_option("iterations", v, -INT_MAX, INT_MAX)),
+    "step": lambda r, v: setattr(r.ascent, "step", _float_option("step", v)),
+    "jitter": lambda r, v: setattr(r.ascent, "jitter", _int_option("jitter", v, 0, 1 << 20)),
+    "smooth": lambda r, v: setattr(r.ascent, "smooth", _float_option("smooth", v)),
+    "overlap": lambda r, v: setattr(r.ascent, "overlap", _float_option("overlap", v)),
+    "seed": _set_seed,
+    "render": _set_render,
+    "stereo": _set_stereo,
+    "rate": lambda r, v: setattr(r, "out_rate", _int_option("rate", v, 1000, 384000)),
+    "mono": lambda r, v: setattr(r, "mono", 1 if v else 0),
+    "ceiling": lambda r, v: setattr(r, "ceiling", _float_option("ceiling", v)),
+    "segment": lambda r, v: setattr(r, "segment_seconds", _float_option("segment", v)),
+    "griffin_lim": lambda r, v: setattr(r.griffin_lim, "griffin_lim_iterations",
+                                        _int_option("griffin_lim", v, 0, 100000)),
+    "hop_divisor": lambda r, v: setattr(r.griffin_lim, "hop_divisor", _int_option("hop_divisor", v, 1, 64)),
+}
+
+
+class Model:
+    """A trained classifier (a model file or checkpoint).
+
+    Attributes: path, classes (names), layers (Layer(name, channels) in
+    order), default_layer (the layer dream uses when none is named),
+    feature_config (dict: how the model's log-mel features are made),
+    sample_rate (the features' rate), n_mels, frames (the network's window).
+
+    Each Model owns its classifier: models are independent, and several may
+    be used from several threads at once. One model runs one classify or
+    dream at a time (a lock serialises them; features() needs none).
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        out, err = ffi.new("sono_classifier **"), new_error()
+        check(lib.sono_classifier_load(os.fsencode(self.path), MAX_BATCH, out, ffi.NULL, err), err)
+        self._c = ffi.gc(out[0], lib.sono_classifier_free)
+        logmel = lib.sono_logmel_new(ffi.addressof(self._c.features), err)
+        if logmel == ffi.NULL:
+            check(err.status, err)
+        self._logmel = ffi.gc(logmel, lib.sono_logmel_free)
+        self._lock = threading.Lock()
+        c = self._c
+        self.classes = [text(c.class_names[i]) for i in range(c.class_count)]
+        self.layers = [Layer(text(info.name), info.out.c)
+                       for info in (lib.sono_net_layer(c.net, i) for i in range(lib.sono_net_layer_count(c.net)))]
+        self.default_layer = self.layers[lib.sono_dream_default_layer(c.net)].name
+        config = lib.sono_feature_config_to_json(ffi.addressof(c.features))
+        if config == ffi.NULL:
+            raise Error(f"{self.path}: out of memory", "out of memory")
+        try:
+            self.feature_config = json.loads(text(config))
+        finally:
+            lib.free(config)
+        self.sample_rate = int(c.features.sample_rate)
+        self.n_mels = int(c.features.n_mels)
+        self.frames = lib.sono_feature_frames(ffi.addressof(c.features),
+                                              lib.sono_feature_clip_samples(ffi.addressof(c.features)))
+
+    def __repr__(self):
+        return f"<sonodream.Model {self.path!r}: {len(self.classes)} classes, {len(self.layers)} layers>"
+
+    def close(self):
+        """Free the model now (otherwise when it is garbage)."""
+        with self._lock:
+            if self._c is not None:
+                ffi.release(self._c)
+                ffi.release(self._logmel)
+                self._c = self._logmel = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _classifier(self):
+        if self._c is None:
+            raise Error(f"{self.path}: the model was closed")
+        return self._c
+
+    # ---- features and classification ----
+
+    def _mono(self, audio, sample_rate):
+        return mono_at(as_recording(audio, sample_rate), sample_rate, self.sample_rate)
+
+    def features(self, audio, sample_rate, standardize=True):
+        """The model's log-mel spectrogram of `audio` (float32, (samples,) or
+        (samples, channels)): (n_mels, frames) float32, standardised per mel
+        band as the network sees it, or in dB with standardize=False.
+
+        Channels are averaged and other rates resampled to the model's with
+        libsoxr, as `sonodream classify` and `prepare` decode files; the whole
+        recording is used (prepare also crops or pads clips to the model's
+        length first)."""
+        c = self._classifier()
+        mono = self._mono(audio, sample_rate)
+        frames = lib.sono_feature_frames(ffi.addressof(c.features), len(mono))
+        if frames < 1:
+            raise Error(f"audio of {len(mono)} samples at {self.sample_rate} Hz is shorter than one frame")
+        out = np.empty((self.n_mels, frames), dtype=np.float32)
+        err = new_error()
+        check(lib.sono_logmel_compute(self._logmel, ffi.from_buffer("float[]", mono), len(mono),
+                                      ffi.from_buffer("float[]", out), err), err)
+        if standardize:
+            lib.sono_classifier_standardize(c, ffi.from_buffer("float[]", out), frames)
+        return out
+
+    def probabilities(self, audio, sample_rate):
+        """Every class's probability (float32, in the order of .classes), as
+        `sonodream classify` computes them: a recording longer than the
+        model's window is classified window by window (half a window apart)
+        and the probabilities averaged."""
+        mono = self._mono(audio, sample_rate)
+        probs = np.empty(len(self.classes), dtype=np.float32)
+        err = new_error()
+        with self._lock:
+            check(lib.sono_classifier_classify_samples(self._classifier(), ffi.from_buffer("float[]", mono),
+                                                       len(mono), ffi.from_buffer("float[]", probs), ffi.NULL,
+                                                       err), err)
+        return probs
+
+    def classify(self, audio, sample_rate, top=5):
+        """The `top` most probable classes, best first: [(class, probability)].
+        top=None: all of them."""
+        if top is not None and (isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1):
+            raise Error(f"top must be a positive integer or None, not {top!r}")
+        probs = self.probabilities(audio, sample_rate)
+        order = sorted(range(len(probs)), key=lambda k: -probs[k])  # stable: ties keep class order
+        return [(self.classes[k], float(probs[k])) for k in order[:top]]
+
+    # ---- dream ----
+
+    def noise(self, seconds, seed=1, level_db=NOISE_LEVEL_DB):
+        """White noise at the model's rate whose log-mel averages level_db:
+        the start of `sonodream dream --noise SECONDS --seed SEED`.
+        Returns (audio, sample_rate)."""
+        out, n, err = ffi.new("float **"), ffi.new("int64_t *"), new_error()
+        check(lib.sono_dream_noise(ffi.addressof(self._classifier().features), float(seconds), float(level_db),
+                                   _int_option("seed", seed, 0, SEED_MAX), out, n, err), err)
+        return malloc_array(out[0], (n[0],)), self.sample_rate
+
+    def _layer_index(self, layer):
+        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+            if not 0 <= layer < len(self.layers):
+                raise Error(f"{self.path}: layer index {layer} must be in 0..{len(self.layers) - 1}")
+            return int(layer)
+        index = lib.sono_net_find_layer(self._c.net, str(layer).encode())
+        if index < 0:
+            names = ", ".join(layer.name for layer in self.layers)
+            raise Error(f"{self.path} has no layer '{layer}'; layers: {names}")
+        return index
+
+    def _set_objective(self, opts, layer, channel, cls):
+        if cls is not None:
+            if layer is not None or channel is not None:
+                raise Error("dream: cls dreams at the logits; it cannot be combined with layer or channel")
+            k = lib.sono_classifier_find_class(self._c, str(cls).encode())
+            if k < 0:
+                raise Error(f"{self.path} has no class '{cls}'; classes: {', '.join(self.classes)}")
+            opts.objective, opts.class_index = lib.SONO_DREAM_CLASS, k
+            return
+        opts.layer = lib.sono_dream_default_layer(self._c.net) if layer is None else self._layer_index(layer)
+        if channel is not None:
+            opts.objective = lib.SONO_DREAM_CHANNEL
+            opts.channel = _int_option("channel", channel, 0, INT_MAX)
+
+    def _request(self, layer, channel, cls, spectrograms, options):
+        req = ffi.new("sono_dream_request *")
+        lib.sono_dream_request_defaults(req)
+        self._set_objective(req.ascent, layer, channel, cls)
+        for name, value in options.items():
+            if name not in _OPTIONS:
+                raise Error(f"dream: unknown option '{name}' (options: {', '.join(_OPTIONS)})")
+            _OPTIONS[name](req, value)
+        req.keep_spectrograms = 1 if spectrograms else 0
+        return req
+
+    def dream(self, audio, sample_rate, layer=None, channel=None, cls=None, *, progress=None,
+              spectrograms=True, **options):
+        """DeepDream on a recording, through the library's one dream call
+        (sono_dream_recording), with the options of `sonodream dream`.
+
+        audio: float32 (samples,) or (samples, channels) at sample_rate.
+        Objective: layer (name or index; default: the middle convolution),
+        channel (of that layer), or cls (a class name: its logit).
+        options (defaults as the CLI's): octaves, octave_scale, iterations,
+        step, jitter, smooth, overlap, seed, render ("wave", "mask",
+        "griffin-lim"), stereo ("joint", "per-channel"), rate, mono, ceiling,
+        segment (seconds), griffin_lim (iterations), hop_divisor.
+        progress(step, total, objective) is called after every step; a true
+        return stops the dream (Interrupted). Ctrl-C stops it too and raises
+        KeyboardInterrupt. The GIL is released while the library works.
+
+        Returns (dreamed_audio, sample_rate, report): the dream at the
+        recording's rate (or `rate`), channels (one with mono) and length, in
+        the input's shape; report is a dict of what was done (the CLI's
+        OUT.json), with the spectrograms in dB (n_mels, frames) when
+        spectrograms=True.
+        """
+        c = self._classifier()
+        recording = as_recording(audio, sample_rate)
+        req = self._request(layer, channel, cls, spectrograms, options)
+        samples = ffi.from_buffer("float[]", recording)
+        source = ffi.new("sono_recording *", {"samples": ffi.cast("float *", samples),
+                                              "frames": recording.shape[0], "channels": recording.shape[1],
+                                              "sample_rate": int(sample_rate)})
+        out, result, err = ffi.new("sono_recording *"), ffi.new("sono_dream_result *"), new_error()
+        with Progress(progress) as call:
+            handle = ffi.new_handle(call)  # alive until the call returns
+            req.ascent.progress, req.ascent.progress_user = lib.sonopy_progress, handle
+            with self._lock:
+                status = lib.sono_dream_recording(c, source, req, out, result, err)
+            try:
+                call.raise_pending()
+                check(status, err)
+            except BaseException:
+                lib.sono_recording_free(out)
+                lib.sono_dream_result_free(result)
+                raise
+        dreamed = malloc_array(out.samples, (out.frames, out.channels))
+        if np.ndim(audio) == 1 and out.channels == 1:
+            dreamed = dreamed[:, 0]
+        report = self._report(req, result)
+        return dreamed, int(out.sample_rate), report
+
+    def _report(self, req, r):
+        """The result as a dict with the CLI's OUT.json keys; takes over the
+        result's arrays."""
+        d = req.ascent
+        report = {
+            "objective": text(lib.sono_dream_objective_name(d.objective)),
+            "layer": self.layers[r.layer].name,
+            "channel": d.channel if d.objective == lib.SONO_DREAM_CHANNEL else None,
+            "class": self.classes[d.class_index] if d.objective == lib.SONO_DREAM_CLASS else None,
+            "render": text(lib.sono_dream_render_name(req.render)),
+            "stereo": "joint" if req.stereo == lib.SONO_STEREO_JOINT else "per-channel",
+            "mono": bool(req.mono), "ceiling": req.ceiling, "segment_seconds": req.segment_seconds,
+            "octaves": d.octaves, "octave_scale": d.octave_scale, "iterations": d.iterations,
+            "step": d.step, "step_db": d.step * 80.0 / 255.0, "jitter": d.jitter, "smooth": d.smooth,
+            "overlap": d.overlap, "seed": int(d.seed),
+        }
+        if req.render == lib.SONO_RENDER_GRIFFIN_LIM:
+            g = req.griffin_lim
+            report.update(griffin_lim_iterations=g.griffin_lim_iterations, griffin_lim_momentum=g.momentum,
+                          hop_divisor=g.hop_divisor or lib.sono_dream_hop_divisor(ffi.addressof(self._c.features)),
+                          spectral_convergence=r.convergence)
+        report.update(sample_rate=r.sample_rate, channels=r.channels, samples=int(r.frames), frames=r.spec_frames,
+                      segments=r.segments, windows=r.windows, objective_before=r.objective_before,
+                      objective_after=r.objective_after, mean_change_db=r.mean_change_db,
+                      consistency_db=r.consistency_db, limited_share=r.limited_share,
+                      objective_per_step=[r.objective[i] for i in range(r.steps)])
+        lib.free(r.objective)
+        r.objective = ffi.NULL
+        for key in ("input_db", "dream_db", "output_db"):
+            pointer = getattr(r, key)
+            if pointer != ffi.NULL:
+                report[key] = malloc_array(pointer, (r.n_mels, r.spec_frames))
+                setattr(r, key, ffi.NULL)
+        lib.sono_dream_result_free(r)
+        return report
+
+
+def load_model(path):
+    """Load a model file (or checkpoint): a Model."""
+    return Model(path)
