@@ -6,6 +6,8 @@
  * the same NNLS with L-BFGS-B; we use FISTA (Beck and Teboulle 2009) with a
  * projection onto P >= 0, all frames at once so each step is two sgemms. */
 #include <cblas.h>
+
+#include "nn/nn_internal.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static double lipschitz_constant(const float *m, int n_mels, int bins, float *v,
     return lambda * 1.01; /* a little margin keeps the step safely below 1/L */
 }
 
-sono_status sono_mel_to_linear_nnls(const float *filterbank, int n_mels, int bins, const float *mel_power,
+static sono_status nnls_solve(const float *filterbank, int n_mels, int bins, const float *mel_power,
                                     int frames, int iterations, float *linear_power, sono_error *err) {
     if (n_mels <= 0 || bins <= 0 || frames <= 0)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "mel inversion: empty input");
@@ -71,4 +73,17 @@ sono_status sono_mel_to_linear_nnls(const float *filterbank, int n_mels, int bin
     }
     free(y), free(prev), free(resid), free(scratch);
     return SONO_OK;
+}
+
+/* The solve in one BLAS thread, inside the nn module's counted single-thread
+ * section: OpenBLAS's thread count is one setting for the whole process, and
+ * a sum split over another number of threads would change the last bits
+ * whenever another model runs in another thread (two models in two Python
+ * threads must give what each gives alone). */
+sono_status sono_mel_to_linear_nnls(const float *filterbank, int n_mels, int bins, const float *mel_power, int frames,
+                                    int iterations, float *linear_power, sono_error *err) {
+    int blas = sono_blas_single();
+    sono_status s = nnls_solve(filterbank, n_mels, bins, mel_power, frames, iterations, linear_power, err);
+    sono_blas_restore(blas);
+    return s;
 }
