@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "sonodream/error.h"
+#include "sonodream/train.h"
 
 typedef struct cli_command {
     const char *name;
@@ -38,6 +39,17 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out);
 int cli_parse_double(const char *option, const char *text, double lo, double hi, double *out);
 int cli_parse_size(const char *option, const char *text, unsigned long long *out);
+
+/* The training options train and crossval share (cli_train_options.c).
+ * cli_train_option parses the long option `name`: 1 done, 0 a bad value
+ * (the message is printed), -1 not a training option. cli_train_finish
+ * applies what depends on the order of options (--lr after --optimizer). */
+typedef struct cli_train_extras {
+    const char *lr_text;  /* --lr as given */
+    const char *schedule; /* --schedule as given, or NULL */
+} cli_train_extras;
+int cli_train_option(sono_train_options *t, cli_train_extras *x, const char *name, const char *arg);
+void cli_train_finish(sono_train_options *t, const cli_train_extras *x);
 
 /* Log hook that prints library messages on stderr ("warning: ..."). */
 void cli_log_to_stderr(int verbose);

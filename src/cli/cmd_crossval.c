@@ -44,54 +44,15 @@ enum { OPT_ARCH = 256, OPT_EPOCHS, OPT_ITERATIONS, OPT_BATCH, OPT_OPTIMIZER, OPT
 typedef struct crossval_args {
     sono_crossval_options cv;
     const char *features;
-    const char *lr_text, *schedule;
+    cli_train_extras extras;
     int jobs;
 } crossval_args;
 
 static int parse_option(crossval_args *a, int opt, const char *arg) {
     long v;
-    double d;
-    sono_train_options *t = &a->cv.train;
-    sono_augment *aug = &t->augment;
     sono_error err = {0};
     switch (opt) {
     case 'o': a->cv.out_dir = arg; return 1;
-    case OPT_ARCH: t->arch = arg; return 1;
-    case OPT_EPOCHS: return cli_parse_int("epochs", arg, 1, 100000, &v) && (t->epochs = (int)v);
-    case OPT_ITERATIONS: return cli_parse_int("iterations", arg, 1, 1000000000, &v) && (t->max_iterations = v);
-    case OPT_BATCH: return cli_parse_int("batch", arg, 1, 4096, &v) && (t->batch = (int)v);
-    case OPT_OPTIMIZER: {
-        float wd = t->optim.weight_decay;
-        if (strcmp(arg, "adam") == 0) t->optim = sono_optim_defaults(SONO_OPTIM_ADAM);
-        else if (strcmp(arg, "sgd") == 0) t->optim = sono_optim_defaults(SONO_OPTIM_SGD);
-        else return cli_failf("--optimizer: '%s' is not adam or sgd", arg), 0;
-        t->optim.weight_decay = wd;
-        return 1;
-    }
-    case OPT_LR: a->lr_text = arg; return cli_parse_double("lr", arg, 1e-9, 10, &d);
-    case OPT_MOMENTUM: return cli_parse_double("momentum", arg, 0, 0.999, &d) && ((t->optim.momentum = (float)d), 1);
-    case OPT_WD: return cli_parse_double("weight-decay", arg, 0, 1, &d) && ((t->optim.weight_decay = (float)d), 1);
-    case OPT_PATIENCE: return cli_parse_int("patience", arg, 0, 1000, &v) && ((t->plateau_patience = (int)v), 1);
-    case OPT_SCHEDULE:
-        if (strcmp(arg, "plateau") != 0 && strcmp(arg, "cosine") != 0)
-            return cli_failf("--schedule: '%s' is not plateau or cosine", arg), 0;
-        a->schedule = arg;
-        return 1;
-    case OPT_LABEL_SMOOTHING:
-        return cli_parse_double("label-smoothing", arg, 0, 0.99, &d) && ((t->label_smoothing = (float)d), 1);
-    case OPT_SEED: return cli_parse_int("seed", arg, 0, 2147483647L, &v) && ((t->seed = (uint64_t)v), 1);
-    case OPT_SHIFT: return cli_parse_int("time-shift", arg, 0, 10000, &v) && ((aug->time_shift = (int)v), 1);
-    case OPT_TMASKS: return cli_parse_int("time-masks", arg, 0, 100, &v) && ((aug->time_masks = (int)v), 1);
-    case OPT_FMASKS: return cli_parse_int("freq-masks", arg, 0, 100, &v) && ((aug->freq_masks = (int)v), 1);
-    case OPT_MASK_WIDTH:
-        if (!cli_parse_int("mask-width", arg, 0, 10000, &v)) return 0;
-        aug->time_mask_width = aug->freq_mask_width = (int)v;
-        return 1;
-    case OPT_MIXUP: return cli_parse_double("mixup", arg, 0, 100, &d) && ((aug->mixup = (float)d), 1);
-    case OPT_NO_AUGMENT: memset(aug, 0, sizeof *aug); return 1;
-    case OPT_CKPT_EVERY:
-        return cli_parse_int("checkpoint-every", arg, 0, 1000000000, &v) && ((t->checkpoint_every = (int)v), 1);
-    case OPT_KEEP: return cli_parse_int("keep", arg, 1, 1000, &v) && (t->keep_checkpoints = (int)v);
     case OPT_FOLDS:
         if (sono_folds_parse(arg, &a->cv.folds, &err) == SONO_OK) return 1;
         return cli_failf("--folds: %s", err.message), 0;
@@ -121,22 +82,24 @@ static int parse_args(int argc, char **argv, crossval_args *a, int *code) {
         {"val", required_argument, 0, OPT_VAL}, {"tta", required_argument, 0, OPT_TTA}, {"jobs", required_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     sono_train_defaults(&a->cv.train);
-    int opt;
-    while ((opt = getopt_long(argc, argv, "o:j:h", longopts, NULL)) != -1) {
+    int opt, index = -1;
+    while ((opt = getopt_long(argc, argv, "o:j:h", longopts, &index)) != -1) {
         if (opt == 'h') {
             crossval_usage(stdout);
             *code = 0;
             return 0;
         }
-        if (opt == '?' || !parse_option(a, opt, optarg)) {
+        int done = opt >= OPT_ARCH ? cli_train_option(&a->cv.train, &a->extras, longopts[index].name, optarg) : -1;
+        if (done < 0) done = opt != '?' && parse_option(a, opt, optarg);
+        if (!done) {
             if (opt == '?') crossval_usage(stderr);
             *code = 2;
             return 0;
         }
     }
-    if (a->lr_text) a->cv.train.optim.lr = (float)strtod(a->lr_text, NULL);
+    cli_train_finish(&a->cv.train, &a->extras);
     /* Without validation nothing drives the plateau schedule: a fixed cosine instead. */
-    a->cv.train.cosine = a->schedule ? strcmp(a->schedule, "cosine") == 0 : !a->cv.val_next;
+    a->cv.train.cosine = a->extras.schedule ? strcmp(a->extras.schedule, "cosine") == 0 : !a->cv.val_next;
     if (optind + 1 != argc || !a->cv.out_dir) {
         cli_failf("crossval needs one feature file and -o DIR (see 'sonodream crossval --help')");
         *code = 2;

@@ -67,7 +67,7 @@ typedef struct train_args {
     sono_train_options t;
     const char *dataset;
     const char *train_folds, *val_folds, *test_folds;
-    const char *lr_text;
+    cli_train_extras extras;
     int jobs;
 } train_args;
 
@@ -78,32 +78,9 @@ static int parse_folds_option(const char *name, const char *text, sono_folds *ou
     return 0;
 }
 
-static int set_optimizer(train_args *a, const char *name) {
-    sono_optim_kind kind;
-    if (strcmp(name, "adam") == 0) kind = SONO_OPTIM_ADAM;
-    else if (strcmp(name, "sgd") == 0) kind = SONO_OPTIM_SGD;
-    else return cli_failf("--optimizer: '%s' is not adam or sgd", name), 0;
-    float wd = a->t.optim.weight_decay;
-    a->t.optim = sono_optim_defaults(kind);
-    a->t.optim.weight_decay = wd;
-    return 1;
-}
-
 static int parse_option(train_args *a, int opt, const char *arg) {
-    long v;
-    double d;
-    sono_augment *aug = &a->t.augment;
     switch (opt) {
     case 'o': a->t.output = arg; return 1;
-    case OPT_ARCH: a->t.arch = arg; return 1;
-    case OPT_EPOCHS: return cli_parse_int("epochs", arg, 1, 100000, &v) && (a->t.epochs = (int)v);
-    case OPT_ITERATIONS: return cli_parse_int("iterations", arg, 1, 1000000000, &v) && (a->t.max_iterations = v);
-    case OPT_BATCH: return cli_parse_int("batch", arg, 1, 4096, &v) && (a->t.batch = (int)v);
-    case OPT_OPTIMIZER: return set_optimizer(a, arg);
-    case OPT_LR: a->lr_text = arg; return cli_parse_double("lr", arg, 1e-9, 10, &d);
-    case OPT_MOMENTUM: return cli_parse_double("momentum", arg, 0, 0.999, &d) && ((a->t.optim.momentum = (float)d), 1);
-    case OPT_WD: return cli_parse_double("weight-decay", arg, 0, 1, &d) && ((a->t.optim.weight_decay = (float)d), 1);
-    case OPT_PATIENCE: return cli_parse_int("patience", arg, 0, 1000, &v) && ((a->t.plateau_patience = (int)v), 1);
     case OPT_TRAIN_FOLDS: a->train_folds = arg; return parse_folds_option("train-folds", arg, &a->t.train_folds);
     case OPT_VAL_FOLDS: a->val_folds = arg; return parse_folds_option("val-folds", arg, &a->t.val_folds);
     case OPT_TEST_FOLDS: {
@@ -111,28 +88,11 @@ static int parse_option(train_args *a, int opt, const char *arg) {
         a->test_folds = arg;
         return parse_folds_option("test-folds", arg, &f);
     }
-    case OPT_SEED: return cli_parse_int("seed", arg, 0, 2147483647L, &v) && ((a->t.seed = (uint64_t)v), 1);
-    case OPT_SHIFT: return cli_parse_int("time-shift", arg, 0, 10000, &v) && ((aug->time_shift = (int)v), 1);
-    case OPT_TMASKS: return cli_parse_int("time-masks", arg, 0, 100, &v) && ((aug->time_masks = (int)v), 1);
-    case OPT_FMASKS: return cli_parse_int("freq-masks", arg, 0, 100, &v) && ((aug->freq_masks = (int)v), 1);
-    case OPT_MASK_WIDTH:
-        if (!cli_parse_int("mask-width", arg, 0, 10000, &v)) return 0;
-        aug->time_mask_width = aug->freq_mask_width = (int)v;
-        return 1;
-    case OPT_MIXUP: return cli_parse_double("mixup", arg, 0, 100, &d) && ((aug->mixup = (float)d), 1);
-    case OPT_NO_AUGMENT: memset(aug, 0, sizeof *aug); return 1;
-    case OPT_CKPT_EVERY: return cli_parse_int("checkpoint-every", arg, 0, 1000000000, &v) && ((a->t.checkpoint_every = (int)v), 1);
-    case OPT_KEEP: return cli_parse_int("keep", arg, 1, 1000, &v) && (a->t.keep_checkpoints = (int)v);
     case OPT_RESUME: a->t.resume = arg; return 1;
-    case OPT_SCHEDULE:
-        if (strcmp(arg, "plateau") == 0 || strcmp(arg, "cosine") == 0) {
-            a->t.cosine = strcmp(arg, "cosine") == 0;
-            return 1;
-        }
-        return cli_failf("--schedule: '%s' is not plateau or cosine", arg), 0;
-    case OPT_LABEL_SMOOTHING:
-        return cli_parse_double("label-smoothing", arg, 0, 0.99, &d) && ((a->t.label_smoothing = (float)d), 1);
-    case 'j': return cli_parse_int("jobs", arg, 1, 1024, &v) && (a->jobs = (int)v);
+    case 'j': {
+        long v;
+        return cli_parse_int("jobs", arg, 1, 1024, &v) && (a->jobs = (int)v);
+    }
     }
     return 0;
 }
@@ -185,20 +145,23 @@ static int parse_args(int argc, char **argv, train_args *a, int *code) {
     sono_train_defaults(&a->t);
     a->t.output = DEFAULT_MODEL;
     a->dataset = DEFAULT_DATASET;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "o:j:h", longopts, NULL)) != -1) {
+    int opt, index = -1;
+    while ((opt = getopt_long(argc, argv, "o:j:h", longopts, &index)) != -1) {
         if (opt == 'h') {
             train_usage(stdout);
             *code = 0;
             return 0;
         }
-        if (opt == '?' || !parse_option(a, opt, optarg)) {
+        int done = opt >= OPT_ARCH ? cli_train_option(&a->t, &a->extras, longopts[index].name, optarg) : -1;
+        if (done < 0) done = opt != '?' && parse_option(a, opt, optarg);
+        if (!done) {
             if (opt == '?') train_usage(stderr);
             *code = 2;
             return 0;
         }
     }
-    if (a->lr_text) a->t.optim.lr = (float)strtod(a->lr_text, NULL);
+    cli_train_finish(&a->t, &a->extras);
+    if (a->extras.schedule) a->t.cosine = strcmp(a->extras.schedule, "cosine") == 0;
     if (!parse_positionals(a, argc - optind, argv + optind)) {
         *code = 2;
         return 0;
