@@ -126,7 +126,11 @@ static void test_limiter(void) {
             delta[i * C + c] = (float)((i > 3000 && i < 3400 ? 0.9 : 0.1) * sin(0.013 * i));
         }
     memcpy(orig, delta, n * C * sizeof *orig);
-    double share = dream_limit(base, delta, n, C, 16000, 0.8);
+    dream_limiter lim;
+    sono_error err = {0};
+    CHECK_OK(dream_limiter_init(&lim, n, &err));
+    double share = dream_limit(&lim, base, delta, n, C, 16000, 0.8);
+    dream_limiter_free(&lim);
     CHECK(share > 0 && share < 0.2);
     double worst = 0, far_error = 0;
     for (int64_t i = 0; i < n * C; i++) {

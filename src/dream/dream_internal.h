@@ -99,8 +99,18 @@ sono_status dream_mask_apply(const sono_feature_config *cfg, const float *x, int
 /* The limiter (limiter.c): out = base + g * delta, g in [0, 1] per frame,
  * smooth (10 ms), the largest such that |out| <= ceiling on every channel
  * wherever |base| <= ceiling. delta (n, channels) becomes out. Returns the
- * share of frames with g < 1. */
-double dream_limit(const float *base, float *delta, int64_t n, int channels, int rate, double ceiling);
+ * share of frames with g < 1. Its buffers are made once (init, for up to
+ * `frames` frames), so a dream step allocates nothing. */
+typedef struct dream_limiter {
+    float *need, *low, *gain; /* (frames) */
+    int64_t *deque;           /* (frames) */
+    int64_t capacity;
+} dream_limiter;
+
+sono_status dream_limiter_init(dream_limiter *l, int64_t frames, sono_error *err);
+void dream_limiter_free(dream_limiter *l);
+double dream_limit(dream_limiter *l, const float *base, float *delta, int64_t n, int channels, int rate,
+                   double ceiling);
 
 /* The jitter's random numbers. */
 uint64_t dream_splitmix64(uint64_t *state);

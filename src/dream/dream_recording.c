@@ -167,6 +167,7 @@ typedef struct job {
     int H, T;                     /* mel bands, model frames of a full segment */
     float *s_in, *s_final, *s_out;/* (H, T) standardised log-mel of the segment */
     float *gain;                  /* (H, T) MASK: dB change */
+    dream_limiter limiter;        /* for a segment's output */
     double *curve, *curve_sum;    /* (steps) */
     int steps, step_base, total_steps;
     double before_sum, after_sum, change_sum, consistency_sum, limited_sum, convergence_sum;
@@ -194,6 +195,7 @@ static void job_free(job *j) {
     sono_frontend_free(j->fe_mono);
     free(j->x0), free(j->x), free(j->chan), free(j->tail);
     free(j->s_in), free(j->s_final), free(j->s_out), free(j->gain), free(j->curve), free(j->curve_sum);
+    dream_limiter_free(&j->limiter);
 }
 
 static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request *req, int rate, int channels,
@@ -228,7 +230,7 @@ static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request
     if (!j->x0 || !j->x || !j->chan || !j->tail || !j->s_in || !j->s_final || !j->s_out || !j->gain || !j->curve ||
         !j->curve_sum)
         return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory for segments of %lld frames", (long long)L);
-    return SONO_OK;
+    return dream_limiter_init(&j->limiter, L, err);
 }
 
 /* The segment's seed: the request's for segment 0, then derived. */
@@ -493,7 +495,7 @@ static sono_status dream_segment(job *j, int i, adapted_source *src, const sono_
     const size_t samples = (size_t)n * j->channels;
     if (req->render == SONO_RENDER_GRIFFIN_LIM) memset(j->x0, 0, samples * sizeof(float));
     for (size_t k = 0; k < samples; k++) j->x[k] -= j->x0[k];
-    j->limited_sum += dream_limit(j->x0, j->x, n, j->channels, j->rate, req->ceiling) * (double)n;
+    j->limited_sum += dream_limit(&j->limiter, j->x0, j->x, n, j->channels, j->rate, req->ceiling) * (double)n;
     s = sono_frontend_forward(j->fe, j->x, n, j->s_out, err);
     if (s != SONO_OK) return s;
     j->consistency_sum += consistency(j->c, j->s_out, j->s_final, T) * T;

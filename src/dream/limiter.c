@@ -63,33 +63,43 @@ static void box_average(const float *in, int64_t n, int64_t w, float *out) {
     }
 }
 
-double dream_limit(const float *base, float *delta, int64_t n, int channels, int rate, double ceiling) {
+sono_status dream_limiter_init(dream_limiter *l, int64_t frames, sono_error *err) {
+    memset(l, 0, sizeof *l);
+    l->need = malloc((size_t)frames * sizeof *l->need);
+    l->low = malloc((size_t)frames * sizeof *l->low);
+    l->gain = malloc((size_t)frames * sizeof *l->gain);
+    l->deque = malloc((size_t)frames * sizeof *l->deque);
+    l->capacity = frames;
+    if (l->need && l->low && l->gain && l->deque) return SONO_OK;
+    dream_limiter_free(l);
+    return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory for the limiter (%lld frames)", (long long)frames);
+}
+
+void dream_limiter_free(dream_limiter *l) {
+    free(l->need), free(l->low), free(l->gain), free(l->deque);
+    memset(l, 0, sizeof *l);
+}
+
+double dream_limit(dream_limiter *l, const float *base, float *delta, int64_t n, int channels, int rate,
+                   double ceiling) {
     const float top = (float)ceiling;
     if (add_if_within(base, delta, n * channels, top)) return 0;
-    float *need = malloc((size_t)n * sizeof *need), *low = calloc((size_t)n, sizeof *low);
-    float *gain = malloc((size_t)n * sizeof *gain);
-    int64_t *deque = malloc((size_t)n * sizeof *deque);
-    for (int64_t i = 0; need && i < n; i++) need[i] = needed_gain(base + i * channels, delta + i * channels, channels, top);
-    const float *chosen = need; /* no memory for smoothing: each frame's own need */
-    if (need && low && gain && deque) {
-        /* The minimum over +-2W, then two moving averages over +-W: a
-         * triangular smoothing whose every term is a minimum over a range
-         * that holds the frame, so the gain never exceeds the frame's need,
-         * and whose slopes have no corners to splash the dream's band into
-         * the band above it. */
-        const int64_t w = (int64_t)ceil(LIMITER_SECONDS * rate / 2);
-        running_min(need, n, 2 * w, low, deque);
-        box_average(low, n, w, gain);
-        box_average(gain, n, w, low);
-        for (int64_t i = 0; i < n; i++) gain[i] = low[i] < need[i] ? low[i] : need[i]; /* rounding in the sums */
-        chosen = gain;
-    }
+    float *need = l->need, *low = l->low, *gain = l->gain;
+    for (int64_t i = 0; i < n; i++) need[i] = needed_gain(base + i * channels, delta + i * channels, channels, top);
+    /* The minimum over +-2W, then two moving averages over +-W: a
+     * triangular smoothing whose every term is a minimum over a range that
+     * holds the frame, so the gain never exceeds the frame's need, and whose
+     * slopes have no corners to splash the dream's band into the band above
+     * it. */
+    const int64_t w = (int64_t)ceil(LIMITER_SECONDS * rate / 2);
+    running_min(need, n, 2 * w, low, l->deque);
+    box_average(low, n, w, gain);
+    box_average(gain, n, w, low);
     int64_t limited = 0;
     for (int64_t i = 0; i < n; i++) {
-        float g = chosen ? chosen[i] : needed_gain(base + i * channels, delta + i * channels, channels, top);
+        const float g = low[i] < need[i] ? low[i] : need[i]; /* rounding in the sums */
         limited += g < 1.0f;
         for (int c = 0; c < channels; c++) delta[i * channels + c] = base[i * channels + c] + g * delta[i * channels + c];
     }
-    free(need), free(low), free(gain), free(deque);
     return n > 0 ? (double)limited / (double)n : 0;
 }

@@ -80,6 +80,7 @@ typedef struct wave_state {
     int rate;
     double ceiling;
     const float *x0;   /* (n, channels) the recording before the dream */
+    dream_limiter limiter;
     int T;             /* model frames */
     float *S, *S_next; /* (H, T) standardised log-mel now and after the step */
     float *Sk;         /* (H, T) the picture at the current octave */
@@ -112,7 +113,7 @@ static sono_status take_step(wave_state *w, const float *x_from, float *x_to, do
     const int64_t count = w->n * w->channels;
     const float a = (float)alpha;
     for (int64_t i = 0; i < count; i++) x_to[i] = x_from[i] + a * w->dx[i] - w->x0[i];
-    dream_limit(w->x0, x_to, w->n, w->channels, w->rate, w->ceiling);
+    dream_limit(&w->limiter, w->x0, x_to, w->n, w->channels, w->rate, w->ceiling);
     return sono_frontend_forward(w->fe, x_to, w->n, w->S_next, err);
 }
 
@@ -134,6 +135,7 @@ static sono_status probe_step_length(wave_state *w, const float *x, sono_error *
 
 static void wave_free(wave_state *w) {
     dream_free(&w->d);
+    dream_limiter_free(&w->limiter);
     free(w->S), free(w->S_next), free(w->Sk), free(w->G), free(w->dx), free(w->trial);
 }
 
@@ -155,6 +157,8 @@ static sono_status wave_init(wave_state *w, sono_classifier *c, sono_frontend *f
     w->trial = malloc(samples * sizeof(float));
     if (!w->S || !w->S_next || !w->Sk || !w->G || !w->dx || !w->trial)
         return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory for %lld samples", (long long)samples);
+    s = dream_limiter_init(&w->limiter, n, err);
+    if (s != SONO_OK) return s;
     w->target_db = opt->step * SONO_DREAM_LEVEL_DB;
     return SONO_OK;
 }
