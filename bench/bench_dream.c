@@ -14,28 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "sonodream/classifier.h"
 #include "sonodream/dream.h"
 #include "sonodream/nn.h"
 
 #define SIDE 128
 #define CLASSES 10
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static int write_floats(const char *path, const float *x, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -97,11 +82,11 @@ static int bench_whole_dream(int repeats) {
         float *y = NULL;
         int64_t ny = 0;
         sono_dream_report_free(&rep);
-        double t0 = now();
+        double t0 = bench_now();
         sono_status s = sono_dream_run(c, in, frames, &opt, out, &rep, &err);
-        double t1 = now();
+        double t1 = bench_now();
         if (s == SONO_OK) s = sono_dream_to_audio(c, out, frames, x, n, &ao, &y, &ny, &arep, &err);
-        double t2 = now();
+        double t2 = bench_now();
         if (s != SONO_OK) {
             fprintf(stderr, "bench_dream: %s\n", err.message);
             return 1;
@@ -121,9 +106,9 @@ static int bench_whole_dream(int repeats) {
            ao.griffin_lim_iterations, arep.synthesis_hop, repeats);
     printf("  check: objective %.4g -> %.4g, mean change %.2f dB, Griffin-Lim spectral convergence %.3f\n",
            rep.objective_before, rep.objective_after, rep.mean_change_db, arep.convergence);
-    double total = median(t_total, repeats);
-    printf("  ascent %.3f s + back to sound %.3f s = %.3f s (median)   target < 2 s: %s\n", median(t_dream, repeats),
-           median(t_audio, repeats), total, total < 2.0 ? "met" : "NOT met");
+    double total = bench_median(t_total, repeats);
+    printf("  ascent %.3f s + back to sound %.3f s = %.3f s (median)   target < 2 s: %s\n", bench_median(t_dream, repeats),
+           bench_median(t_audio, repeats), total, total < 2.0 ? "met" : "NOT met");
     sono_dream_report_free(&rep);
     free(t_dream), free(t_audio), free(t_total), free(x), free(in), free(out);
     sono_classifier_free(c);
@@ -170,11 +155,11 @@ static int bench_step(int threads, int repeats) {
     }
     double *t = malloc((size_t)repeats * sizeof(double));
     for (int i = 0; i < 3 + repeats; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         sono_net_input_gradient(net, x, 1, SIDE, SIDE, conv5, half_sum_squares, NULL, g, &objective, &err);
-        if (i >= 3) t[i - 3] = now() - t0;
+        if (i >= 3) t[i - 3] = bench_now() - t0;
     }
-    double ours = 1000 * median(t, repeats);
+    double ours = 1000 * bench_median(t, repeats);
 
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/dream_reference.py %s %s %s %d %d", SONO_BENCH_DIR, model, input,
              grad_path, threads, repeats);

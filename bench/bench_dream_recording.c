@@ -10,15 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "sonodream/audio.h"
 #include "sonodream/classifier.h"
 #include "sonodream/dream.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const sono_error *err) {
     fprintf(stderr, "bench_dream_recording: %s\n", err->message);
@@ -57,9 +52,9 @@ static void run(sono_classifier *c, const sono_recording *in, sono_dream_render 
     req.render = render;
     sono_recording out;
     sono_dream_result res;
-    double t0 = now();
+    double t0 = bench_now();
     if (sono_dream_recording(c, in, &req, &out, &res, &err) != SONO_OK) die(&err);
-    double seconds = now() - t0;
+    double seconds = bench_now() - t0;
     printf("%-12s %s (%.1f s, %d Hz, %d ch): %.2f s (target %.1f s: %s); objective %.3g -> %.3g, consistency %.2f dB\n",
            sono_dream_render_name(render), label, (double)in->frames / in->sample_rate, in->sample_rate, in->channels,
            seconds, target, seconds <= target ? "met" : "NOT met", res.objective_before, res.objective_after,

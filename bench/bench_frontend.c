@@ -15,23 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "sonodream/dsp.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void write_floats(const char *dir, const char *name, const float *x, size_t n) {
     char path[512];
@@ -62,14 +47,14 @@ static double time_step(sono_frontend *f, const float *x, int64_t n, float *S, c
     sono_error err = {0};
     double *t = malloc((size_t)repeats * sizeof *t);
     for (int r = 0; r < repeats; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (sono_frontend_forward(f, x, n, S, &err) != SONO_OK || sono_frontend_backward(f, w, dx, &err) != SONO_OK) {
             fprintf(stderr, "bench_frontend: %s\n", err.message);
             exit(1);
         }
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    double m = 1000 * median(t, repeats);
+    double m = 1000 * bench_median(t, repeats);
     free(t);
     return m;
 }

@@ -13,17 +13,12 @@
 
 #include <cblas.h>
 
+#include "bench_util.h"
 #include "sonodream/nn.h"
 
 #define BATCH 32
 #define CLASSES 10
 #define SIDE 128
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int write_floats(const char *path, const float *x, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -41,11 +36,11 @@ static double time_training(sono_net *net, const float *x, const int32_t *labels
     if (sono_optim_new(&opt, &cfg, count, &err) != SONO_OK) return 0;
     double loss = 0, start = 0;
     for (int i = 0; i < 2 + steps; i++) {
-        if (i == 2) start = now();
+        if (i == 2) start = bench_now();
         sono_net_compute_gradients(net, x, labels, BATCH, &loss, &err);
         sono_optim_step(opt, params, sono_net_grads(net, &count));
     }
-    double sps = BATCH * steps / (now() - start);
+    double sps = BATCH * steps / (bench_now() - start);
     sono_optim_free(opt);
     return sps;
 }
@@ -55,10 +50,10 @@ static double time_inference(sono_net *net, const float *x, int steps) {
     float probs[BATCH * CLASSES];
     double start = 0;
     for (int i = 0; i < 2 + steps; i++) {
-        if (i == 2) start = now();
+        if (i == 2) start = bench_now();
         sono_net_predict(net, x, BATCH, probs, &err);
     }
-    return BATCH * steps / (now() - start);
+    return BATCH * steps / (bench_now() - start);
 }
 
 int main(int argc, char **argv) {

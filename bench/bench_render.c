@@ -23,7 +23,6 @@
  * Then the fidelity checks on a 44.1 kHz stereo recording made of a clip
  * and real stereo sounds with content above 8 kHz (HIFI, if given as the
  * environment variable SONO_HIFI: a WAV file; see bench/make_hifi.py). */
-#include <fftw3.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,18 +30,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+#include "../tests/highpass.h"
 #include "sonodream/audio.h"
 #include "sonodream/classifier.h"
 #include "sonodream/data.h"
 #include "sonodream/dream.h"
 
 #define PICTURE_RANGE_DB 80.0
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const sono_error *err) {
     fprintf(stderr, "bench_render: %s\n", err->message);
@@ -120,9 +115,9 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
     if (getenv("SONO_BENCH_CEILING")) req.ceiling = atof(getenv("SONO_BENCH_CEILING"));
     if (getenv("SONO_BENCH_STEP")) req.ascent.step = atof(getenv("SONO_BENCH_STEP"));
     sono_dream_result r;
-    double t0 = now();
+    double t0 = bench_now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
-    t->seconds += now() - t0;
+    t->seconds += bench_now() - t0;
     if (write_wav(tmp, &out, &err) != SONO_OK) die(&err);
     double before_l = probability(listener, source, target), after_l = probability(listener, tmp, target);
     t->p_dream_before += probability(dreamer, source, target);
@@ -136,34 +131,6 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
 }
 
 /* ---- fidelity on a high-rate stereo recording ---- */
-
-/* Correlation of the two signals' parts above cutoff: each channel's whole
- * signal through one real FFT, every bin below the cutoff zeroed (an ideal
- * high-pass, no window to leak), and the correlation summed in the
- * frequency domain (Parseval). */
-static double highpass_correlation(const float *a, const float *b, int64_t n, int channels, int rate, double cutoff) {
-    fftwf_complex *fa = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
-    fftwf_complex *fb = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
-    float *x = fftwf_malloc(sizeof(float) * (size_t)n);
-    fftwf_plan pa = fftwf_plan_dft_r2c_1d((int)n, x, fa, FFTW_ESTIMATE);
-    fftwf_plan pb = fftwf_plan_dft_r2c_1d((int)n, x, fb, FFTW_ESTIMATE);
-    double sab = 0, saa = 0, sbb = 0;
-    const int64_t first = (int64_t)ceil(cutoff * n / rate);
-    for (int ch = 0; ch < channels; ch++) {
-        for (int64_t i = 0; i < n; i++) x[i] = a[i * channels + ch];
-        fftwf_execute(pa);
-        for (int64_t i = 0; i < n; i++) x[i] = b[i * channels + ch];
-        fftwf_execute(pb);
-        for (int64_t k = first; k <= n / 2; k++) {
-            sab += (double)fa[k][0] * fb[k][0] + (double)fa[k][1] * fb[k][1];
-            saa += (double)fa[k][0] * fa[k][0] + (double)fa[k][1] * fa[k][1];
-            sbb += (double)fb[k][0] * fb[k][0] + (double)fb[k][1] * fb[k][1];
-        }
-    }
-    fftwf_destroy_plan(pa), fftwf_destroy_plan(pb);
-    fftwf_free(fa), fftwf_free(fb), fftwf_free(x);
-    return sab / sqrt(saa * sbb + 1e-30);
-}
 
 /* Correlation of the left and right channels (the stereo image's width). */
 static double channel_correlation(const float *x, int64_t n) {
@@ -183,9 +150,9 @@ static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_rend
     req.render = render;
     req.stereo = stereo;
     sono_dream_result r;
-    double t0 = now();
+    double t0 = bench_now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
-    double seconds = now() - t0;
+    double seconds = bench_now() - t0;
     if (write_wav(tmp, &out, &err) != SONO_OK) die(&err);
     sono_recording back = {0};
     if (sono_audio_load_recording(tmp, &back.samples, &back.frames, &back.channels, &back.sample_rate, &err) != SONO_OK)

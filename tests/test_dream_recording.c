@@ -4,7 +4,6 @@
  * giving the same bits; a long recording dreamed within a memory bound;
  * every render reachable from the command line; bad input refused. A small
  * model with random weights (small_model.h) keeps it fast. */
-#include <fftw3.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -12,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "highpass.h"
 #include "small_model.h"
 #include "sonodream/audio.h"
 #include "sonodream/dream.h"
@@ -46,31 +46,6 @@ static void quick_request(sono_dream_request *req, sono_dream_render render) {
     req->ascent.octaves = 2;
     req->ascent.iterations = 3;
     req->griffin_lim.griffin_lim_iterations = 8;
-}
-
-/* Correlation of a and b above `cutoff` Hz (ideal high-pass by one FFT per
- * channel). */
-static double highpass_correlation(const float *a, const float *b, int64_t n, int channels, int rate, double cutoff) {
-    fftwf_complex *fa = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
-    fftwf_complex *fb = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
-    float *x = fftwf_malloc(sizeof(float) * (size_t)n);
-    fftwf_plan pa = fftwf_plan_dft_r2c_1d((int)n, x, fa, FFTW_ESTIMATE);
-    fftwf_plan pb = fftwf_plan_dft_r2c_1d((int)n, x, fb, FFTW_ESTIMATE);
-    double sab = 0, saa = 0, sbb = 0;
-    for (int ch = 0; ch < channels; ch++) {
-        for (int64_t i = 0; i < n; i++) x[i] = a[i * channels + ch];
-        fftwf_execute(pa);
-        for (int64_t i = 0; i < n; i++) x[i] = b[i * channels + ch];
-        fftwf_execute(pb);
-        for (int64_t k = (int64_t)ceil(cutoff * n / rate); k <= n / 2; k++) {
-            sab += (double)fa[k][0] * fb[k][0] + (double)fa[k][1] * fb[k][1];
-            saa += (double)fa[k][0] * fa[k][0] + (double)fa[k][1] * fa[k][1];
-            sbb += (double)fb[k][0] * fb[k][0] + (double)fb[k][1] * fb[k][1];
-        }
-    }
-    fftwf_destroy_plan(pa), fftwf_destroy_plan(pb);
-    fftwf_free(fa), fftwf_free(fb), fftwf_free(x);
-    return sab / sqrt(saa * sbb + 1e-30);
 }
 
 /* Rate, channels and length come back; the wave and mask renders leave the
