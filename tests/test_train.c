@@ -7,44 +7,13 @@
 #include <time.h>
 
 #include "check.h"
+#include "toy_features.h"
 #include "sonodream/safetensors.h"
 #include "sonodream/train.h"
 
 /* A small feature set: three classes of "spectrograms" with a bright band at
  * a class-specific height plus noise, in folds 1..3. */
-static sono_feature_set *toy_set(int per_class) {
-    sono_feature_set *s = calloc(1, sizeof *s);
-    sono_feature_config_default(&s->config);
-    s->config.n_mels = 16;
-    s->config.seconds = 0.25; /* 4000 samples at 16 kHz: 8 frames */
-    s->n_mels = 16;
-    s->frames = sono_feature_frames(&s->config, sono_feature_clip_samples(&s->config));
-    s->class_count = 3;
-    s->count = 3 * per_class;
-    s->class_names = calloc(3, sizeof(char *));
-    const char *names[3] = {"low", "middle", "high"};
-    for (int k = 0; k < 3; k++) s->class_names[k] = strdup(names[k]);
-    size_t clip = (size_t)s->n_mels * s->frames;
-    s->features = malloc((size_t)s->count * clip * sizeof(float));
-    s->labels = malloc((size_t)s->count * sizeof(int32_t));
-    s->folds = malloc((size_t)s->count * sizeof(int32_t));
-    s->sources = calloc((size_t)s->count, sizeof(char *));
-    uint32_t lcg = 12345;
-    for (int i = 0; i < s->count; i++) {
-        int label = i % 3;
-        s->labels[i] = label;
-        s->folds[i] = 1 + (i / 3) % 3;
-        s->sources[i] = strdup("toy");
-        for (size_t j = 0; j < clip; j++) {
-            lcg = lcg * 1664525u + 1013904223u;
-            int band = (int)(j / (size_t)s->frames);
-            float noise = (float)(lcg >> 8) / 16777216.0f * 10.0f;
-            s->features[(size_t)i * clip + j] = -60.0f + noise + (abs(band - (2 + 5 * label)) <= 1 ? 30.0f : 0.0f);
-        }
-    }
-    s->layout = strdup("test");
-    return s;
-}
+static sono_feature_set *toy_set(int per_class) { return toy_feature_set(per_class, 3, 12345, 10.0f, 30.0f); }
 
 static void test_folds(void) {
     sono_folds f;
