@@ -169,7 +169,9 @@ typedef struct job {
     float *gain;                  /* (H, T) MASK: dB change */
     dream_limiter limiter;        /* for a segment's output */
     double *curve, *curve_sum;    /* (steps) */
-    int steps, step_base, total_steps;
+    int steps, total_steps;
+    int step_base;                /* steps done before this segment (all its passes) */
+    int pass_base;                /* PER_CHANNEL: steps of this segment's earlier channels */
     double before_sum, after_sum, change_sum, consistency_sum, limited_sum, convergence_sum;
     double weight_sum;            /* model frames dreamed, for the averages */
     int windows, layer;
@@ -180,7 +182,7 @@ typedef struct job {
 static int forward_progress(dream_segment_log *log, int step, double value) {
     job *j = log->user;
     const sono_dream_options *o = &j->req->ascent;
-    return o->progress ? o->progress(j->step_base + step, j->total_steps, value, o->progress_user) : 0;
+    return o->progress ? o->progress(j->step_base + j->pass_base + step, j->total_steps, value, o->progress_user) : 0;
 }
 
 static int log_mel_progress(int step, int total, double value, void *user) {
@@ -281,9 +283,8 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
         for (int64_t i = 0; s == SONO_OK && i < n; i++) j->x[i * C + ch] = j->chan[i];
         for (int k = 0; s == SONO_OK && k < j->steps; k++) sum[k] += j->curve[k] / C;
         j->before_sum += log.before * T / C, j->after_sum += log.after * T / C;
-        j->step_base += j->steps;
+        j->pass_base += j->steps;
     }
-    j->step_base -= j->steps; /* the caller adds one segment's steps */
     memcpy(j->curve, sum, (size_t)j->steps * sizeof(double));
     free(sum);
     j->windows += log.windows * C, j->layer = log.layer;
@@ -489,7 +490,8 @@ static sono_status dream_segment(job *j, int i, adapted_source *src, const sono_
     case SONO_RENDER_GRIFFIN_LIM: s = render_griffin_lim(j, n, T, err); break;
     }
     if (s != SONO_OK) return s;
-    j->step_base += j->steps;
+    j->step_base += j->pass_base > 0 ? j->pass_base : j->steps; /* per channel: every channel's steps */
+    j->pass_base = 0;
     for (int k = 0; k < j->steps; k++) j->curve_sum[k] += j->curve[k] * T;
     /* The dream's part is x - base; the griffin-lim dream replaces the recording. */
     const size_t samples = (size_t)n * j->channels;
