@@ -9,8 +9,10 @@
  *   CLIPS     clips of FOLD to dream (default 40, spread over the fold)
  *   FOLD      held-out fold (default 2)
  *   RENDERS   comma-separated (default wave,mask,griffin-lim)
- * SONO_BENCH_OCTAVES, SONO_BENCH_ITERATIONS, SONO_BENCH_STEP and
- * SONO_BENCH_CEILING override the request's defaults.
+ * SONO_BENCH_OCTAVES, SONO_BENCH_ITERATIONS, SONO_BENCH_STEP,
+ * SONO_BENCH_SMOOTH, SONO_BENCH_SETTLE and SONO_BENCH_CEILING override the
+ * request's defaults; SONO_BENCH_OFFSET=k takes another set of clips (each
+ * moved k places along the fold).
  * Each clip is dreamed toward another class (the k-th clip toward
  * (label + 1 + k mod 9) mod classes) with the defaults, written as float
  * WAV, read back at the model's rate (libsoxr, as classify reads files)
@@ -114,6 +116,9 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
     if (getenv("SONO_BENCH_ITERATIONS")) req.ascent.iterations = atoi(getenv("SONO_BENCH_ITERATIONS"));
     if (getenv("SONO_BENCH_CEILING")) req.ceiling = atof(getenv("SONO_BENCH_CEILING"));
     if (getenv("SONO_BENCH_STEP")) req.ascent.step = atof(getenv("SONO_BENCH_STEP"));
+    if (getenv("SONO_BENCH_SMOOTH")) req.ascent.smooth = atof(getenv("SONO_BENCH_SMOOTH"));
+    if (getenv("SONO_BENCH_SETTLE")) req.settle_steps = atoi(getenv("SONO_BENCH_SETTLE"));
+    if (getenv("SONO_BENCH_HEADROOM")) req.ascent.headroom_db = atof(getenv("SONO_BENCH_HEADROOM"));
     sono_dream_result r;
     double t0 = bench_now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
@@ -189,6 +194,8 @@ int main(int argc, char **argv) {
     if (sono_feature_set_read(argv[3], &full, &err) != SONO_OK) die(&err);
     const int clips = argc > 4 ? atoi(argv[4]) : 40, fold = argc > 5 ? atoi(argv[5]) : 2;
     const char *renders = argc > 6 ? argv[6] : "wave,mask,griffin-lim";
+    /* SONO_BENCH_OFFSET: another set of clips (k-th clip moved by this many places in the fold). */
+    const int offset = getenv("SONO_BENCH_OFFSET") ? atoi(getenv("SONO_BENCH_OFFSET")) : 0;
     char tmp[64];
     snprintf(tmp, sizeof tmp, "/tmp/bench_render-%d.wav", (int)getpid());
     int *chosen = malloc(full->count * sizeof *chosen), in_fold = 0;
@@ -207,7 +214,7 @@ int main(int argc, char **argv) {
         }
         tally t = {0};
         for (int k = 0; k < clips && in_fold > 0; k++) {
-            int i = chosen[(int64_t)k * in_fold / clips];
+            int i = chosen[((int64_t)k * in_fold / clips + offset) % in_fold];
             int target = (full->labels[i] + 1 + k % (K - 1)) % K;
             dream_clip(dreamer, listener, full->sources[i], target, render, tmp, &t);
         }

@@ -190,6 +190,12 @@ sono_status sono_dream_noise(const sono_feature_config *cfg, double seconds, dou
  *                own rate, keeping the input's phase; mel power the gain
  *                cannot reach (no energy there) is synthesised as noise of
  *                that spectrum. Bins above the model's fmax pass unchanged.
+ *                A mel dream is partly unreachable by any sound (a cell
+ *                cannot dip below its overlapping neighbours), so the ascent
+ *                then settles: `settle_steps` more steps in the waveform
+ *                domain (as WAVE, at full resolution) from the rendered
+ *                recording. The ascent thus ends on samples, and the
+ *                output's log-mel is the one it ended with.
  *   GRIFFIN_LIM  the ascent on the log-mel, then NNLS mel inversion and fast
  *                Griffin-Lim at the model's rate (sono_dream_to_audio), then
  *                resampled to the recording's rate on every channel.
@@ -246,7 +252,17 @@ typedef struct sono_dream_request {
     double segment_seconds;         /* 60: longer recordings are dreamed in segments of this length */
     sono_dream_audio_options griffin_lim; /* GRIFFIN_LIM only (out_rate and peak_dbfs are ignored) */
     int keep_spectrograms;          /* 1: result->input_db, dream_db and output_db are filled */
+    int settle_steps;               /* 5: MASK only, waveform-domain steps after the render (0: none) */
 } sono_dream_request;
+
+/* The request's ascent differs from sono_dream_defaults in three ways,
+ * chosen by an independent listener (README, "Which render"): the gradient
+ * is blurred (smooth 1 cell), which keeps the dream off the single cells the
+ * network alone reacts to; the step is 3 levels; and no cell may rise more
+ * than 3 dB above the recording's loudest (headroom_db 3), so the dream
+ * reshapes the recording instead of drowning it. A dream from noise wants
+ * the old 20 dB: the noise is a floor to build on (dream --noise does
+ * that). */
 
 void sono_dream_request_defaults(sono_dream_request *req);
 

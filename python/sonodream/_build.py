@@ -150,6 +150,7 @@ typedef struct sono_dream_request {
     double segment_seconds;
     sono_dream_audio_options griffin_lim;
     int keep_spectrograms;
+    int settle_steps;
     ...;
 } sono_dream_request;
 void sono_dream_request_defaults(sono_dream_request *req);

@@ -64,6 +64,7 @@ _OPTIONS = {
     "step": lambda r, v: setattr(r.ascent, "step", _float_option("step", v)),
     "jitter": lambda r, v: setattr(r.ascent, "jitter", _int_option("jitter", v, 0, 1 << 20)),
     "smooth": lambda r, v: setattr(r.ascent, "smooth", _float_option("smooth", v)),
+    "headroom": lambda r, v: setattr(r.ascent, "headroom_db", _float_option("headroom", v)),
     "overlap": lambda r, v: setattr(r.ascent, "overlap", _float_option("overlap", v)),
     "seed": _set_seed,
     "render": _set_render,
@@ -72,6 +73,7 @@ _OPTIONS = {
     "mono": lambda r, v: setattr(r, "mono", 1 if v else 0),
     "ceiling": lambda r, v: setattr(r, "ceiling", _float_option("ceiling", v)),
     "segment": lambda r, v: setattr(r, "segment_seconds", _float_option("segment", v)),
+    "settle": lambda r, v: setattr(r, "settle_steps", _int_option("settle", v, -INT_MAX, INT_MAX)),
     "griffin_lim": lambda r, v: setattr(r.griffin_lim, "griffin_lim_iterations",
                                         _int_option("griffin_lim", v, 0, 100000)),
     "hop_divisor": lambda r, v: setattr(r.griffin_lim, "hop_divisor", _int_option("hop_divisor", v, 1, 64)),
@@ -247,9 +249,11 @@ class Model:
         Objective: layer (name or index; default: the middle convolution),
         channel (of that layer), or cls (a class name: its logit).
         options (defaults as the CLI's): octaves, octave_scale, iterations,
-        step, jitter, smooth, overlap, seed, render ("wave", "mask",
+        step, jitter, smooth, headroom (dB; pass 20 to dream from
+        Model.noise, as `dream --noise` does), overlap, seed, render ("wave", "mask",
         "griffin-lim"), stereo ("joint", "per-channel"), rate, mono, ceiling,
-        segment (seconds), griffin_lim (iterations), hop_divisor.
+        segment (seconds), settle (mask render's steps on the samples),
+        griffin_lim (iterations), hop_divisor.
         progress(step, total, objective) is called after every step; a true
         return stops the dream (Interrupted). Ctrl-C stops it too and raises
         KeyboardInterrupt. The GIL is released while the library works.
@@ -298,8 +302,10 @@ class Model:
             "render": text(lib.sono_dream_render_name(req.render)),
             "stereo": "joint" if req.stereo == lib.SONO_STEREO_JOINT else "per-channel",
             "mono": bool(req.mono), "ceiling": req.ceiling, "segment_seconds": req.segment_seconds,
+            "settle_steps": req.settle_steps if req.render == lib.SONO_RENDER_MASK else 0,
             "octaves": d.octaves, "octave_scale": d.octave_scale, "iterations": d.iterations,
             "step": d.step, "step_db": d.step * 80.0 / 255.0, "jitter": d.jitter, "smooth": d.smooth,
+            "headroom_db": d.headroom_db,
             "overlap": d.overlap, "seed": int(d.seed),
         }
         if req.render == lib.SONO_RENDER_GRIFFIN_LIM:

@@ -116,11 +116,14 @@ def test_dream_equals_the_cli_bit_for_bit(model, stereo_wav, tmp_path, which, cl
     assert np.array_equal(dreamed, expected)
     assert not np.array_equal(dreamed, audio)
     for key in ("objective", "layer", "channel", "class", "render", "stereo", "octaves", "iterations", "seed",
-                "sample_rate", "channels", "samples", "frames", "segments", "windows"):
+                "sample_rate", "channels", "samples", "frames", "segments", "windows", "settle_steps", "headroom_db", "smooth", "step"):
         assert report[key] == expected_report[key], key
     for key in ("objective_before", "objective_after", "mean_change_db", "consistency_db"):
         assert math.isclose(report[key], expected_report[key], rel_tol=1e-12, abs_tol=1e-15), key
     assert np.allclose(report["objective_per_step"], expected_report["objective_per_step"], rtol=1e-12)
-    assert [s[:2] for s in steps] == [(1, 2), (2, 2)]
+    # 1 octave x 2 iterations, then the mask render's settle steps on the samples.
+    total = 2 + expected_report["settle_steps"]
+    assert expected_report["settle_steps"] == (5 if report["render"] == "mask" else 0)
+    assert [s[:2] for s in steps] == [(k, total) for k in range(1, total + 1)]
     assert [s[2] for s in steps] == report["objective_per_step"]
     assert report["input_db"].shape == report["output_db"].shape == (128, report["frames"])

@@ -25,6 +25,7 @@
 /* Windows per network call: the conv kernels run one window per thread. */
 #define DREAM_MAX_BATCH 8
 #define NOISE_LEVEL_DB (-40.0)
+#define NOISE_HEADROOM_DB 20.0 /* a dream from noise builds on it: it may rise well above it */
 #define SEED_MAX 9007199254740991L /* 2^53 - 1: exact in JSON */
 #define COPY_BLOCK_FRAMES 65536
 
@@ -50,15 +51,18 @@ static void dream_usage(FILE *out) {
             "render (how the dream becomes sound):\n"
             "      --render NAME      mask (default): the ascent on the log-mel, applied as a gain on\n"
             "                         the recording's own spectrum at its own rate (its phase\n"
-            "                         kept; what it has no energy for is synthesised); above the\n"
-            "                         model's fmax (%g Hz for the shipped model) nothing changes\n"
+            "                         kept; what it has no energy for is synthesised), then a few\n"
+            "                         steps on the samples (--settle); above the model's fmax\n"
+            "                         (%g Hz for the shipped model) nothing changes\n"
             "                         wave: the ascent moves the recording's own samples, through\n"
             "                         the model's front end (downmix, resampling, STFT, mel, dB);\n"
             "                         what the network hears in OUT.wav is exactly what it was\n"
             "                         pushed toward\n"
             "                         griffin-lim: the log-mel dream rebuilt by NNLS and Griffin-Lim\n"
             "                         at the model's rate (the original method; lo-fi)\n"
-"      --stereo MODE      wave render with several channels: joint (default: the\n"
+            "      --settle N         mask render: steps on the samples after the render, so the\n"
+            "                         ascent ends on what OUT.wav holds (default %d; 0: none)\n"
+            "      --stereo MODE      wave render with several channels: joint (default: the\n"
             "                         downmix is dreamed, every channel gets the same change, the\n"
             "                         recording's stereo image is kept) or per-channel\n"
             "      --rate HZ          output sample rate (default: the input's; --noise: the model's)\n"
@@ -76,7 +80,9 @@ static void dream_usage(FILE *out) {
             "                         80 dB colour scale of OUT.png (255 levels: 1 = 0.31 dB)\n"
             "                         (default %g)\n"
             "      --jitter FRAMES    random roll along time before each step (default %d)\n"
-            "      --smooth SIGMA     Gaussian blur of the gradient, in cells (default %g: off)\n"
+            "      --smooth SIGMA     Gaussian blur of the gradient, in cells (default %g; 0: off)\n"
+            "      --headroom DB      no log-mel cell rises more than DB above the input's loudest\n"
+            "                         (default %g; %g with --noise)\n"
             "      --overlap F        overlap of the network's windows on long inputs (default %g)\n"
             "      --seed N           jitter and noise; same seed, same dream (default %llu)\n"
             "      --noise SECONDS    start from white noise (log-mel at %g dB) instead of INPUT\n\n"
@@ -90,8 +96,8 @@ static void dream_usage(FILE *out) {
             "                         and OUT-objective.png\n"
             "  -q, --quiet            no progress bar\n"
             "  -h, --help             this help\n",
-            8000.0, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
-            d->iterations, d->step, d->jitter, d->smooth, d->overlap, (unsigned long long)d->seed, NOISE_LEVEL_DB,
+            8000.0, r.settle_steps, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
+            d->iterations, d->step, d->jitter, d->smooth, d->headroom_db, NOISE_HEADROOM_DB, d->overlap, (unsigned long long)d->seed, NOISE_LEVEL_DB,
             r.griffin_lim.griffin_lim_iterations, r.griffin_lim.momentum);
 }
 
@@ -102,11 +108,12 @@ typedef struct dream_args {
     double noise;     /* seconds; 0: from INPUT */
     sono_dream_request req;
     int report, quiet;
+    int headroom_given;
 } dream_args;
 
 enum { OPT_LAYER = 256, OPT_CHANNEL, OPT_CLASS, OPT_OCTAVES, OPT_SCALE, OPT_ITER, OPT_STEP, OPT_JITTER, OPT_SMOOTH,
        OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT, OPT_RENDER, OPT_STEREO, OPT_MONO,
-       OPT_CEILING, OPT_SEGMENT };
+       OPT_CEILING, OPT_SEGMENT, OPT_SETTLE, OPT_HEADROOM };
 
 static int parse_render_option(dream_args *a, int opt, const char *arg) {
     sono_dream_request *r = &a->req;
@@ -122,6 +129,7 @@ static int parse_render_option(dream_args *a, int opt, const char *arg) {
         else return cli_failf("option --stereo: '%s' is not joint or per-channel", arg), 0;
         return 1;
     case OPT_MONO: r->mono = 1; return 1;
+    case OPT_SETTLE: return cli_parse_int("settle", arg, 0, 10000, &v) && ((r->settle_steps = (int)v), 1);
     case OPT_RATE: return cli_parse_int("rate", arg, 1000, 384000, &v) && (r->out_rate = (int)v);
     case OPT_CEILING:
         if (!cli_parse_double("ceiling", arg, 0, 1000, &r->ceiling)) return 0;
@@ -156,6 +164,7 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
         return 0;
     case OPT_JITTER: return cli_parse_int("jitter", arg, 0, 1L << 20, &v) && ((d->jitter = (int)v), 1);
     case OPT_SMOOTH: return cli_parse_double("smooth", arg, 0, 16, &d->smooth);
+    case OPT_HEADROOM: return (a->headroom_given = 1) && cli_parse_double("headroom", arg, 0, 200, &d->headroom_db);
     case OPT_OVERLAP: return cli_parse_double("overlap", arg, 0, 0.9, &d->overlap);
     case OPT_SEED:
         return cli_parse_int("seed", arg, 0, SEED_MAX, &v) && ((d->seed = a->req.griffin_lim.seed = (uint64_t)v), 1);
@@ -182,7 +191,8 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         {"hop-divisor", required_argument, 0, OPT_HOPDIV}, {"rate", required_argument, 0, OPT_RATE},
         {"render", required_argument, 0, OPT_RENDER},  {"stereo", required_argument, 0, OPT_STEREO},
         {"mono", no_argument, 0, OPT_MONO},            {"ceiling", required_argument, 0, OPT_CEILING},
-        {"segment", required_argument, 0, OPT_SEGMENT},
+        {"segment", required_argument, 0, OPT_SEGMENT}, {"settle", required_argument, 0, OPT_SETTLE},
+        {"headroom", required_argument, 0, OPT_HEADROOM},
         {"report", no_argument, 0, OPT_REPORT},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -220,6 +230,7 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         return 0;
     }
     if (positional == 2) a->input = inputs[0];
+    if (a->noise > 0 && !a->headroom_given) a->req.ascent.headroom_db = NOISE_HEADROOM_DB;
     if (!a->output) {
         cli_failf("dream needs -o OUT.wav");
         return 0;
@@ -369,6 +380,7 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     cJSON_AddBoolToObject(root, "mono", a->req.mono);
     cJSON_AddNumberToObject(root, "ceiling", a->req.ceiling);
     cJSON_AddNumberToObject(root, "segment_seconds", a->req.segment_seconds);
+    cJSON_AddNumberToObject(root, "settle_steps", a->req.render == SONO_RENDER_MASK ? a->req.settle_steps : 0);
     cJSON_AddNumberToObject(root, "octaves", d->octaves);
     cJSON_AddNumberToObject(root, "octave_scale", d->octave_scale);
     cJSON_AddNumberToObject(root, "iterations", d->iterations);
@@ -376,6 +388,7 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     cJSON_AddNumberToObject(root, "step_db", d->step * SONO_DREAM_LEVEL_DB);
     cJSON_AddNumberToObject(root, "jitter", d->jitter);
     cJSON_AddNumberToObject(root, "smooth", d->smooth);
+    cJSON_AddNumberToObject(root, "headroom_db", d->headroom_db);
     cJSON_AddNumberToObject(root, "overlap", d->overlap);
     cJSON_AddNumberToObject(root, "seed", (double)d->seed);
     if (a->req.render == SONO_RENDER_GRIFFIN_LIM) {

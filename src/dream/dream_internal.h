@@ -85,9 +85,12 @@ struct dream_segment_log {
 
 /* The waveform-domain ascent (wave_ascent.c) on x (n, channels) in place,
  * with fe built for that rate, channel count and at least n frames; the
- * samples are kept within `ceiling` after every step (dream_limit). */
-sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, int64_t n, int channels,
-                              const sono_dream_options *opt, double ceiling, dream_segment_log *log, sono_error *err);
+ * samples are kept within `ceiling` after every step (dream_limit), with
+ * `base` (n, channels) as the recording the limiter keeps (NULL: x as it
+ * comes in). */
+sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, const float *base, int64_t n,
+                              int channels, const sono_dream_options *opt, double ceiling, dream_segment_log *log,
+                              sono_error *err);
 
 /* The mask render (mask_render.c): x (n, channels) at `rate` gets, on each
  * channel's STFT at that rate, the gain gain_db (n_mels, frames) given per

@@ -46,6 +46,10 @@ void sono_dream_request_defaults(sono_dream_request *req) {
     req->ceiling = 1.0;
     req->segment_seconds = 60.0;
     req->keep_spectrograms = 1;
+    req->settle_steps = 5;
+    req->ascent.smooth = 1.0;
+    req->ascent.step = 3.0;
+    req->ascent.headroom_db = 3.0;
 }
 
 void sono_dream_result_free(sono_dream_result *r) {
@@ -169,7 +173,8 @@ typedef struct job {
     float *gain;                  /* (H, T) MASK: dB change */
     dream_limiter limiter;        /* for a segment's output */
     double *curve, *curve_sum;    /* (steps) */
-    int steps, total_steps;
+    int steps, total_steps;       /* per segment (a pass): ascent_steps + settle_steps */
+    int ascent_steps, settle_steps;
     int step_base;                /* steps done before this segment (all its passes) */
     int pass_base;                /* PER_CHANNEL: steps of this segment's earlier channels */
     double before_sum, after_sum, change_sum, consistency_sum, limited_sum, convergence_sum;
@@ -215,7 +220,9 @@ static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request
         return err ? err->status : SONO_ERR_MEMORY;
     j->H = c->features.n_mels;
     j->T = sono_frontend_frames(j->fe, L);
-    j->steps = req->ascent.octaves * req->ascent.iterations;
+    j->ascent_steps = req->ascent.octaves * req->ascent.iterations;
+    j->settle_steps = req->render == SONO_RENDER_MASK ? req->settle_steps : 0;
+    j->steps = j->ascent_steps + j->settle_steps;
     const int passes = j->fe_mono ? channels : 1;
     j->total_steps = j->steps * j->plan.count * passes;
     const size_t cells = (size_t)j->H * j->T, samples = (size_t)L * channels;
@@ -250,8 +257,9 @@ static sono_status log_mel_ascent(job *j, int64_t n, int T, sono_error *err) {
     sono_dream_report rep = {0};
     if (s == SONO_OK) s = sono_dream_run(j->c, j->s_in, T, &o, j->s_final, &rep, err);
     if (s == SONO_OK) {
-        memcpy(j->curve, rep.objective, (size_t)j->steps * sizeof(double));
-        j->before_sum += rep.objective_before * T, j->after_sum += rep.objective_after * T;
+        memcpy(j->curve, rep.objective, (size_t)j->ascent_steps * sizeof(double));
+        j->before_sum += rep.objective_before * T;
+        if (j->settle_steps == 0) j->after_sum += rep.objective_after * T; /* else the settle's end counts */
         j->windows += rep.windows, j->layer = rep.layer;
     }
     sono_dream_report_free(&rep);
@@ -264,7 +272,7 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
     const int C = j->channels;
     memcpy(j->x, j->x0, (size_t)n * C * sizeof(float));
     if (!j->fe_mono) {
-        sono_status s = dream_wave_ascent(j->c, j->fe, j->x, n, C, &j->opt, j->req->ceiling, &log, err);
+        sono_status s = dream_wave_ascent(j->c, j->fe, j->x, NULL, n, C, &j->opt, j->req->ceiling, &log, err);
         if (s == SONO_OK) {
             j->before_sum += log.before * T, j->after_sum += log.after * T;
             j->windows += log.windows, j->layer = log.layer;
@@ -279,7 +287,7 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
     sono_status s = SONO_OK;
     for (int ch = 0; s == SONO_OK && ch < C; ch++) {
         for (int64_t i = 0; i < n; i++) j->chan[i] = j->x[i * C + ch];
-        s = dream_wave_ascent(j->c, j->fe_mono, j->chan, n, 1, &j->opt, j->req->ceiling, &log, err);
+        s = dream_wave_ascent(j->c, j->fe_mono, j->chan, NULL, n, 1, &j->opt, j->req->ceiling, &log, err);
         for (int64_t i = 0; s == SONO_OK && i < n; i++) j->x[i * C + ch] = j->chan[i];
         for (int k = 0; s == SONO_OK && k < j->steps; k++) sum[k] += j->curve[k] / C;
         j->before_sum += log.before * T / C, j->after_sum += log.after * T / C;
@@ -355,6 +363,26 @@ static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_er
     return s;
 }
 
+/* The settle steps: the ascent goes on in the waveform domain from the
+ * rendered recording (limited first, as it will be written), so it ends on
+ * samples and s_final is their log-mel. Its curve follows the log-mel
+ * ascent's; its objective_after replaces the log-mel's. */
+static sono_status settle(job *j, int64_t n, int T, sono_error *err) {
+    if (j->settle_steps < 1) return SONO_OK;
+    const int C = j->channels;
+    for (int64_t i = 0; i < n * C; i++) j->x[i] -= j->x0[i];
+    dream_limit(&j->limiter, j->x0, j->x, n, C, j->rate, j->req->ceiling);
+    sono_dream_options o = j->opt;
+    o.octaves = 1, o.iterations = j->settle_steps;
+    dream_segment_log log = {.input = j->s_out, .final = j->s_final, .curve = j->curve + j->ascent_steps,
+                             .progress = forward_progress, .user = j};
+    j->pass_base = j->ascent_steps;
+    sono_status s = dream_wave_ascent(j->c, j->fe, j->x, j->x0, n, C, &o, j->req->ceiling, &log, err);
+    j->pass_base = 0;
+    if (s == SONO_OK) j->after_sum += log.after * T;
+    return s;
+}
+
 static sono_status render_mask(job *j, int64_t n, int T, sono_error *err) {
     sono_status s = log_mel_ascent(j, n, T, err);
     if (s != SONO_OK) return s;
@@ -382,7 +410,7 @@ static sono_status render_mask(job *j, int64_t n, int T, sono_error *err) {
             }
     }
     free(fill);
-    return s;
+    return s == SONO_OK ? settle(j, n, T, err) : s;
 }
 
 static sono_status render_griffin_lim(job *j, int64_t n, int T, sono_error *err) {
@@ -529,6 +557,9 @@ static sono_status check_request(const sono_classifier *c, const sono_audio_sour
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: output rate %d Hz is out of range", req->out_rate);
     if (!(req->ceiling > 0 && req->ceiling <= 1e6))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the ceiling must be in (0, 1e6] (got %g)", req->ceiling);
+    if (req->settle_steps < 0 || req->settle_steps > 10000)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: settle steps must be 0 to 10000 (got %d)",
+                              req->settle_steps);
     if (!(req->segment_seconds >= 2 * SONO_DREAM_SEGMENT_OVERLAP && req->segment_seconds <= 3600))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: segments must be %g to 3600 s long (got %g)",
                               2 * SONO_DREAM_SEGMENT_OVERLAP, req->segment_seconds);

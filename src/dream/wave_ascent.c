@@ -163,13 +163,14 @@ static sono_status wave_init(wave_state *w, sono_classifier *c, sono_frontend *f
     return SONO_OK;
 }
 
-sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, int64_t n, int channels,
-                              const sono_dream_options *opt, double ceiling, dream_segment_log *log, sono_error *err) {
+sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, const float *base, int64_t n,
+                              int channels, const sono_dream_options *opt, double ceiling, dream_segment_log *log,
+                              sono_error *err) {
     wave_state w;
     sono_status s = wave_init(&w, c, fe, n, channels, opt, err);
     float *x0 = s == SONO_OK ? malloc((size_t)n * channels * sizeof *x0) : NULL;
     if (s == SONO_OK && !x0) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
-    if (s == SONO_OK) memcpy(x0, x, (size_t)n * channels * sizeof *x0);
+    if (s == SONO_OK) memcpy(x0, base ? base : x, (size_t)n * channels * sizeof *x0);
     w.x0 = x0, w.ceiling = ceiling;
     if (s == SONO_OK) s = sono_frontend_forward(fe, x, n, w.S, err);
     if (s == SONO_OK) {
