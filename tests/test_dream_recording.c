@@ -343,12 +343,21 @@ static void test_cli(sono_classifier *c) {
     snprintf(path, sizeof path, "%s/z.wav", dir);
     CHECK_OK(sono_audio_probe(path, &info, &err));
     CHECK(info.sample_rate == 16000 && info.channels == 1 && info.frames == 24000);
+    /* Only the mask render settles; a dream from noise gets 20 dB of headroom, a recording 3. */
+    const char *json_has[][2] = {{"mask", "\"settle_steps\":[[:space:]]*5,"}, {"wave", "\"settle_steps\":[[:space:]]*0,"},
+                                 {"mask", "\"headroom_db\":[[:space:]]*3,"}, {"z", "\"headroom_db\":[[:space:]]*20,"}};
+    for (size_t i = 0; i < sizeof json_has / sizeof json_has[0]; i++) {
+        snprintf(cmd, sizeof cmd, "grep -q '%s' %s/%s.json", json_has[i][1], dir, json_has[i][0]);
+        CHECK_MSG(run(cmd) == 0, "%s.json lacks %s", json_has[i][0], json_has[i][1]);
+    }
     struct { const char *args, *message; } bad[] = {
         {"small.model in.wav -o e.wav --render phase", "wave, mask or griffin-lim"},
         {"small.model in.wav -o e.wav --stereo wide", "joint or per-channel"},
         {"small.model in.wav -o e.wav --ceiling 0", "ceiling"},
         {"small.model in.wav -o e.wav --segment 3", "segment"},
         {"small.model in.wav -o e.wav --rate 10", "rate"},
+        {"small.model in.wav -o e.wav --settle -1", "settle"},
+        {"small.model in.wav -o e.wav --headroom 300", "headroom"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(cmd, sizeof cmd, "cd %s && '%s' dream %s > err.txt 2>&1", dir, bin, bad[i].args);
