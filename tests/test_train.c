@@ -122,6 +122,58 @@ static void test_same_seed_same_model(const char *dir, sono_feature_set *set) {
     CHECK(same_params(a.output, b.output));
 }
 
+/* An ensemble averages its models' class probabilities: two copies of one
+ * model are that model, and two models trained with other seeds give the
+ * argmax and cross-entropy of their averaged probabilities, computed here
+ * clip by clip. */
+static void test_ensemble(const char *dir, sono_feature_set *set) {
+    sono_train_options a, b;
+    base_options(&a, dir, "ens-a");
+    base_options(&b, dir, "ens-b");
+    a.epochs = b.epochs = 2;
+    a.val_folds = b.val_folds = 0;
+    b.seed = a.seed + 1;
+    sono_train_result r;
+    sono_error err = {0};
+    CHECK(sono_train(set, &a, &r, &err) == SONO_OK);
+    CHECK(sono_train(set, &b, &r, &err) == SONO_OK);
+    sono_classifier *m[2] = {NULL, NULL};
+    CHECK_OK(sono_classifier_load(a.output, 8, &m[0], NULL, &err));
+    CHECK_OK(sono_classifier_load(b.output, 8, &m[1], NULL, &err));
+    if (!m[0] || !m[1]) return;
+    const sono_folds fold3 = 1u << 3;
+    sono_eval_result one, twice, pair;
+    sono_classifier *same[2] = {m[0], m[0]};
+    CHECK_OK(sono_evaluate(m[0], set, fold3, &one, &err));
+    CHECK_OK(sono_evaluate_ensemble(same, 2, set, fold3, 1, 0, &twice, &err));
+    CHECK(memcmp(one.confusion, twice.confusion, 9 * sizeof(int)) == 0);
+    CHECK_NEAR(one.loss, twice.loss, 1e-9);
+    CHECK_OK(sono_evaluate_ensemble(m, 2, set, fold3, 1, 0, &pair, &err));
+    int confusion[9] = {0}, count = 0;
+    double loss = 0;
+    const size_t clip = (size_t)set->n_mels * set->frames;
+    float *x = malloc(clip * sizeof *x), p[2][3];
+    for (int i = 0; i < set->count; i++) {
+        if (set->folds[i] != 3) continue;
+        for (int k = 0; k < 2; k++) {
+            memcpy(x, set->features + (size_t)i * clip, clip * sizeof *x);
+            sono_classifier_standardize(m[k], x, set->frames);
+            CHECK_OK(sono_net_predict(m[k]->net, x, 1, p[k], &err));
+        }
+        int best = 0;
+        double avg[3];
+        for (int c = 0; c < 3; c++) avg[c] = 0.5 * ((double)p[0][c] + p[1][c]);
+        for (int c = 1; c < 3; c++) best = avg[c] > avg[best] ? c : best;
+        confusion[set->labels[i] * 3 + best]++, count++;
+        loss -= log(avg[set->labels[i]] + 1e-12);
+    }
+    CHECK(pair.count == count && memcmp(pair.confusion, confusion, sizeof confusion) == 0);
+    CHECK_NEAR(pair.loss, loss / count, 1e-5);
+    free(x);
+    sono_eval_result_free(&one), sono_eval_result_free(&twice), sono_eval_result_free(&pair);
+    sono_classifier_free(m[0]), sono_classifier_free(m[1]);
+}
+
 static volatile sig_atomic_t stop_now = 0;
 static void stop_at_step_5(int64_t iteration, int batch, int batches, double loss, void *user) {
     (void)batch, (void)batches, (void)loss, (void)user;
@@ -302,6 +354,7 @@ int main(void) {
     test_folds();
     test_learns_and_evaluates(dir, set);
     test_same_seed_same_model(dir, set);
+    test_ensemble(dir, set);
     test_interrupt_and_resume(dir, set);
     test_checkpoint_rotation(dir, set);
     test_iteration_limit(dir, set);

@@ -129,6 +129,13 @@ sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_
  * training augmentation's range; shifts = 1: no shift, as sono_evaluate). */
 sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *set, sono_folds folds, int shifts,
                                   int max_shift, sono_eval_result *result, sono_error *err);
+
+/* An ensemble: the class probabilities of `count` models (each compatible
+ * with the set, each standardising with its own statistics) averaged, and
+ * over `shifts` time shifts as above. count = 1 is sono_evaluate_shifted. */
+sono_status sono_evaluate_ensemble(sono_classifier *const *models, int count, const sono_feature_set *set,
+                                   sono_folds folds, int shifts, int max_shift, sono_eval_result *result,
+                                   sono_error *err);
 void sono_eval_result_free(sono_eval_result *r);
 
 /* Check that a feature set can be used with a classifier. */

@@ -1,5 +1,6 @@
-/* sonodream eval MODEL FEATURES [--folds F] [--json]: accuracy, per-class
- * precision, recall and F1, and the confusion matrix. */
+/* sonodream eval MODEL [MODEL...] FEATURES [--folds F] [--json]: accuracy,
+ * per-class precision, recall and F1, and the confusion matrix; several
+ * models are evaluated as an ensemble (their probabilities averaged). */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,9 +12,11 @@
 
 static void eval_usage(FILE *out) {
     fprintf(out,
-            "usage: sonodream eval MODEL FEATURES [--folds F] [--json]\n\n"
+            "usage: sonodream eval MODEL [MODEL...] FEATURES [--folds F] [--json]\n\n"
             "Evaluate a model on a feature file: accuracy, per-class precision, recall and\n"
-            "F1, and the confusion matrix (rows: true class, columns: predicted).\n\n"
+            "F1, and the confusion matrix (rows: true class, columns: predicted). Several\n"
+            "models (same features and classes, e.g. trained with other seeds) are evaluated\n"
+            "as an ensemble: their class probabilities are averaged.\n\n"
             "options:\n"
             "      --folds F   folds to evaluate, e.g. 10 or 1,3-4 (default: all)\n"
             "      --json      one JSON object on stdout\n"
@@ -101,23 +104,27 @@ int cmd_eval(int argc, char **argv) {
             if (sono_folds_parse(optarg, &folds, &err) != SONO_OK) return cli_failf("--folds: %s", err.message), 2;
         } else return eval_usage(stderr), 2;
     }
-    if (argc - optind != 2) return eval_usage(stderr), 2;
+    const int count = argc - optind - 1; /* models */
+    if (count < 1) return eval_usage(stderr), 2;
     cli_log_to_stderr(0);
-    sono_classifier *c = NULL;
+    sono_classifier **models = calloc((size_t)count, sizeof *models);
     sono_feature_set *set = NULL;
     sono_eval_result r = {0};
-    if (sono_classifier_load(argv[optind], 64, &c, NULL, &err) != SONO_OK) return cli_fail(&err);
-    sono_status s = sono_feature_set_read(argv[optind + 1], &set, &err);
-    if (s == SONO_OK) s = sono_check_compatible(c, set, argv[optind + 1], &err);
-    if (s == SONO_OK) s = sono_evaluate_shifted(c, set, folds, (int)shifts, SONO_TTA_MAX_SHIFT, &r, &err);
+    const char *features = argv[argc - 1];
+    sono_status s = models ? SONO_OK : sono_error_set(&err, SONO_ERR_MEMORY, "out of memory");
+    for (int m = 0; s == SONO_OK && m < count; m++) s = sono_classifier_load(argv[optind + m], 64, &models[m], NULL, &err);
+    if (s == SONO_OK) s = sono_feature_set_read(features, &set, &err);
+    for (int m = 0; s == SONO_OK && m < count; m++) s = sono_check_compatible(models[m], set, features, &err);
+    if (s == SONO_OK) s = sono_evaluate_ensemble(models, count, set, folds, (int)shifts, SONO_TTA_MAX_SHIFT, &r, &err);
     if (s == SONO_OK) {
         char fold_text[64] = "all";
         if (folds) sono_folds_format(folds, fold_text, sizeof fold_text);
-        if (json) print_json(c, &r, fold_text);
-        else print_text(c, &r, fold_text);
+        if (json) print_json(models[0], &r, fold_text);
+        else print_text(models[0], &r, fold_text);
     }
     sono_eval_result_free(&r);
     sono_feature_set_free(set);
-    sono_classifier_free(c);
+    for (int m = 0; models && m < count; m++) sono_classifier_free(models[m]);
+    free(models);
     return s == SONO_OK ? 0 : cli_fail(&err);
 }

@@ -68,13 +68,40 @@ static int shift_at(int i, int n, int max_shift) {
     return n <= 1 ? 0 : (int)lround(-max_shift + 2.0 * max_shift * i / (n - 1));
 }
 
-sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *set, sono_folds folds, int shifts,
-                                  int max_shift, sono_eval_result *result, sono_error *err) {
+/* mean (n, K) += the probabilities of model c for clips[0..n), averaged
+ * over the shifts and weighted by `weight`. */
+static sono_status add_probabilities(sono_classifier *c, const sono_feature_set *set, const int *clips, int n,
+                                     int shifts, int max_shift, float weight, float *x, float *probs, float *scratch,
+                                     float *mean, sono_error *err) {
+    const int K = c->class_count, W = set->frames;
+    const size_t clip = (size_t)set->n_mels * W;
+    sono_status s = SONO_OK;
+    for (int t = 0; s == SONO_OK && t < shifts; t++) {
+        for (int b = 0; b < n; b++) {
+            float *xb = x + (size_t)b * clip;
+            memcpy(xb, set->features + (size_t)clips[b] * clip, clip * sizeof(float));
+            sono_classifier_standardize(c, xb, W);
+            if (shifts > 1) sono_roll_time(xb, set->n_mels, W, shift_at(t, shifts, max_shift), scratch);
+        }
+        s = sono_net_predict(c->net, x, n, probs, err);
+        for (int k = 0; s == SONO_OK && k < n * K; k++) mean[k] += probs[k] * weight / shifts;
+    }
+    return s;
+}
+
+sono_status sono_evaluate_ensemble(sono_classifier *const *models, int count, const sono_feature_set *set,
+                                   sono_folds folds, int shifts, int max_shift, sono_eval_result *result,
+                                   sono_error *err) {
     memset(result, 0, sizeof *result);
-    sono_status s = sono_check_compatible(c, set, "feature file", err);
+    if (!models || count < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "evaluate: no model");
+    sono_status s = SONO_OK;
+    for (int m = 0; s == SONO_OK && m < count; m++) s = sono_check_compatible(models[m], set, "feature file", err);
     if (s != SONO_OK) return s;
     if (shifts < 1) shifts = 1;
-    const int K = c->class_count, B = sono_net_max_batch(c->net), W = set->frames;
+    sono_classifier *c = models[0];
+    int B = sono_net_max_batch(c->net);
+    for (int m = 1; m < count; m++) B = sono_net_max_batch(models[m]->net) < B ? sono_net_max_batch(models[m]->net) : B;
+    const int K = c->class_count, W = set->frames;
     const size_t clip = (size_t)set->n_mels * W;
     int n_clips = 0, *clips = clips_of_rank(set, folds, &n_clips);
     result->classes = K;
@@ -87,16 +114,9 @@ sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *se
     for (int first = 0; s == SONO_OK && first < n_clips; first += B) {
         int n = n_clips - first < B ? n_clips - first : B;
         memset(mean, 0, (size_t)n * K * sizeof(float));
-        for (int t = 0; s == SONO_OK && t < shifts; t++) {
-            for (int b = 0; b < n; b++) {
-                float *xb = x + (size_t)b * clip;
-                memcpy(xb, set->features + (size_t)clips[first + b] * clip, clip * sizeof(float));
-                sono_classifier_standardize(c, xb, W);
-                if (shifts > 1) sono_roll_time(xb, set->n_mels, W, shift_at(t, shifts, max_shift), scratch);
-            }
-            s = sono_net_predict(c->net, x, n, probs, err);
-            for (int k = 0; s == SONO_OK && k < n * K; k++) mean[k] += probs[k] / shifts;
-        }
+        for (int m = 0; s == SONO_OK && m < count; m++)
+            s = add_probabilities(models[m], set, clips + first, n, shifts, max_shift, 1.0f / count, x, probs, scratch,
+                                  mean, err);
         for (int b = 0; s == SONO_OK && b < n; b++) {
             const float *p = mean + (size_t)b * K;
             int label = set->labels[clips[first + b]], best = 0;
@@ -119,6 +139,11 @@ sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *se
     if (s == SONO_OK && result->count == 0) s = sono_error_set(err, SONO_ERR_ARGUMENT, "no clips in the chosen folds");
     if (s != SONO_OK) sono_eval_result_free(result);
     return s;
+}
+
+sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *set, sono_folds folds, int shifts,
+                                  int max_shift, sono_eval_result *result, sono_error *err) {
+    return sono_evaluate_ensemble(&c, 1, set, folds, shifts, max_shift, result, err);
 }
 
 sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
