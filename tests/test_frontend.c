@@ -194,6 +194,61 @@ static void test_frontend_gradient(sono_pad_mode pad, double power) {
     sono_frontend_free(f);
 }
 
+/* The direction on a stereo recording: the downmix (what the network
+ * hears) moves exactly as with a mono front end on the downmix, and each
+ * channel's change is made of its own spectrum: with the right channel a
+ * scaled copy of the left, its change is the same scaled copy (the stereo
+ * image is kept). */
+static void test_direction_keeps_channels(void) {
+    sono_error err = {0};
+    sono_feature_config cfg;
+    sono_feature_config_default(&cfg);
+    cfg.sample_rate = 8000, cfg.n_fft = 256, cfg.hop = 64, cfg.n_mels = 24, cfg.seconds = 0.5;
+    const int in_rate = 22050, C = 2;
+    const int64_t n = 4000;
+    float *x = malloc(n * C * sizeof *x), *mono = malloc(n * sizeof *mono);
+    float *dx = malloc(n * C * sizeof *dx), *dmono = malloc(n * sizeof *dmono);
+    for (int64_t i = 0; i < n; i++) {
+        double left = 0.3 * sin(2 * M_PI * 660 * i / in_rate) + 0.1 * (uniform() - 0.5);
+        double right = 0.2 * sin(2 * M_PI * 1500 * i / in_rate) + 0.1 * (uniform() - 0.5);
+        x[i * C] = (float)left, x[i * C + 1] = (float)right;
+        mono[i] = (x[i * C] + x[i * C + 1]) * 0.5f;
+    }
+    sono_frontend *fs = sono_frontend_new(&cfg, NULL, NULL, in_rate, C, n, &err);
+    sono_frontend *fm = sono_frontend_new(&cfg, NULL, NULL, in_rate, 1, n, &err);
+    CHECK(fs && fm);
+    if (!fs || !fm) return;
+    const int frames = sono_frontend_frames(fs, n);
+    const size_t cells = (size_t)24 * frames;
+    float *g = malloc(cells * sizeof *g), *S = malloc(cells * sizeof *S);
+    for (size_t i = 0; i < cells; i++) g[i] = (float)(uniform() - 0.5);
+    CHECK_OK(sono_frontend_forward(fs, x, n, S, &err));
+    CHECK_OK(sono_frontend_direction(fs, g, dx, &err));
+    CHECK_OK(sono_frontend_forward(fm, mono, n, S, &err));
+    CHECK_OK(sono_frontend_direction(fm, g, dmono, &err));
+    double worst = 0, peak = 0, differ = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double mean = 0.5 * ((double)dx[i * C] + dx[i * C + 1]), want = 0.5 * dmono[i];
+        worst = fabs(mean - want) > worst ? fabs(mean - want) : worst;
+        peak = fabs(want) > peak ? fabs(want) : peak;
+        differ += fabs((double)dx[i * C] - dx[i * C + 1]);
+    }
+    CHECK_MSG(worst <= 1e-4 * peak, "downmix of the stereo direction off by %.3g of %.3g", worst, peak);
+    CHECK_MSG(differ > 0.1 * peak * n / 100, "both channels got the same change"); /* unlike a centred one */
+    /* Right = 0.5 left: the right channel's change is half the left's. */
+    for (int64_t i = 0; i < n; i++) x[i * C + 1] = 0.5f * x[i * C];
+    CHECK_OK(sono_frontend_forward(fs, x, n, S, &err));
+    CHECK_OK(sono_frontend_direction(fs, g, dx, &err));
+    worst = peak = 0;
+    for (int64_t i = 0; i < n; i++) {
+        worst = fabs(dx[i * C + 1] - 0.5 * dx[i * C]) > worst ? fabs(dx[i * C + 1] - 0.5 * dx[i * C]) : worst;
+        peak = fabs(dx[i * C]) > peak ? fabs(dx[i * C]) : peak;
+    }
+    CHECK_MSG(worst <= 1e-5 * peak, "a half-level copy changed by other than half: %.3g of %.3g", worst, peak);
+    free(x), free(mono), free(dx), free(dmono), free(g), free(S);
+    sono_frontend_free(fs), sono_frontend_free(fm);
+}
+
 int main(void) {
     test_resampler_adjoint(44100, 16000, 30011);
     test_resampler_adjoint(8000, 16000, 7001);
@@ -209,5 +264,6 @@ int main(void) {
     test_frontend_gradient(SONO_PAD_CONSTANT, 2.0);
     test_frontend_gradient(SONO_PAD_REFLECT, 2.0);
     test_frontend_gradient(SONO_PAD_CONSTANT, 1.0);
+    test_direction_keeps_channels();
     return test_result("test_frontend");
 }

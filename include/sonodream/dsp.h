@@ -214,7 +214,11 @@ sono_status sono_frontend_backward(sono_frontend *f, const float *dS, float *dx,
  * the same transposes as sono_frontend_backward. Its inner product with the
  * gradient is a sum over bins of positive weights times squares when the
  * bands do not overlap, so it is an ascent direction (the mel bands'
- * overlap makes that approximate). Cells at the log floor pass nothing. */
+ * overlap makes that approximate). Cells at the log floor pass nothing.
+ * With several channels each channel's own bins change in proportion to
+ * themselves (it reads the samples given to the last forward, which must
+ * be unchanged): every channel keeps its own spectrum, so the stereo image
+ * stays, and the downmix changes exactly as with the downmix's bins. */
 sono_status sono_frontend_direction(sono_frontend *f, const float *dS, float *dx, sono_error *err);
 
 /* The last forward's mel power M (n_mels, frames) before the floor, and its

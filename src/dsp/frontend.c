@@ -43,6 +43,8 @@ struct sono_frontend {
     float *mel;              /* (n_mels, frames) mel power M */
     float *dmel;             /* (n_mels, frames) */
     float *dframes;          /* (frames, n_fft) per-frame sample gradients */
+    const float *x;          /* the last forward's samples (direction reads its channels) */
+    float *channel;          /* (max model samples) one channel at the model's rate (direction) */
 };
 
 void sono_frontend_free(sono_frontend *f) {
@@ -54,6 +56,7 @@ void sono_frontend_free(sono_frontend *f) {
     sono_resampler_free(f->resampler);
     free(f->mean), free(f->inv_std), free(f->filterbank), free(f->first_bin), free(f->end_bin);
     free(f->mono), free(f->y), free(f->dy), free(f->spec), free(f->mel), free(f->dmel), free(f->dframes);
+    free(f->channel);
     free(f);
 }
 
@@ -92,6 +95,7 @@ static sono_status allocate_buffers(sono_frontend *f, sono_error *err) {
     f->mono = malloc((size_t)f->max_frames * sizeof(float));
     f->y = malloc((size_t)n_model * sizeof(float));
     f->dy = malloc((size_t)n_model * sizeof(float));
+    f->channel = f->channels > 1 ? malloc((size_t)n_model * sizeof(float)) : NULL;
     f->spec = malloc((size_t)frames * f->bins * 2 * sizeof(float));
     f->mel = malloc(cells * sizeof(float));
     f->dmel = malloc(cells * sizeof(float));
@@ -100,7 +104,7 @@ static sono_status allocate_buffers(sono_frontend *f, sono_error *err) {
     f->work = calloc((size_t)f->threads, sizeof *f->work);
     f->power = malloc((size_t)f->threads * f->bins * sizeof(double));
     if (!f->mean || !f->inv_std || !f->first_bin || !f->end_bin || !f->mono || !f->y || !f->dy || !f->spec ||
-        !f->mel || !f->dmel || !f->dframes || !f->work || !f->power)
+        !f->mel || !f->dmel || !f->dframes || !f->work || !f->power || (f->channels > 1 && !f->channel))
         return sono_error_set(err, SONO_ERR_MEMORY, "front end: out of memory for %lld frames",
                               (long long)f->max_frames);
     for (int i = 0; i < f->threads; i++)
@@ -173,7 +177,7 @@ sono_status sono_frontend_forward(sono_frontend *f, const float *x, int64_t n, f
     if (!x || !S || n < 1 || n > f->max_frames)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "front end: %lld frames is outside 1..%lld", (long long)n,
                               (long long)f->max_frames);
-    f->n = n;
+    f->n = n, f->x = x;
     f->n_model = sono_frontend_model_samples(f, n);
     f->frames = sono_feature_frames(&f->cfg, f->n_model);
     if (f->frames < 1)
@@ -225,8 +229,10 @@ static void mel_gradient(sono_frontend *f, const float *dS, int log_gain) {
     }
 }
 
-/* Frame t: dM -> dP -> d(Re, Im) -> the frame's sample gradient (dframes row t). */
-static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower, int log_gain) {
+/* Frame t: dM -> dP -> d(Re, Im) -> the frame's sample gradient (dframes row t).
+ * The bins scaled are the downmix's (the forward's spectrum) or, given
+ * `signal` (model rate), that signal's. */
+static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower, int log_gain, const float *signal) {
     const int bins = f->bins, frames = f->frames;
     memset(dpower, 0, (size_t)bins * sizeof *dpower);
     for (int m = 0; m < f->n_mels; m++) {
@@ -236,6 +242,10 @@ static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower
         for (int k = f->first_bin[m]; k < f->end_bin[m]; k++) dpower[k] += (double)row[k] * g;
     }
     const float *Y = f->spec + (size_t)t * bins * 2;
+    if (signal) {
+        stft_frame_spectrum(f->stft, signal, f->n_model, t, w);
+        Y = &w->spectrum[0][0]; /* each bin is read before it is overwritten below */
+    }
     const double p = f->cfg.power;
     for (int k = 0; k < bins; k++) {
         const double re = Y[2 * k], im = Y[2 * k + 1];
@@ -252,26 +262,48 @@ static void frame_backward(sono_frontend *f, int t, stft_work *w, double *dpower
     memcpy(f->dframes + (size_t)t * f->n_fft, w->frame, (size_t)f->n_fft * sizeof(float));
 }
 
-static sono_status backward(sono_frontend *f, const float *dS, float *dx, int log_gain, sono_error *err) {
-    if (!dS || !dx || f->frames < 1)
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "front end: backward needs a forward first");
-    mel_gradient(f, dS, log_gain);
+/* dmono (n, input rate) = the transposes of the STFT and the resampler
+ * applied to the frames' dP, scaling the bins of `signal` (NULL: the
+ * downmix's). */
+static void to_samples(sono_frontend *f, int log_gain, const float *signal, float *dmono) {
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < f->frames; t++) {
         const int id = omp_get_thread_num();
-        frame_backward(f, t, &f->work[id], f->power + (size_t)id * f->bins, log_gain);
+        frame_backward(f, t, &f->work[id], f->power + (size_t)id * f->bins, log_gain, signal);
     }
     memset(f->dy, 0, (size_t)f->n_model * sizeof(float));
     for (int t = 0; t < f->frames; t++)
         stft_frame_accumulate(f->stft, f->dframes + (size_t)t * f->n_fft, t, f->dy, f->n_model);
-    float *dmono = f->mono; /* the forward's downmix is no longer needed */
     if (f->resampler) sono_resampler_adjoint(f->resampler, f->dy, f->n_model, dmono, f->n);
     else memcpy(dmono, f->dy, (size_t)f->n * sizeof(float));
+}
+
+static sono_status backward(sono_frontend *f, const float *dS, float *dx, int log_gain, sono_error *err) {
+    if (!dS || !dx || f->frames < 1)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "front end: backward needs a forward first");
+    mel_gradient(f, dS, log_gain);
     const int C = f->channels;
     const float scale = 1.0f / (float)C;
+    float *dmono = f->mono; /* the forward's downmix is no longer needed */
+    if (!log_gain || C == 1) {
+        to_samples(f, log_gain, NULL, dmono);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < f->n; i++)
-        for (int c = 0; c < C; c++) dx[i * C + c] = dmono[i] * scale;
+        for (int64_t i = 0; i < f->n; i++)
+            for (int c = 0; c < C; c++) dx[i * C + c] = dmono[i] * scale;
+        return SONO_OK;
+    }
+    /* The direction with several channels: each channel's own bins change
+     * in proportion to themselves, so each keeps its own spectrum and the
+     * stereo image stays. The transposes are linear and the downmix's
+     * spectrum is the mean of the channels', so the downmix (all the
+     * network hears) changes exactly as with the downmix's own bins. */
+    for (int c = 0; c < C; c++) {
+        for (int64_t i = 0; i < f->n; i++) dmono[i] = f->x[i * C + c];
+        if (f->resampler) sono_resampler_forward(f->resampler, dmono, f->n, f->channel, f->n_model);
+        else memcpy(f->channel, dmono, (size_t)f->n * sizeof(float));
+        to_samples(f, log_gain, f->channel, dmono);
+        for (int64_t i = 0; i < f->n; i++) dx[i * C + c] = dmono[i] * scale;
+    }
     return SONO_OK;
 }
 
