@@ -46,6 +46,7 @@ static void quick_request(sono_dream_request *req, sono_dream_render render) {
     req->ascent.octaves = 2;
     req->ascent.iterations = 3;
     req->griffin_lim.griffin_lim_iterations = 8;
+    req->settle_steps = 2;
 }
 
 /* Rate, channels and length come back; the wave and mask renders leave the
@@ -236,6 +237,7 @@ static int long_recording_child(double minutes) {
     sono_dream_request req;
     sono_dream_request_defaults(&req);
     req.ascent.octaves = 1, req.ascent.iterations = 1;
+    req.settle_steps = 1; /* the settle's buffers are counted too; more steps add only time */
     req.segment_seconds = LONG_SEGMENT;
     sono_error err = {0};
     sono_dream_result res;
