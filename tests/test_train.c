@@ -108,17 +108,27 @@ static void test_learns_and_evaluates(const char *dir, sono_feature_set *set) {
     CHECK(lines == 3);
 }
 
-static void test_same_seed_same_model(const char *dir, sono_feature_set *set) {
-    sono_train_options a, b;
-    base_options(&a, dir, "seed-a");
-    base_options(&b, dir, "seed-b");
-    a.epochs = b.epochs = 2;
-    a.val_folds = b.val_folds = 0;
-    a.augment.mixup = b.augment.mixup = 0.4f;
+/* Two short runs (2 epochs, no validation) into DIR/NAME-a and -b; b's
+ * seed is a's plus seed_step. */
+static void train_pair(const char *dir, sono_feature_set *set, const char *name, float mixup, uint64_t seed_step,
+                       sono_train_options *a, sono_train_options *b) {
+    char name_a[64], name_b[64];
+    snprintf(name_a, sizeof name_a, "%s-a", name), snprintf(name_b, sizeof name_b, "%s-b", name);
+    base_options(a, dir, name_a);
+    base_options(b, dir, name_b);
+    a->epochs = b->epochs = 2;
+    a->val_folds = b->val_folds = 0;
+    a->augment.mixup = b->augment.mixup = mixup;
+    b->seed = a->seed + seed_step;
     sono_train_result r;
     sono_error err = {0};
-    CHECK(sono_train(set, &a, &r, &err) == SONO_OK);
-    CHECK(sono_train(set, &b, &r, &err) == SONO_OK);
+    CHECK(sono_train(set, a, &r, &err) == SONO_OK);
+    CHECK(sono_train(set, b, &r, &err) == SONO_OK);
+}
+
+static void test_same_seed_same_model(const char *dir, sono_feature_set *set) {
+    sono_train_options a, b;
+    train_pair(dir, set, "seed", 0.4f, 0, &a, &b);
     CHECK(same_params(a.output, b.output));
 }
 
@@ -128,15 +138,9 @@ static void test_same_seed_same_model(const char *dir, sono_feature_set *set) {
  * clip by clip. */
 static void test_ensemble(const char *dir, sono_feature_set *set) {
     sono_train_options a, b;
-    base_options(&a, dir, "ens-a");
-    base_options(&b, dir, "ens-b");
-    a.epochs = b.epochs = 2;
-    a.val_folds = b.val_folds = 0;
-    b.seed = a.seed + 1;
-    sono_train_result r;
+    sono_train_defaults(&a);
+    train_pair(dir, set, "ens", a.augment.mixup, 1, &a, &b);
     sono_error err = {0};
-    CHECK(sono_train(set, &a, &r, &err) == SONO_OK);
-    CHECK(sono_train(set, &b, &r, &err) == SONO_OK);
     sono_classifier *m[2] = {NULL, NULL};
     CHECK_OK(sono_classifier_load(a.output, 8, &m[0], NULL, &err));
     CHECK_OK(sono_classifier_load(b.output, 8, &m[1], NULL, &err));

@@ -164,7 +164,9 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
         return 0;
     case OPT_JITTER: return cli_parse_int("jitter", arg, 0, 1L << 20, &v) && ((d->jitter = (int)v), 1);
     case OPT_SMOOTH: return cli_parse_double("smooth", arg, 0, 16, &d->smooth);
-    case OPT_HEADROOM: return (a->headroom_given = 1) && cli_parse_double("headroom", arg, 0, 200, &d->headroom_db);
+    case OPT_HEADROOM:
+        a->headroom_given = 1; /* else --noise raises it */
+        return cli_parse_double("headroom", arg, 0, 200, &d->headroom_db);
     case OPT_OVERLAP: return cli_parse_double("overlap", arg, 0, 0.9, &d->overlap);
     case OPT_SEED:
         return cli_parse_int("seed", arg, 0, SEED_MAX, &v) && ((d->seed = a->req.griffin_lim.seed = (uint64_t)v), 1);
