@@ -298,10 +298,12 @@ static sono_status backward(sono_frontend *f, const float *dS, float *dx, int lo
      * spectrum is the mean of the channels', so the downmix (all the
      * network hears) changes exactly as with the downmix's own bins. */
     for (int c = 0; c < C; c++) {
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < f->n; i++) dmono[i] = f->x[i * C + c];
         if (f->resampler) sono_resampler_forward(f->resampler, dmono, f->n, f->channel, f->n_model);
         else memcpy(f->channel, dmono, (size_t)f->n * sizeof(float));
         to_samples(f, log_gain, f->channel, dmono);
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < f->n; i++) dx[i * C + c] = dmono[i] * scale;
     }
     return SONO_OK;
