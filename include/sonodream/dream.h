@@ -76,7 +76,32 @@ typedef struct sono_dream_options {
     uint64_t seed;          /* 1: drives the jitter; same seed, same dream, bit for bit */
     sono_dream_progress_fn progress; /* NULL */
     void *progress_user;
+    /* Transformation robustness (Olah et al. 2017; Athalye et al. 2018):
+     * each step, besides the time roll, the networks hear the picture
+     * shifted by up to +-band_shift mel bands (the edge bands held; at a
+     * coarser octave the shift is scaled to its bands), with a gain drawn
+     * from [-gain_db, gain_db] dB added to every cell, and Gaussian noise of
+     * noise_db dB (sigma) added to each cell. The gradient is taken back
+     * through the same transformation. Drawn from `seed`: same seed, same
+     * dream. 0: off. */
+    int band_shift;         /* 0 */
+    double gain_db;         /* 0 */
+    double noise_db;        /* 0 */
+    /* An ensemble: further models that dream with the one the call is
+     * given; the ascent climbs the mean of every model's objective, each
+     * model hearing through its own standardisation (log-mel ascent) or its
+     * own front end (waveform ascent). A class objective takes each model's
+     * class of the same name; layer and channel objectives each model's
+     * layer of the same name. The log-mel ascent (sono_dream_run, the mask
+     * and Griffin-Lim renders) needs every model on the first one's feature
+     * configuration; the waveform ascent (the wave render) takes models on
+     * any. Each model runs one dream at a time. NULL / 0: one model. */
+    sono_classifier *const *ensemble;
+    int ensemble_count;
 } sono_dream_options;
+
+/* Models an ensemble may hold besides the first. */
+#define SONO_DREAM_MAX_ENSEMBLE 7
 
 void sono_dream_defaults(sono_dream_options *opt);
 

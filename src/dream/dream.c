@@ -175,6 +175,13 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
     if (!(opt->headroom_db >= 0 && opt->headroom_db <= 200))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: headroom must be in [0, 200] dB (got %g)",
                               opt->headroom_db);
+    if (opt->band_shift < 0 || opt->band_shift > 16)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: band shift must be in 0..16 bands (got %d)",
+                              opt->band_shift);
+    if (!(opt->gain_db >= 0 && opt->gain_db <= 40))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: gain jitter must be in [0, 40] dB (got %g)", opt->gain_db);
+    if (!(opt->noise_db >= 0 && opt->noise_db <= 40))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: noise must be in [0, 40] dB (got %g)", opt->noise_db);
     int l = opt->objective == SONO_DREAM_CLASS ? count - 1 : opt->layer < 0 ? sono_dream_default_layer(net)
                                                                              : opt->layer;
     if (l < 0 || l >= count)
@@ -198,7 +205,13 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
     return SONO_OK;
 }
 
-void dream_free(dream *d) { free(d->mem); }
+void dream_free(dream *d) {
+    for (int i = 0; i < d->members; i++) dream_free(&d->member[i]);
+    free(d->member);
+    for (int k = 0; k < DREAM_MAX_OCTAVES; k++) free(d->conv[k]);
+    free(d->mem);
+    memset(d, 0, sizeof *d);
+}
 
 /* Plan the octaves and carve every buffer out of one allocation. */
 sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *opt, int T,
@@ -217,7 +230,7 @@ sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *o
     d->batch = sono_net_max_batch(d->net);
     d->noct = opt->octaves;
     size_t HT = (size_t)d->H * (size_t)T, HW = (size_t)d->H * (size_t)d->W;
-    size_t floats = 4 * HT + (size_t)T + (size_t)d->batch * d->W + 2 * (size_t)d->batch * HW + HW;
+    size_t floats = 5 * HT + (size_t)T + (size_t)d->batch * d->W + 2 * (size_t)d->batch * HW + HW;
     for (int k = 0; k < d->noct; k++) {
         plan_octave(d, &d->oct[k], k, T);
         floats += (size_t)d->oct[k].h * d->oct[k].t + 5 * (size_t)d->oct[k].h;
@@ -231,6 +244,7 @@ sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *o
     d->detail = p, p += HT;
     d->grad = p, p += HT;
     d->tmp = p, p += HT;
+    d->seen = p, p += HT;
     d->wsum = p, p += T;
     d->fade = p, p += (size_t)d->batch * d->W;
     d->bin = p, p += (size_t)d->batch * HW;
@@ -372,6 +386,19 @@ static void dream_update(dream *d, const octave *o, float *x) {
     }
 }
 
+sono_status dream_step_gradient(dream *d, int k, const float *x, const dream_transform *tr, double *objective,
+                                sono_error *err) {
+    const octave *o = &d->oct[k];
+    const float *seen = x;
+    if (dream_transform_active(tr)) {
+        dream_transform_apply(tr, &d->opt, o, d->H, x, d->seen);
+        seen = d->seen;
+    }
+    sono_status s = dream_ensemble_gradient(d, k, seen, tr->roll, 1, objective, err);
+    if (s == SONO_OK) dream_transform_adjoint(tr, o, d->H, d->grad, d->tmp);
+    return s;
+}
+
 uint64_t dream_splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -387,7 +414,13 @@ sono_status sono_dream_objective_value(sono_classifier *c, const float *input, i
     one.octaves = 1;
     dream d;
     sono_status s = dream_init(&d, c, &one, frames, err);
-    if (s == SONO_OK) s = dream_gradient(&d, &d.oct[0], input, 0, 0, value, err);
+    if (s == SONO_OK) s = dream_members_init(&d, &one, frames, err);
+    if (s == SONO_OK) {
+        double floor_db = 10.0 * log10(c->features.log_floor);
+        dream_prepare(&d, input, floor_db, floor_db, floor_db);
+        dream_members_prepare(&d, floor_db);
+        s = dream_ensemble_gradient(&d, 0, input, 0, 0, value, err);
+    }
     dream_free(&d);
     return s;
 }
@@ -412,13 +445,15 @@ sono_status sono_dream_run(sono_classifier *c, const float *input, int frames,
     double hi_db = (max_db > floor_db ? max_db : floor_db) + opt->headroom_db;
     dream d;
     sono_status s = dream_init(&d, c, opt, frames, err);
+    if (s == SONO_OK) s = dream_members_init(&d, opt, frames, err);
     double *curve = NULL;
     if (s == SONO_OK && !(curve = malloc((size_t)opt->octaves * opt->iterations * sizeof *curve)))
         s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
     double before = 0;
     if (s == SONO_OK) {
         dream_prepare(&d, input, floor_db, hi_db, floor_db);
-        s = dream_gradient(&d, &d.oct[0], input, 0, 0, &before, err);
+        dream_members_prepare(&d, floor_db);
+        s = dream_ensemble_gradient(&d, 0, input, 0, 0, &before, err);
     }
     uint64_t rng = opt->seed ^ 0x647265616d6a6974ull; /* "dreamjit" */
     const int total = opt->octaves * opt->iterations;
@@ -434,9 +469,10 @@ sono_status sono_dream_run(sono_classifier *c, const float *input, int frames,
             for (size_t i = 0; i < n; i++) d.x[i] = o->base[i] + d.tmp[i];
         }
         for (int it = 0; s == SONO_OK && it < opt->iterations; it++) {
-            int roll = opt->jitter ? (int)(dream_splitmix64(&rng) % (uint64_t)(2 * opt->jitter + 1)) - opt->jitter : 0;
+            dream_transform tr;
+            dream_transform_draw(opt, &rng, &tr);
             double value = 0;
-            s = dream_gradient(&d, o, d.x, roll, 1, &value, err);
+            s = dream_step_gradient(&d, k, d.x, &tr, &value, err);
             if (s != SONO_OK) break;
             dream_update(&d, o, d.x);
             curve[step++] = value;
@@ -446,7 +482,7 @@ sono_status sono_dream_run(sono_classifier *c, const float *input, int frames,
         for (size_t i = 0; i < n; i++) d.detail[i] = d.x[i] - o->base[i];
     }
     double after = 0;
-    if (s == SONO_OK) s = dream_gradient(&d, &d.oct[0], d.x, 0, 0, &after, err);
+    if (s == SONO_OK) s = dream_ensemble_gradient(&d, 0, d.x, 0, 0, &after, err);
     if (s == SONO_OK) {
         memcpy(out, d.x, cells * sizeof(float));
         if (report) {

@@ -50,6 +50,13 @@ typedef struct dream {
     float *bin;       /* (batch, 1, H, W) net input */
     float *bgrad;     /* (batch, 1, H, W) input gradient */
     float *win;       /* (H, W) one window before / after resizing (full mode) */
+    float *seen;      /* (H, T) the picture as transformed for one step */
+    /* Log-mel ensembles (ensemble.c): the other models' states, on the same
+     * feature configuration; a picture x in this model's standardisation is
+     * x * conv_scale + conv_shift in member i's (per band, per octave). */
+    int members;
+    struct dream *member;       /* (members) */
+    float *conv[DREAM_MAX_OCTAVES]; /* (members, 2, h) scale then shift rows per member */
 } dream;
 
 /* Check the options, plan the octaves for T frames and allocate every buffer
@@ -66,6 +73,61 @@ void dream_prepare(dream *d, const float *input, double lo_db, double hi_db, dou
  * objective only. */
 sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, int backward, double *objective,
                            sono_error *err);
+
+/* ---- ensembles (ensemble.c) ---- */
+
+/* Options for `member` dreaming with `lead` (whose objective is measured at
+ * lead_layer): the class of the same name, or the layer of the same name;
+ * no further ensemble. Fails naming what the member lacks. */
+sono_status dream_member_options(const sono_classifier *lead, int lead_layer, const sono_dream_options *opt,
+                                 const sono_classifier *member, sono_dream_options *out, sono_error *err);
+
+/* The log-mel ensemble of d (opt->ensemble): every model on d's feature
+ * configuration, planned for T frames. After dream_init; dream_free frees it. */
+sono_status dream_members_init(dream *d, const sono_dream_options *opt, int T, sono_error *err);
+
+/* After dream_prepare(d, ...): the members' clip bounds and conversions. */
+void dream_members_prepare(dream *d, double floor_db);
+
+/* dream_gradient over the ensemble: the mean objective, and the mean of the
+ * members' gradients taken back to d's standardisation, into d->grad. */
+sono_status dream_ensemble_gradient(dream *d, int k, const float *x, int roll, int backward, double *objective,
+                                    sono_error *err);
+
+/* ---- transformation robustness (transform.c) ---- */
+
+typedef struct dream_transform dream_transform;
+
+/* One step's random transformation of what the networks hear. */
+struct dream_transform {
+    int roll;            /* frames along time (dream_gradient rolls) */
+    int shift;           /* mel bands at full resolution (up: content moves to higher bands) */
+    double gain_db;
+    uint64_t noise_seed; /* 0: no noise */
+};
+
+/* One ascent step's gradient at x (octave k) into d->grad: every model of
+ * the ensemble hears x transformed by tr, and the mean gradient is taken
+ * back through the transformation. *objective: the mean objective. */
+sono_status dream_step_gradient(dream *d, int k, const float *x, const dream_transform *tr, double *objective,
+                                sono_error *err);
+
+/* Draw the step's transformation from rng. The roll is drawn first and
+ * alone when the other transformations are off, so dreams without them are
+ * what they were. */
+void dream_transform_draw(const sono_dream_options *opt, uint64_t *rng, dream_transform *t);
+
+/* 1 when anything beyond the roll is applied. */
+int dream_transform_active(const dream_transform *t);
+
+/* seen = the transformed picture x (o->h, o->t) of a net with H bands at
+ * full resolution; o->std converts dB to standardised units. */
+void dream_transform_apply(const dream_transform *t, const sono_dream_options *opt, const octave *o, int H,
+                           const float *x, float *seen);
+
+/* The transpose of the shift on grad (o->h, o->t) in place (gain and noise
+ * add constants: their transpose is the identity). tmp holds o->h * o->t. */
+void dream_transform_adjoint(const dream_transform *t, const octave *o, int H, float *grad, float *tmp);
 
 /* The objective's gradient at a layer's output (sono_top_grad_fn). */
 double dream_objective_top_grad(float *dout, const float *out, int batch, sono_shape shape, void *user);
