@@ -10,15 +10,19 @@
  *   FOLD      held-out fold (default 2)
  *   RENDERS   comma-separated (default wave,mask,griffin-lim)
  * SONO_BENCH_OCTAVES, SONO_BENCH_ITERATIONS, SONO_BENCH_STEP,
- * SONO_BENCH_SMOOTH, SONO_BENCH_SETTLE and SONO_BENCH_CEILING override the
- * request's defaults; SONO_BENCH_OFFSET=k takes another set of clips (each
- * moved k places along the fold).
+ * SONO_BENCH_SMOOTH, SONO_BENCH_SETTLE, SONO_BENCH_CEILING, SONO_BENCH_HEADROOM,
+ * SONO_BENCH_SHIFT (bands), SONO_BENCH_GAIN (dB) and SONO_BENCH_NOISE (dB)
+ * override the request's defaults; SONO_BENCH_ENSEMBLE=A.model,B.model
+ * dreams with those models too (the mean objective); SONO_BENCH_OFFSET=k
+ * takes another set of clips (each moved k places along the fold).
  * Each clip is dreamed toward another class (the k-th clip toward
  * (label + 1 + k mod 9) mod classes) with the defaults, written as float
  * WAV, read back at the model's rate (libsoxr, as classify reads files)
  * and classified by both models. Per render it prints:
  *   - P(target) before and after, from the dreamer and from the listener;
- *   - the share of dreams whose listener P(target) rose by >= 0.2;
+ *   - the share of dreams whose listener P(target) rose by >= 0.2, and the
+ *     share where the target became the listener's top class;
+ *   - the mean |dB| change of the log-mel (how much the recording moved);
  *   - consistency: mean |dB| between the log-mel of the WAV as read back
  *     and the log-mel the ascent ended with (cells within 80 dB of its peak);
  *   - seconds per dream.
@@ -46,12 +50,50 @@ static void die(const sono_error *err) {
     exit(1);
 }
 
-/* P(class k) of a file read at the model's rate. */
-static double probability(sono_classifier *c, const char *path, int k) {
+/* P(class k) of a file read at the model's rate; *top: 1 when k is the
+ * most probable class (may be NULL). */
+static double probability_top(sono_classifier *c, const char *path, int k, int *top) {
     sono_error err = {0};
     float probs[256];
     if (sono_classifier_classify_file(c, path, probs, NULL, &err) != SONO_OK) die(&err);
+    int best = 0;
+    for (int i = 1; i < c->class_count; i++) best = probs[i] > probs[best] ? i : best;
+    if (top) *top = best == k;
     return probs[k];
+}
+
+static double probability(sono_classifier *c, const char *path, int k) { return probability_top(c, path, k, NULL); }
+
+/* The models named in SONO_BENCH_ENSEMBLE (comma-separated), loaded once. */
+static sono_classifier *ensemble[SONO_DREAM_MAX_ENSEMBLE];
+static int ensemble_count;
+
+static void load_ensemble(void) {
+    const char *list = getenv("SONO_BENCH_ENSEMBLE");
+    if (!list || !*list) return;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *p = strtok(buf, ","); p && ensemble_count < SONO_DREAM_MAX_ENSEMBLE; p = strtok(NULL, ",")) {
+        sono_error err = {0};
+        if (sono_classifier_load(p, 8, &ensemble[ensemble_count], NULL, &err) != SONO_OK) die(&err);
+        ensemble_count++;
+    }
+}
+
+/* The environment's overrides of the request's defaults. */
+static void apply_overrides(sono_dream_request *req) {
+    if (getenv("SONO_BENCH_OCTAVES")) req->ascent.octaves = atoi(getenv("SONO_BENCH_OCTAVES"));
+    if (getenv("SONO_BENCH_ITERATIONS")) req->ascent.iterations = atoi(getenv("SONO_BENCH_ITERATIONS"));
+    if (getenv("SONO_BENCH_CEILING")) req->ceiling = atof(getenv("SONO_BENCH_CEILING"));
+    if (getenv("SONO_BENCH_STEP")) req->ascent.step = atof(getenv("SONO_BENCH_STEP"));
+    if (getenv("SONO_BENCH_SMOOTH")) req->ascent.smooth = atof(getenv("SONO_BENCH_SMOOTH"));
+    if (getenv("SONO_BENCH_SETTLE")) req->settle_steps = atoi(getenv("SONO_BENCH_SETTLE"));
+    if (getenv("SONO_BENCH_HEADROOM")) req->ascent.headroom_db = atof(getenv("SONO_BENCH_HEADROOM"));
+    if (getenv("SONO_BENCH_SHIFT")) req->ascent.band_shift = atoi(getenv("SONO_BENCH_SHIFT"));
+    if (getenv("SONO_BENCH_GAIN")) req->ascent.gain_db = atof(getenv("SONO_BENCH_GAIN"));
+    if (getenv("SONO_BENCH_NOISE")) req->ascent.noise_db = atof(getenv("SONO_BENCH_NOISE"));
+    req->ascent.ensemble = ensemble;
+    req->ascent.ensemble_count = ensemble_count;
 }
 
 static sono_status write_wav(const char *path, const sono_recording *r, sono_error *err) {
@@ -96,8 +138,8 @@ static double consistency_of_file(const sono_classifier *c, const char *path, co
 }
 
 typedef struct tally {
-    double p_dream_before, p_dream_after, p_listen_before, p_listen_after, consistency, seconds;
-    int risen, count;
+    double p_dream_before, p_dream_after, p_listen_before, p_listen_after, consistency, change, seconds;
+    int risen, top, count;
 } tally;
 
 static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, const char *source, int target,
@@ -111,20 +153,16 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
     req.render = render;
     req.ascent.objective = SONO_DREAM_CLASS;
     req.ascent.class_index = target;
-    /* SONO_BENCH_OCTAVES / SONO_BENCH_ITERATIONS: try another schedule. */
-    if (getenv("SONO_BENCH_OCTAVES")) req.ascent.octaves = atoi(getenv("SONO_BENCH_OCTAVES"));
-    if (getenv("SONO_BENCH_ITERATIONS")) req.ascent.iterations = atoi(getenv("SONO_BENCH_ITERATIONS"));
-    if (getenv("SONO_BENCH_CEILING")) req.ceiling = atof(getenv("SONO_BENCH_CEILING"));
-    if (getenv("SONO_BENCH_STEP")) req.ascent.step = atof(getenv("SONO_BENCH_STEP"));
-    if (getenv("SONO_BENCH_SMOOTH")) req.ascent.smooth = atof(getenv("SONO_BENCH_SMOOTH"));
-    if (getenv("SONO_BENCH_SETTLE")) req.settle_steps = atoi(getenv("SONO_BENCH_SETTLE"));
-    if (getenv("SONO_BENCH_HEADROOM")) req.ascent.headroom_db = atof(getenv("SONO_BENCH_HEADROOM"));
+    apply_overrides(&req);
     sono_dream_result r;
     double t0 = bench_now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
     t->seconds += bench_now() - t0;
     if (write_wav(tmp, &out, &err) != SONO_OK) die(&err);
-    double before_l = probability(listener, source, target), after_l = probability(listener, tmp, target);
+    int top = 0;
+    double before_l = probability(listener, source, target), after_l = probability_top(listener, tmp, target, &top);
+    t->top += top;
+    t->change += r.mean_change_db;
     t->p_dream_before += probability(dreamer, source, target);
     t->p_dream_after += probability(dreamer, tmp, target);
     t->p_listen_before += before_l, t->p_listen_after += after_l;
@@ -154,6 +192,7 @@ static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_rend
     sono_dream_request_defaults(&req);
     req.render = render;
     req.stereo = stereo;
+    apply_overrides(&req);
     sono_dream_result r;
     double t0 = bench_now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
@@ -188,6 +227,7 @@ int main(int argc, char **argv) {
     sono_classifier *dreamer, *listener;
     if (sono_classifier_load(argv[1], 8, &dreamer, NULL, &err) != SONO_OK) die(&err);
     if (sono_classifier_load(argv[2], 8, &listener, NULL, &err) != SONO_OK) die(&err);
+    load_ensemble();
     sono_feature_set *set;
     if (sono_feature_set_read_header(argv[3], &set, &err) != SONO_OK) die(&err);
     sono_feature_set *full;
@@ -220,9 +260,10 @@ int main(int argc, char **argv) {
         }
         const double n = t.count ? t.count : 1;
         printf("%-12s P(target) dreamer %.3f -> %.3f, listener %.3f -> %.3f; listener +0.2 or more: %d/%d (%.0f %%); "
-               "consistency %.2f dB; %.2f s per dream\n",
+               "listener top-1: %d/%d (%.0f %%); change %.2f dB; consistency %.2f dB; %.2f s per dream\n",
                name, t.p_dream_before / n, t.p_dream_after / n, t.p_listen_before / n, t.p_listen_after / n, t.risen,
-               t.count, 100.0 * t.risen / n, t.consistency / n, t.seconds / n);
+               t.count, 100.0 * t.risen / n, t.top, t.count, 100.0 * t.top / n, t.change / n, t.consistency / n,
+               t.seconds / n);
         fflush(stdout);
         const char *hifi = getenv("SONO_HIFI");
         if (hifi) fidelity(dreamer, hifi, render, SONO_STEREO_JOINT, tmp);
@@ -232,5 +273,6 @@ int main(int argc, char **argv) {
     free(chosen);
     sono_feature_set_free(set), sono_feature_set_free(full);
     sono_classifier_free(dreamer), sono_classifier_free(listener);
+    for (int i = 0; i < ensemble_count; i++) sono_classifier_free(ensemble[i]);
     return 0;
 }

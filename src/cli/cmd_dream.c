@@ -84,6 +84,14 @@ static void dream_usage(FILE *out) {
             "      --headroom DB      mask and griffin-lim renders: no log-mel cell rises more than\n"
             "                         DB above the input's loudest (default %g; %g with --noise)\n"
             "      --overlap F        overlap of the network's windows on long inputs (default %g)\n"
+            "      --shift-bands N    each step the network hears the picture shifted by up to\n"
+            "                         +-N mel bands (default %d; 0: off)\n"
+            "      --gain-jitter DB   ... with a random gain of up to +-DB (default %g; 0: off)\n"
+            "      --noise-jitter DB  ... with Gaussian noise of DB per cell (default %g; 0: off)\n"
+            "      --ensemble MODEL   dream with this model too (repeatable, up to %d): the ascent\n"
+            "                         climbs the mean objective of all the models (classes and\n"
+            "                         layers matched by name); the mask and griffin-lim renders\n"
+            "                         need models on the same features, the wave render takes any\n"
             "      --seed N           jitter and noise; same seed, same dream (default %llu)\n"
             "      --noise SECONDS    start from white noise (log-mel at %g dB) instead of INPUT\n\n"
             "griffin-lim render:\n"
@@ -97,7 +105,8 @@ static void dream_usage(FILE *out) {
             "  -q, --quiet            no progress bar\n"
             "  -h, --help             this help\n",
             8000.0, r.settle_steps, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
-            d->iterations, d->step, d->jitter, d->smooth, d->headroom_db, NOISE_HEADROOM_DB, d->overlap, (unsigned long long)d->seed, NOISE_LEVEL_DB,
+            d->iterations, d->step, d->jitter, d->smooth, d->headroom_db, NOISE_HEADROOM_DB, d->overlap, d->band_shift, d->gain_db, d->noise_db,
+            SONO_DREAM_MAX_ENSEMBLE, (unsigned long long)d->seed, NOISE_LEVEL_DB,
             r.griffin_lim.griffin_lim_iterations, r.griffin_lim.momentum);
 }
 
@@ -109,11 +118,14 @@ typedef struct dream_args {
     sono_dream_request req;
     int report, quiet;
     int headroom_given;
+    const char *ensemble[SONO_DREAM_MAX_ENSEMBLE];
+    int ensemble_count;
 } dream_args;
 
 enum { OPT_LAYER = 256, OPT_CHANNEL, OPT_CLASS, OPT_OCTAVES, OPT_SCALE, OPT_ITER, OPT_STEP, OPT_JITTER, OPT_SMOOTH,
        OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT, OPT_RENDER, OPT_STEREO, OPT_MONO,
-       OPT_CEILING, OPT_SEGMENT, OPT_SETTLE, OPT_HEADROOM };
+       OPT_CEILING, OPT_SEGMENT, OPT_SETTLE, OPT_HEADROOM, OPT_SHIFT_BANDS, OPT_GAIN_JITTER, OPT_NOISE_JITTER,
+       OPT_ENSEMBLE };
 
 static int parse_render_option(dream_args *a, int opt, const char *arg) {
     sono_dream_request *r = &a->req;
@@ -168,6 +180,14 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
         a->headroom_given = 1; /* else --noise raises it */
         return cli_parse_double("headroom", arg, 0, 200, &d->headroom_db);
     case OPT_OVERLAP: return cli_parse_double("overlap", arg, 0, 0.9, &d->overlap);
+    case OPT_SHIFT_BANDS: return cli_parse_int("shift-bands", arg, 0, 16, &v) && ((d->band_shift = (int)v), 1);
+    case OPT_GAIN_JITTER: return cli_parse_double("gain-jitter", arg, 0, 40, &d->gain_db);
+    case OPT_NOISE_JITTER: return cli_parse_double("noise-jitter", arg, 0, 40, &d->noise_db);
+    case OPT_ENSEMBLE:
+        if (a->ensemble_count == SONO_DREAM_MAX_ENSEMBLE)
+            return cli_failf("option --ensemble: at most %d further models", SONO_DREAM_MAX_ENSEMBLE), 0;
+        a->ensemble[a->ensemble_count++] = arg;
+        return 1;
     case OPT_SEED:
         return cli_parse_int("seed", arg, 0, SEED_MAX, &v) && ((d->seed = a->req.griffin_lim.seed = (uint64_t)v), 1);
     case OPT_NOISE:
@@ -194,7 +214,9 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         {"render", required_argument, 0, OPT_RENDER},  {"stereo", required_argument, 0, OPT_STEREO},
         {"mono", no_argument, 0, OPT_MONO},            {"ceiling", required_argument, 0, OPT_CEILING},
         {"segment", required_argument, 0, OPT_SEGMENT}, {"settle", required_argument, 0, OPT_SETTLE},
-        {"headroom", required_argument, 0, OPT_HEADROOM},
+        {"headroom", required_argument, 0, OPT_HEADROOM}, {"shift-bands", required_argument, 0, OPT_SHIFT_BANDS},
+        {"gain-jitter", required_argument, 0, OPT_GAIN_JITTER}, {"noise-jitter", required_argument, 0, OPT_NOISE_JITTER},
+        {"ensemble", required_argument, 0, OPT_ENSEMBLE},
         {"report", no_argument, 0, OPT_REPORT},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -392,6 +414,11 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     cJSON_AddNumberToObject(root, "smooth", d->smooth);
     cJSON_AddNumberToObject(root, "headroom_db", d->headroom_db);
     cJSON_AddNumberToObject(root, "overlap", d->overlap);
+    cJSON_AddNumberToObject(root, "shift_bands", d->band_shift);
+    cJSON_AddNumberToObject(root, "gain_jitter_db", d->gain_db);
+    cJSON_AddNumberToObject(root, "noise_jitter_db", d->noise_db);
+    cJSON *ensemble = cJSON_AddArrayToObject(root, "ensemble");
+    for (int i = 0; i < a->ensemble_count; i++) cJSON_AddItemToArray(ensemble, cJSON_CreateString(a->ensemble[i]));
     cJSON_AddNumberToObject(root, "seed", (double)d->seed);
     if (a->req.render == SONO_RENDER_GRIFFIN_LIM) {
         cJSON_AddNumberToObject(root, "griffin_lim_iterations", a->req.griffin_lim.griffin_lim_iterations);
@@ -605,7 +632,7 @@ int cmd_dream(int argc, char **argv) {
     if (!make_paths(a.output, &paths)) return 2;
     cli_log_to_stderr(0);
     sono_error err = {0};
-    sono_classifier *c = NULL;
+    sono_classifier *c = NULL, *members[SONO_DREAM_MAX_ENSEMBLE] = {0};
     sono_audio_reader *reader = NULL;
     sono_audio_writer *writer = NULL;
     float *noise = NULL;
@@ -613,8 +640,15 @@ int cmd_dream(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     sono_status s = check_writable(paths.wav, &err);
     if (s == SONO_OK) s = sono_classifier_load(a.model, DREAM_MAX_BATCH, &c, NULL, &err);
-    if (s != SONO_OK) return cli_fail(&err);
+    for (int i = 0; s == SONO_OK && i < a.ensemble_count; i++)
+        s = sono_classifier_load(a.ensemble[i], DREAM_MAX_BATCH, &members[i], NULL, &err);
+    a.req.ascent.ensemble = members;
+    a.req.ascent.ensemble_count = a.ensemble_count;
     int exit_code = 1;
+    if (s != SONO_OK) {
+        cli_fail(&err);
+        goto done;
+    }
     if (!resolve_objective(c, &a)) {
         exit_code = 2;
         goto done;
@@ -657,5 +691,6 @@ done:
     sono_dream_result_free(&r);
     free(noise);
     sono_classifier_free(c);
+    for (int i = 0; i < a.ensemble_count; i++) sono_classifier_free(members[i]);
     return exit_code;
 }
