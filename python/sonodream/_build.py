@@ -123,6 +123,11 @@ typedef struct sono_dream_options {
     uint64_t seed;
     sono_dream_progress_fn progress;
     void *progress_user;
+    int band_shift;
+    double gain_db;
+    double noise_db;
+    sono_classifier *const *ensemble;
+    int ensemble_count;
     ...;
 } sono_dream_options;
 int sono_dream_default_layer(const sono_net *net);

@@ -1,4 +1,5 @@
 """A trained model: classes, layers, features, classify, dream."""
+import contextlib
 import json
 import os
 import threading
@@ -66,6 +67,9 @@ _OPTIONS = {
     "smooth": lambda r, v: setattr(r.ascent, "smooth", _float_option("smooth", v)),
     "headroom": lambda r, v: setattr(r.ascent, "headroom_db", _float_option("headroom", v)),
     "overlap": lambda r, v: setattr(r.ascent, "overlap", _float_option("overlap", v)),
+    "shift_bands": lambda r, v: setattr(r.ascent, "band_shift", _int_option("shift_bands", v, 0, 16)),
+    "gain_jitter": lambda r, v: setattr(r.ascent, "gain_db", _float_option("gain_jitter", v)),
+    "noise_jitter": lambda r, v: setattr(r.ascent, "noise_db", _float_option("noise_jitter", v)),
     "seed": _set_seed,
     "render": _set_render,
     "stereo": _set_stereo,
@@ -241,7 +245,7 @@ class Model:
         return req
 
     def dream(self, audio, sample_rate, layer=None, channel=None, cls=None, *, progress=None,
-              spectrograms=True, **options):
+              spectrograms=True, ensemble=(), **options):
         """DeepDream on a recording, through the library's one dream call
         (sono_dream_recording), with the options of `sonodream dream`.
 
@@ -253,7 +257,10 @@ class Model:
         Model.noise, as `dream --noise` does), overlap, seed, render ("wave", "mask",
         "griffin-lim"), stereo ("joint", "per-channel"), rate, mono, ceiling,
         segment (seconds), settle (mask render's steps on the samples),
-        griffin_lim (iterations), hop_divisor.
+        griffin_lim (iterations), hop_divisor, shift_bands, gain_jitter,
+        noise_jitter (the transformation-robust steps).
+        ensemble: further Models that dream with this one (the ascent climbs
+        the mean of their objectives; classes and layers match by name).
         progress(step, total, objective) is called after every step; a true
         return stops the dream (Interrupted). Ctrl-C stops it too and raises
         KeyboardInterrupt. The GIL is released while the library works.
@@ -267,6 +274,11 @@ class Model:
         c = self._classifier()
         recording = as_recording(audio, sample_rate)
         req = self._request(layer, channel, cls, spectrograms, options)
+        members = list(ensemble)
+        if any(not isinstance(m, Model) or m is self for m in members):
+            raise Error("dream: ensemble takes other Model objects")
+        member_array = ffi.new("sono_classifier *[]", [m._classifier() for m in members] or [ffi.NULL])
+        req.ascent.ensemble, req.ascent.ensemble_count = member_array, len(members)
         samples = ffi.from_buffer("float[]", recording)
         source = ffi.new("sono_recording *", {"samples": ffi.cast("float *", samples),
                                               "frames": recording.shape[0], "channels": recording.shape[1],
@@ -275,7 +287,9 @@ class Model:
         with Progress(progress) as call:
             handle = ffi.new_handle(call)  # alive until the call returns
             req.ascent.progress, req.ascent.progress_user = lib.sonopy_progress, handle
-            with self._lock:
+            with contextlib.ExitStack() as locks:
+                for model in sorted([self] + members, key=id):  # one order: no deadlock between threads
+                    locks.enter_context(model._lock)
                 status = lib.sono_dream_recording(c, source, req, out, result, err)
             try:
                 call.raise_pending()
@@ -287,10 +301,10 @@ class Model:
         dreamed = malloc_array(out.samples, (out.frames, out.channels))
         if np.ndim(audio) == 1 and out.channels == 1:
             dreamed = dreamed[:, 0]
-        report = self._report(req, result)
+        report = self._report(req, result, members)
         return dreamed, int(out.sample_rate), report
 
-    def _report(self, req, r):
+    def _report(self, req, r, members=()):
         """The result as a dict with the CLI's OUT.json keys; takes over the
         result's arrays."""
         d = req.ascent
@@ -307,6 +321,8 @@ class Model:
             "step": d.step, "step_db": d.step * 80.0 / 255.0, "jitter": d.jitter, "smooth": d.smooth,
             "headroom_db": d.headroom_db,
             "overlap": d.overlap, "seed": int(d.seed),
+            "shift_bands": d.band_shift, "gain_jitter_db": d.gain_db, "noise_jitter_db": d.noise_db,
+            "ensemble": [m.path for m in members],
         }
         if req.render == lib.SONO_RENDER_GRIFFIN_LIM:
             g = req.griffin_lim

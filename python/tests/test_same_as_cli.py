@@ -95,6 +95,10 @@ DREAMS = [
     (0, ["--layer", "conv4", "--seed", "7"], dict(layer="conv4", seed=7)),
     ("stereo", ["--class", "siren", "--seed", "3"], dict(cls="siren", seed=3)),
     (2, ["--layer", "conv5", "--channel", "17", "--render", "mask"], dict(layer="conv5", channel=17, render="mask")),
+    # An ensemble (here the model with a second copy of itself) and the
+    # transformation-robust steps.
+    (1, ["--class", "dog_bark", "--ensemble", MODEL, "--shift-bands", "2", "--gain-jitter", "2", "--noise-jitter", "1"],
+     dict(cls="dog_bark", ensemble=MODEL, shift_bands=2, gain_jitter=2, noise_jitter=1)),
 ]
 
 
@@ -107,6 +111,8 @@ def test_dream_equals_the_cli_bit_for_bit(model, stereo_wav, tmp_path, which, cl
     with open(tmp_path / "dream.json") as f:
         expected_report = json.load(f)
     audio, rate = sonodream.read_audio(source)
+    if "ensemble" in kwargs:
+        kwargs = dict(kwargs, ensemble=[sonodream.load_model(kwargs["ensemble"])])
     steps = []
     dreamed, dreamed_rate, report = model.dream(audio, rate, iterations=2, octaves=1,
                                                 progress=lambda s, t, o: steps.append((s, t, o)), **kwargs)
@@ -116,7 +122,8 @@ def test_dream_equals_the_cli_bit_for_bit(model, stereo_wav, tmp_path, which, cl
     assert np.array_equal(dreamed, expected)
     assert not np.array_equal(dreamed, audio)
     for key in ("objective", "layer", "channel", "class", "render", "stereo", "octaves", "iterations", "seed",
-                "sample_rate", "channels", "samples", "frames", "segments", "windows", "settle_steps", "headroom_db", "smooth", "step"):
+                "sample_rate", "channels", "samples", "frames", "segments", "windows", "settle_steps", "headroom_db", "smooth", "step",
+                "shift_bands", "gain_jitter_db", "noise_jitter_db", "ensemble"):
         assert report[key] == expected_report[key], key
     for key in ("objective_before", "objective_after", "mean_change_db", "consistency_db"):
         assert math.isclose(report[key], expected_report[key], rel_tol=1e-12, abs_tol=1e-15), key
