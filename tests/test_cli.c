@@ -95,6 +95,13 @@ static void test_pipeline(void) {
     CHECK(output_has("accuracy") && output_has("confusion matrix"));
     CHECK(run("eval tones.model tones.safetensors --json") == 0);
     CHECK(output_has("\"confusion\""));
+    CHECK(run("train tones.safetensors -o robust.model --arch c4,p2,f8 --epochs 2 --batch 4 --adversarial fgsm "
+              "--adv-epsilon 0.3") == 0);
+    CHECK(output_has("adversarial training: FGSM eps 0.3 std") && output_has("robust "));
+    CHECK(run("eval robust.model tones.safetensors --attack pgd --attack-steps 4") == 0);
+    CHECK(output_has("robust accuracy") && output_has("under PGD-4 eps 0.25 std"));
+    CHECK(run("eval robust.model tones.safetensors --attack fgsm --json") == 0);
+    CHECK(output_has("\"robust\"") && output_has("\"attack\":\t\"fgsm\""));
     CHECK(run("classify tones.model long-high.wav --top 2") == 0);
     CHECK(output_has("(7 windows)") && output_has("high"));
     CHECK(run("classify tones.model long-high.wav --json") == 0);
@@ -122,6 +129,9 @@ static void test_refusals(void) {
     CHECK(!exists("y.model") && no_temporaries());
     CHECK(run("eval tones.model tones.safetensors --folds 0") == 2);
     CHECK(run("eval tones.safetensors tones.safetensors") == 1);
+    CHECK(run("train tones.safetensors -o y.model --adversarial cw") == 2 && output_has("--adversarial"));
+    CHECK(run("train tones.safetensors -o y.model --adversarial pgd --adv-steps 0") == 2 && output_has("--adv-steps"));
+    CHECK(run("eval tones.model tones.model tones.safetensors --attack pgd") == 2 && output_has("--attack"));
     CHECK(run("classify tones.model missing.wav") == 1 && output_has("missing.wav"));
     CHECK(run("prepare tones -o other.safetensors --seconds 0.5 --mels 16") == 0);
     CHECK(run("eval tones.model other.safetensors") == 1 && output_has("n_mels"));

@@ -1,7 +1,8 @@
 /* Several processes under mpirun (2 ranks on loopback, as CI runs them):
  *  - prepare under mpirun writes the same bytes as prepare alone;
  *  - train with 2 ranks gives the weights of 1 rank within float tolerance
- *    after an epoch, with dropout, augmentation and mixup on;
+ *    after an epoch, with dropout, augmentation and mixup on, and with PGD
+ *    adversarial training (and eval --attack counts the same);
  *  - a rank killed mid-run ends every rank, non-zero, soon, naming the rank;
  *    --resume then finishes with the uninterrupted model (2 ranks: the same
  *    bits; 1 rank from a 2-rank checkpoint: within tolerance);
@@ -185,6 +186,36 @@ static void test_same_result(void) {
     CHECK(run("grep -v '\"loss\"' '%s/eval1.json' > '%s/e1' && grep -v '\"loss\"' '%s/eval2.json' > '%s/e2' && "
               "cmp -s '%s/e1' '%s/e2'", dir, dir, dir, dir, dir, dir) == 0);
     fprintf(stderr, "same-result checks: %.1f s\n", now() - start);
+}
+
+/* PGD training: each clip's perturbation depends on that clip alone (the
+ * attack runs in inference mode, its random start comes from the seed, the
+ * epoch and the clip), so 2 ranks again give 1 rank's weights, the same
+ * robust validation column, and eval --attack the same counts. */
+static void test_same_result_adversarial(void) {
+    double start = now();
+#define ADV_OPTS TRAIN_OPTS " --adversarial pgd --adv-epsilon 0.5 --epochs 1"
+    CHECK(run("'%s' train '%s/toy.safetensors' -o '%s/adv1.model' " ADV_OPTS " > '%s/adv1.txt' 2>&1", binary, dir, dir,
+              dir) == 0);
+    CHECK_MSG(run(MPIRUN " 2 '%s' train '%s/toy.safetensors' -o '%s/adv2.model' " ADV_OPTS " > '%s/adv2.txt' 2>&1",
+                  binary, dir, dir, dir) == 0, "see %s/adv2.txt", dir);
+    char one[600], two[600];
+    snprintf(one, sizeof one, "%s/adv1.model", dir);
+    snprintf(two, sizeof two, "%s/adv2.model", dir);
+    double largest, diff = max_difference(one, two, &largest);
+    fprintf(stderr, "PGD training, 1 rank vs 2 ranks after one epoch: largest weight difference %.3g (largest weight "
+            "%.3g)\n", diff, largest);
+    CHECK_MSG(diff <= WEIGHT_TOLERANCE, "the weights differ by %g", diff);
+    CHECK(run("test -n \"$(tail -n 1 '%s/adv1.model.csv' | cut -d, -f8)\"", dir) == 0);
+    CHECK(run("test \"$(cut -d, -f5,8 '%s/adv1.model.csv')\" = \"$(cut -d, -f5,8 '%s/adv2.model.csv')\"", dir, dir) == 0);
+    CHECK(run("'%s' eval '%s' '%s/toy.safetensors' --attack pgd --attack-epsilon 0.5 --json > '%s/adv-eval1.json'",
+              binary, one, dir, dir) == 0);
+    CHECK(run(MPIRUN " 2 '%s' eval '%s' '%s/toy.safetensors' --attack pgd --attack-epsilon 0.5 --json > "
+              "'%s/adv-eval2.json'", binary, one, dir, dir) == 0);
+    CHECK(run("grep -q '\"robust\"' '%s/adv-eval1.json'", dir) == 0);
+    CHECK(run("grep -v '\"loss\"' '%s/adv-eval1.json' > '%s/ae1' && grep -v '\"loss\"' '%s/adv-eval2.json' > "
+              "'%s/ae2' && cmp -s '%s/ae1' '%s/ae2'", dir, dir, dir, dir, dir, dir) == 0);
+    fprintf(stderr, "adversarial same-result checks: %.1f s\n", now() - start);
 }
 
 static long newest_checkpoint(const char *folder, char *newest, size_t size) {
@@ -373,6 +404,7 @@ int main(void) {
     test_prepare();
     write_features(strcat(strcpy((char[600]){0}, dir), "/toy.safetensors"));
     test_same_result();
+    test_same_result_adversarial();
     test_kill_and_resume();
     test_hang();
     fprintf(stderr, "test_mpi: %.1f s\n", now() - start);

@@ -184,14 +184,20 @@ static void stop_at_step_5(int64_t iteration, int batch, int batches, double los
     if (iteration == 5) stop_now = 1;
 }
 
-static void test_interrupt_and_resume(const char *dir, sono_feature_set *set) {
+/* With `attack` (NONE: standard training) the resumed run ends with the
+ * uninterrupted run's weights, bit for bit. */
+static void test_interrupt_and_resume(const char *dir, sono_feature_set *set, sono_attack_kind attack) {
     sono_train_options whole, part;
-    base_options(&whole, dir, "whole");
-    base_options(&part, dir, "part");
+    char name[2][32];
+    snprintf(name[0], sizeof name[0], "whole-%s", sono_attack_name(attack));
+    snprintf(name[1], sizeof name[1], "part-%s", sono_attack_name(attack));
+    base_options(&whole, dir, name[0]);
+    base_options(&part, dir, name[1]);
     whole.val_folds = part.val_folds = 0; /* the output is then the final weights */
     whole.epochs = part.epochs = 3;
     whole.augment.mixup = part.augment.mixup = 0.4f;
     whole.arch = part.arch = "c4,p2,d0.25,f8"; /* dropout: its random state must resume too */
+    whole.adversarial = part.adversarial = sono_adversarial_defaults(attack);
     sono_train_result r;
     sono_error err = {0};
     CHECK(sono_train(set, &whole, &r, &err) == SONO_OK);
@@ -209,7 +215,21 @@ static void test_interrupt_and_resume(const char *dir, sono_feature_set *set) {
     part.resume = checkpoint;
     CHECK_MSG(sono_train(set, &part, &r, &err) == SONO_OK, "%s", err.message);
     CHECK(r.epochs_done == 3);
-    CHECK_MSG(same_params(whole.output, part.output), "resumed run differs from the uninterrupted one");
+    CHECK_MSG(same_params(whole.output, part.output), "resumed run (attack %s) differs from the uninterrupted one",
+              sono_attack_name(attack));
+    /* The checkpoint continues only its own run: other adversarial settings are refused, naming them. */
+    sono_train_options other = part;
+    other.resume = checkpoint;
+    other.adversarial = sono_adversarial_defaults(attack == SONO_ATTACK_NONE ? SONO_ATTACK_PGD : SONO_ATTACK_NONE);
+    CHECK(sono_train(set, &other, &r, &err) != SONO_OK);
+    CHECK_MSG(strstr(err.message, "adversarial") && strstr(err.message, sono_attack_name(attack)) &&
+              strstr(err.message, sono_attack_name(other.adversarial.attack)), "%s", err.message);
+    if (attack != SONO_ATTACK_NONE) {
+        other.adversarial = part.adversarial;
+        other.adversarial.epsilon *= 2;
+        CHECK(sono_train(set, &other, &r, &err) != SONO_OK);
+        CHECK_MSG(strstr(err.message, "epsilon"), "%s", err.message);
+    }
     /* A model without optimizer state is not a checkpoint. */
     part.resume = whole.output;
     CHECK(sono_train(set, &part, &r, &err) != SONO_OK);
@@ -258,6 +278,10 @@ static void test_bad_options(sono_feature_set *set) {
     base_options(&o, "/tmp", "bad");
     o.val_folds = o.train_folds;
     CHECK(sono_train(set, &o, &r, &err) != SONO_OK);
+    base_options(&o, "/tmp", "bad");
+    o.adversarial = sono_adversarial_defaults(SONO_ATTACK_PGD);
+    o.adversarial.steps = 0;
+    CHECK(sono_train(set, &o, &r, &err) != SONO_OK && strstr(err.message, "steps"));
 }
 
 /* Newest checkpoint in folder (its iteration, -1 when none); path in newest. */
@@ -359,7 +383,9 @@ int main(void) {
     test_learns_and_evaluates(dir, set);
     test_same_seed_same_model(dir, set);
     test_ensemble(dir, set);
-    test_interrupt_and_resume(dir, set);
+    test_interrupt_and_resume(dir, set, SONO_ATTACK_NONE);
+    test_interrupt_and_resume(dir, set, SONO_ATTACK_PGD);
+    test_interrupt_and_resume(dir, set, SONO_ATTACK_FGSM);
     test_checkpoint_rotation(dir, set);
     test_iteration_limit(dir, set);
     test_bad_options(set);

@@ -41,6 +41,57 @@ typedef struct sono_augment {
     float mixup;         /* mixup alpha (0: off): mix two clips and their labels */
 } sono_augment;
 
+/* ---- adversarial perturbations of the network's input ----
+ * The network sees the standardised log-mel: each mel band m minus its
+ * training mean, divided by its training standard deviation norm_std[m]. An
+ * attack moves every cell of that input by at most `epsilon` (an L-infinity
+ * ball in standardised units), which is epsilon * norm_std[m] dB of the
+ * log-mel in band m. It raises the cross-entropy by steps along the sign of
+ * the input gradient, each followed by projection into the ball, from a
+ * random start drawn uniformly from the ball:
+ *   FGSM: one step of 1.25 epsilon (Wong et al. 2020, "Fast is better than
+ *         free"); PGD: `steps` steps of 2.5 epsilon / steps (Madry et al.
+ *         2018). No step is larger than epsilon.
+ * The attack runs the network in inference mode (dropout off, batch norm
+ * with its running statistics): it neither advances the dropout stream nor
+ * changes batch norm's running statistics, and each clip's perturbation
+ * depends on that clip alone, however a batch is split across ranks. */
+typedef enum sono_attack_kind {
+    SONO_ATTACK_NONE = 0,
+    SONO_ATTACK_FGSM,
+    SONO_ATTACK_PGD
+} sono_attack_kind;
+
+#define SONO_ADV_EPSILON 0.25f /* standard deviations of each band */
+#define SONO_ADV_PGD_STEPS 3
+
+typedef struct sono_adversarial {
+    sono_attack_kind attack;
+    float epsilon;   /* L-infinity radius, standardised units (0.25) */
+    int steps;       /* PGD steps (3); FGSM takes one */
+    float step_size; /* per step, standardised units (0: FGSM 1.25 eps, PGD 2.5 eps / steps) */
+} sono_adversarial;
+
+/* `kind` with epsilon 0.25, 3 PGD steps and the default step size. */
+sono_adversarial sono_adversarial_defaults(sono_attack_kind kind);
+const char *sono_attack_name(sono_attack_kind kind); /* "none", "fgsm", "pgd" */
+/* The kind called `name` ("none", "fgsm", "pgd"); -1 for another name. */
+int sono_attack_from_name(const char *name);
+/* The steps and step size an attack takes (its defaults resolved). */
+int sono_adversarial_steps(const sono_adversarial *a);
+float sono_adversarial_step_size(const sono_adversarial *a);
+/* "PGD-10 eps 0.25 std, step 0.05" (or "none"), snprintf style. */
+int sono_adversarial_describe(const sono_adversarial *a, char *buf, size_t size);
+/* Refuses an attack outside its ranges, naming the value. */
+sono_status sono_adversarial_check(const sono_adversarial *a, sono_error *err);
+
+/* Perturb x (n, C, H, W), standardised inputs of the net's built shape, in
+ * place to raise the cross-entropy against `targets` (n, classes; each row
+ * a distribution, e.g. one-hot). start_keys (n) seed each clip's random
+ * start (NULL: start at x itself). Attack NONE leaves x as it is. */
+sono_status sono_adversarial_perturb(sono_net *net, const sono_adversarial *a, float *x, int n, const float *targets,
+                                     const uint64_t *start_keys, sono_error *err);
+
 typedef struct sono_epoch_stats {
     int epoch;             /* 1-based */
     int64_t iteration;     /* optimizer steps so far */
@@ -48,6 +99,8 @@ typedef struct sono_epoch_stats {
     double train_accuracy; /* running accuracy on the (augmented) training batches */
     double val_accuracy;   /* on the validation folds (NAN without them) */
     double val_loss;
+    double val_robust_accuracy; /* on the validation folds under the training attack (NAN without
+                                   validation folds or without adversarial training) */
     double lr;
     double samples_per_second;
     int best;              /* 1 when this epoch gave the best model so far */
@@ -72,6 +125,13 @@ typedef struct sono_train_options {
     int cosine;                /* 1: the lr follows a cosine from optim.lr down to min_lr
                                   over the whole run, per step (no plateau halving) */
     float label_smoothing;     /* spread this much of each target over all classes (0: off) */
+    sono_adversarial adversarial; /* attack NONE (default): standard training. Otherwise each
+                                  batch, after augmentation, is replaced by its perturbation under
+                                  this attack (against the batch's own training targets; random
+                                  starts from the seed, the epoch and the clip) and the step is
+                                  taken on it alone (Madry et al.); the validation folds are also
+                                  scored under it. Stored in checkpoints: a resume with other
+                                  settings is refused. */
     const char *output;        /* model file: the best model by val accuracy (or the last) */
     const char *checkpoint_dir;/* NULL: "<output>.checkpoints" */
     int checkpoint_every;      /* iterations between checkpoints (0: off) */
@@ -136,6 +196,14 @@ sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *se
 sono_status sono_evaluate_ensemble(sono_classifier *const *models, int count, const sono_feature_set *set,
                                    sono_folds folds, int shifts, int max_shift, sono_eval_result *result,
                                    sono_error *err);
+/* Clean accuracy, and robust accuracy: each clip replaced by its
+ * perturbation under `attack` (against its true class) before it is
+ * classified. The random starts are fixed per clip (from its index in the
+ * set), so the result repeats and is the same under MPI (clips split,
+ * results summed, as sono_evaluate). `clean` may be NULL. */
+sono_status sono_evaluate_robust(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
+                                 const sono_adversarial *attack, sono_eval_result *clean, sono_eval_result *robust,
+                                 sono_error *err);
 void sono_eval_result_free(sono_eval_result *r);
 
 /* Check that a feature set can be used with a classifier. */

@@ -26,6 +26,24 @@ static int set_schedule(cli_train_extras *x, const char *arg) {
     return 1;
 }
 
+/* Adversarial training: --adversarial none|fgsm|pgd, --adv-epsilon X,
+ * --adv-steps K, --adv-step-size X (the kind keeps the other settings). */
+static int adversarial_option(sono_adversarial *adv, const char *name, const char *arg) {
+    long v;
+    double d;
+    if (!strcmp(name, "adversarial")) {
+        int kind = sono_attack_from_name(arg);
+        if (kind < 0) return cli_failf("--adversarial: '%s' is not none, fgsm or pgd", arg), 0;
+        adv->attack = (sono_attack_kind)kind;
+        return 1;
+    }
+    if (!strcmp(name, "adv-epsilon")) return cli_parse_double(name, arg, 1e-6, 100, &d) && ((adv->epsilon = (float)d), 1);
+    if (!strcmp(name, "adv-steps")) return cli_parse_int(name, arg, 1, 1000, &v) && ((adv->steps = (int)v), 1);
+    if (!strcmp(name, "adv-step-size"))
+        return cli_parse_double(name, arg, 1e-6, 100, &d) && ((adv->step_size = (float)d), 1);
+    return -1;
+}
+
 /* Augmentation: time shift, masks, mixup. */
 static int augment_option(sono_augment *aug, const char *name, const char *arg) {
     long v;
@@ -63,7 +81,8 @@ int cli_train_option(sono_train_options *t, cli_train_extras *x, const char *nam
     if (!strcmp(name, "checkpoint-every"))
         return cli_parse_int(name, arg, 0, 1000000000, &v) && ((t->checkpoint_every = (int)v), 1);
     if (!strcmp(name, "keep")) return cli_parse_int(name, arg, 1, 1000, &v) && (t->keep_checkpoints = (int)v);
-    return augment_option(&t->augment, name, arg);
+    int done = adversarial_option(&t->adversarial, name, arg);
+    return done >= 0 ? done : augment_option(&t->augment, name, arg);
 }
 
 void cli_train_finish(sono_train_options *t, const cli_train_extras *x) {

@@ -33,13 +33,15 @@ static void crossval_usage(FILE *out) {
             "      --lr X  --momentum X  --weight-decay X  --patience N  --schedule plateau|cosine\n"
             "      --label-smoothing X  --seed N  --time-shift N  --time-masks N  --freq-masks N\n"
             "      --mask-width N  --mixup ALPHA  --no-augment  --checkpoint-every N  --keep N\n"
+            "      --adversarial none|fgsm|pgd  --adv-epsilon X  --adv-steps K  --adv-step-size X\n"
             "  -j, --jobs N              threads (default: all cores)\n"
             "  -h, --help                this help\n");
 }
 
 enum { OPT_ARCH = 256, OPT_EPOCHS, OPT_ITERATIONS, OPT_BATCH, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM, OPT_WD,
        OPT_PATIENCE, OPT_SCHEDULE, OPT_LABEL_SMOOTHING, OPT_SEED, OPT_SHIFT, OPT_TMASKS, OPT_FMASKS, OPT_MASK_WIDTH,
-       OPT_MIXUP, OPT_NO_AUGMENT, OPT_CKPT_EVERY, OPT_KEEP, OPT_FOLDS, OPT_VAL, OPT_TTA };
+       OPT_MIXUP, OPT_NO_AUGMENT, OPT_CKPT_EVERY, OPT_KEEP, OPT_ADVERSARIAL, OPT_ADV_EPSILON, OPT_ADV_STEPS,
+       OPT_ADV_STEP_SIZE, OPT_FOLDS, OPT_VAL, OPT_TTA };
 
 typedef struct crossval_args {
     sono_crossval_options cv;
@@ -78,7 +80,9 @@ static int parse_args(int argc, char **argv, crossval_args *a, int *code) {
         {"time-masks", required_argument, 0, OPT_TMASKS}, {"freq-masks", required_argument, 0, OPT_FMASKS},
         {"mask-width", required_argument, 0, OPT_MASK_WIDTH}, {"mixup", required_argument, 0, OPT_MIXUP},
         {"no-augment", no_argument, 0, OPT_NO_AUGMENT}, {"checkpoint-every", required_argument, 0, OPT_CKPT_EVERY},
-        {"keep", required_argument, 0, OPT_KEEP}, {"folds", required_argument, 0, OPT_FOLDS},
+        {"keep", required_argument, 0, OPT_KEEP}, {"adversarial", required_argument, 0, OPT_ADVERSARIAL},
+        {"adv-epsilon", required_argument, 0, OPT_ADV_EPSILON}, {"adv-steps", required_argument, 0, OPT_ADV_STEPS},
+        {"adv-step-size", required_argument, 0, OPT_ADV_STEP_SIZE}, {"folds", required_argument, 0, OPT_FOLDS},
         {"val", required_argument, 0, OPT_VAL}, {"tta", required_argument, 0, OPT_TTA}, {"jobs", required_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     sono_train_defaults(&a->cv.train);
@@ -137,6 +141,8 @@ static void on_epoch(const sono_epoch_stats *s, void *user) {
     crossval_ui *ui = user;
     char val[48] = "";
     if (!isnan(s->val_accuracy)) snprintf(val, sizeof val, "  val acc %5.1f%%", 100 * s->val_accuracy);
+    if (!isnan(s->val_robust_accuracy))
+        snprintf(val + strlen(val), sizeof val - strlen(val), "  robust %5.1f%%", 100 * s->val_robust_accuracy);
     if (ui->bar.enabled) fputs("\r\033[K", stderr);
     fprintf(stderr, "fold %d (%d/%d)  epoch %3d/%d  loss %.4f  train acc %5.1f%%%s  lr %.2g  %.0f samples/s\n",
             ui->fold, ui->index, ui->count, s->epoch, ui->epochs, s->loss, 100 * s->train_accuracy, val, s->lr,

@@ -51,6 +51,16 @@ static void train_usage(FILE *out) {
             "      --mask-width N        widest mask, frames or bands (default 16)\n"
             "      --mixup ALPHA         mix pairs of clips, Beta(ALPHA, ALPHA) (default 0.4; 0: off)\n"
             "      --no-augment          no augmentation (time shift, masks, mixup) at all\n"
+            "      --adversarial KIND    adversarial training: none (default), fgsm (one step of 1.25 x\n"
+            "                            the radius from a random start, Wong et al. 2020) or pgd (Madry\n"
+            "                            et al. 2018, random start): each batch is replaced by its\n"
+            "                            perturbation and trained on; MODEL.csv adds the validation\n"
+            "                            accuracy under the attack\n"
+            "      --adv-epsilon X       the attack's radius (L-infinity) in standard deviations of each\n"
+            "                            mel band of the standardised log-mel: X * the band's std in dB\n"
+            "                            (default 0.25)\n"
+            "      --adv-steps K         pgd steps (default 3)\n"
+            "      --adv-step-size X     step, in standard deviations (default fgsm 1.25 X, pgd 2.5 X / K)\n"
             "      --checkpoint-every N  iterations between checkpoints (default 500; 0: none)\n"
             "      --keep N              checkpoints kept (default 5)\n"
             "      --resume CHECKPOINT   continue an interrupted run\n"
@@ -61,7 +71,7 @@ static void train_usage(FILE *out) {
 enum { OPT_ARCH = 256, OPT_EPOCHS, OPT_ITERATIONS, OPT_BATCH, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM, OPT_WD,
        OPT_PATIENCE, OPT_TRAIN_FOLDS, OPT_VAL_FOLDS, OPT_TEST_FOLDS, OPT_SEED, OPT_SHIFT, OPT_TMASKS, OPT_FMASKS,
        OPT_MASK_WIDTH, OPT_MIXUP, OPT_NO_AUGMENT, OPT_CKPT_EVERY, OPT_KEEP, OPT_RESUME, OPT_SCHEDULE,
-       OPT_LABEL_SMOOTHING };
+       OPT_LABEL_SMOOTHING, OPT_ADVERSARIAL, OPT_ADV_EPSILON, OPT_ADV_STEPS, OPT_ADV_STEP_SIZE };
 
 typedef struct train_args {
     sono_train_options t;
@@ -141,6 +151,8 @@ static int parse_args(int argc, char **argv, train_args *a, int *code) {
         {"resume", required_argument, 0, OPT_RESUME}, {"jobs", required_argument, 0, 'j'},
         {"schedule", required_argument, 0, OPT_SCHEDULE},
         {"label-smoothing", required_argument, 0, OPT_LABEL_SMOOTHING},
+        {"adversarial", required_argument, 0, OPT_ADVERSARIAL}, {"adv-epsilon", required_argument, 0, OPT_ADV_EPSILON},
+        {"adv-steps", required_argument, 0, OPT_ADV_STEPS}, {"adv-step-size", required_argument, 0, OPT_ADV_STEP_SIZE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     sono_train_defaults(&a->t);
     a->t.output = DEFAULT_MODEL;
@@ -208,9 +220,11 @@ static void on_step(int64_t iteration, int batch, int batches, double loss, void
 
 static void on_epoch(const sono_epoch_stats *s, void *user) {
     train_ui *ui = user;
-    char val[64] = "";
+    char val[96] = "";
     if (!isnan(s->val_accuracy))
         snprintf(val, sizeof val, "  val acc %5.1f%%  val loss %.4f", 100 * s->val_accuracy, s->val_loss);
+    if (!isnan(s->val_robust_accuracy))
+        snprintf(val + strlen(val), sizeof val - strlen(val), "  robust %5.1f%%", 100 * s->val_robust_accuracy);
     if (ui->bar.enabled) fputs("\r\033[K", stderr);
     printf("epoch %3d/%d  iter %6lld  loss %.4f  train acc %5.1f%%%s  lr %.2g  %6.1f samples/s%s\n", s->epoch,
            ui->epochs, (long long)s->iteration, s->loss, 100 * s->train_accuracy, val, s->lr, s->samples_per_second,
@@ -267,6 +281,11 @@ int cmd_train(int argc, char **argv) {
     signal(SIGTERM, on_sigint);
     sono_folds_format(a.t.train_folds, tf, sizeof tf);
     sono_folds_format(a.t.val_folds, vf, sizeof vf);
+    if (sono_dist_rank() == 0 && a.t.adversarial.attack != SONO_ATTACK_NONE) {
+        char attack[128];
+        sono_adversarial_describe(&a.t.adversarial, attack, sizeof attack);
+        fprintf(stderr, "adversarial training: %s\n", attack);
+    }
     if (sono_dist_rank() == 0)
         fprintf(stderr, "training %s on %s: train folds %s, validation folds %s, batch %d, %s lr %g, %d threads x %d "
                 "ranks\n", a.t.arch, a.dataset, tf, vf[0] ? vf : "none", a.t.batch,

@@ -67,6 +67,14 @@ static char *options_json(const sono_feature_set *set, const sono_crossval_optio
     const sono_augment *a = &t->augment;
     double aug[6] = {a->time_shift, a->time_masks, a->time_mask_width, a->freq_masks, a->freq_mask_width, a->mixup};
     cJSON_AddItemToObject(o, "augment", cJSON_CreateDoubleArray(aug, 6));
+    if (t->adversarial.attack != SONO_ATTACK_NONE) { /* absent without it: older folders still match */
+        const sono_adversarial *adv = &t->adversarial;
+        cJSON *x = cJSON_AddObjectToObject(o, "adversarial");
+        cJSON_AddStringToObject(x, "attack", sono_attack_name(adv->attack));
+        cJSON_AddNumberToObject(x, "epsilon", adv->epsilon);
+        cJSON_AddNumberToObject(x, "steps", sono_adversarial_steps(adv));
+        cJSON_AddNumberToObject(x, "step_size", sono_adversarial_step_size(adv));
+    }
     cJSON_AddStringToObject(o, "validation", opt->val_next ? "next" : "none");
     cJSON_AddNumberToObject(o, "test_shifts", opt->test_shifts > 1 ? opt->test_shifts : 1);
     char *features = sono_feature_config_to_json(&set->config);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adversarial.h"
 #include "augment.h"
 #include "sonodream/distributed.h"
 #include "sonodream/train.h"
@@ -149,4 +150,105 @@ sono_status sono_evaluate_shifted(sono_classifier *c, const sono_feature_set *se
 sono_status sono_evaluate(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
                           sono_eval_result *result, sono_error *err) {
     return sono_evaluate_shifted(c, set, folds, 1, 0, result, err);
+}
+
+/* ---- robust accuracy ---- */
+
+typedef struct robust_buffers {
+    float *x, *probs, *targets, *origin, *grad;
+    uint64_t *keys;
+} robust_buffers;
+
+static void robust_buffers_free(robust_buffers *b) {
+    free(b->x), free(b->probs), free(b->targets), free(b->origin), free(b->grad), free(b->keys);
+}
+
+static int robust_buffers_alloc(robust_buffers *b, int B, int K, size_t clip) {
+    b->x = malloc((size_t)B * clip * sizeof(float));
+    b->origin = malloc((size_t)B * clip * sizeof(float));
+    b->grad = malloc((size_t)B * clip * sizeof(float));
+    b->probs = malloc((size_t)B * K * sizeof(float));
+    b->targets = malloc((size_t)B * K * sizeof(float));
+    b->keys = malloc((size_t)B * sizeof(uint64_t));
+    return b->x && b->origin && b->grad && b->probs && b->targets && b->keys;
+}
+
+/* Add clips[0..n) (standardised in b->x) to r as classified now. */
+static void tally(sono_eval_result *r, const sono_feature_set *set, const int *clips, int n, const float *probs) {
+    const int K = r->classes;
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * K;
+        int label = set->labels[clips[i]], best = 0;
+        for (int k = 1; k < K; k++)
+            if (p[k] > p[best]) best = k;
+        r->confusion[label * K + best]++;
+        r->loss -= log(p[label] + 1e-12);
+    }
+}
+
+/* One batch: clean, then each clip perturbed against its true class. */
+static sono_status robust_batch(sono_classifier *c, const sono_feature_set *set, const sono_adversarial *attack,
+                                const int *clips, int n, robust_buffers *b, sono_eval_result *clean,
+                                sono_eval_result *robust, sono_error *err) {
+    const int K = c->class_count, W = set->frames;
+    const size_t clip = (size_t)set->n_mels * W;
+    for (int i = 0; i < n; i++) {
+        float *xi = b->x + (size_t)i * clip;
+        memcpy(xi, set->features + (size_t)clips[i] * clip, clip * sizeof(float));
+        sono_classifier_standardize(c, xi, W);
+        memset(b->targets + (size_t)i * K, 0, (size_t)K * sizeof(float));
+        b->targets[(size_t)i * K + set->labels[clips[i]]] = 1;
+        b->keys[i] = sono_adv_eval_key(clips[i]);
+    }
+    sono_status s = sono_net_predict(c->net, b->x, n, b->probs, err);
+    if (s == SONO_OK) tally(clean, set, clips, n, b->probs);
+    if (s == SONO_OK) s = sono_adv_perturb_ws(c->net, attack, b->x, n, b->targets, b->keys, b->origin, b->grad, err);
+    if (s == SONO_OK) s = sono_net_predict(c->net, b->x, n, b->probs, err);
+    if (s == SONO_OK) tally(robust, set, clips, n, b->probs);
+    return s;
+}
+
+/* Both results summed over the ranks (every rank takes part, even one that
+ * failed), the mean loss, and the first error. */
+static sono_status finish_results(sono_eval_result **results, sono_status s, sono_error *err) {
+    for (int i = 0; i < 2; i++) {
+        sono_eval_result *r = results[i];
+        sono_error sum_err = {0};
+        sono_status summed = r->confusion ? sum_over_ranks(r, &sum_err) : SONO_ERR_MEMORY;
+        if (s == SONO_OK && summed != SONO_OK) {
+            s = summed;
+            if (err) *err = sum_err;
+        }
+        r->loss = r->count ? r->loss / r->count : NAN;
+    }
+    if (s == SONO_OK && results[0]->count == 0) s = sono_error_set(err, SONO_ERR_ARGUMENT, "no clips in the chosen folds");
+    return s;
+}
+
+sono_status sono_evaluate_robust(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
+                                 const sono_adversarial *attack, sono_eval_result *clean, sono_eval_result *robust,
+                                 sono_error *err) {
+    sono_eval_result own_clean;
+    if (!clean) clean = &own_clean;
+    memset(clean, 0, sizeof *clean), memset(robust, 0, sizeof *robust);
+    sono_status s = sono_check_compatible(c, set, "feature file", err);
+    if (s == SONO_OK) s = sono_adversarial_check(attack, err);
+    if (s != SONO_OK) return s;
+    const int B = sono_net_max_batch(c->net), K = c->class_count;
+    int n_clips = 0, *clips = clips_of_rank(set, folds, &n_clips);
+    robust_buffers b = {0};
+    clean->classes = robust->classes = K;
+    clean->confusion = calloc((size_t)K * K, sizeof(int));
+    robust->confusion = calloc((size_t)K * K, sizeof(int));
+    if (!clips || !clean->confusion || !robust->confusion || !robust_buffers_alloc(&b, B, K, (size_t)set->n_mels * set->frames))
+        s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    for (int first = 0; s == SONO_OK && first < n_clips; first += B)
+        s = robust_batch(c, set, attack, clips + first, n_clips - first < B ? n_clips - first : B, &b, clean, robust,
+                         err);
+    sono_eval_result *results[2] = {clean, robust};
+    s = finish_results(results, s, err);
+    robust_buffers_free(&b), free(clips);
+    if (s != SONO_OK) sono_eval_result_free(robust);
+    if (s != SONO_OK || clean == &own_clean) sono_eval_result_free(clean);
+    return s;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adversarial.h"
 #include "augment.h"
 #include "data_parallel.h"
 #include "sonodream/distributed.h"
@@ -41,11 +42,13 @@ void sono_train_defaults(sono_train_options *opt) {
     opt->keep_checkpoints = 5;
     opt->augment = (sono_augment){.time_shift = 32, .time_masks = 2, .time_mask_width = 16, .freq_masks = 2,
                                   .freq_mask_width = 16, .mixup = 0.4f};
+    opt->adversarial = sono_adversarial_defaults(SONO_ATTACK_NONE);
 }
 
 typedef struct epoch_row {
-    double loss, train_acc, val_acc, val_loss, lr, sps;
+    double loss, train_acc, val_acc, val_loss, lr, sps, val_robust;
 } epoch_row;
+#define EPOCH_ROW_VALUES 7 /* checkpoints before adversarial training hold the first 6 */
 
 typedef struct trainer {
     const sono_feature_set *set;
@@ -64,6 +67,9 @@ typedef struct trainer {
     int32_t *y1, *y2;            /* (B) labels, mixup partner labels */
     float *lambda;               /* (B) mixup weight of y1 */
     float *probs, *dlogits;      /* (B, K) */
+    float *adv_targets;          /* (part_max, K) the attack's targets (adversarial training only) */
+    float *adv_origin, *adv_grad;/* (part_max, 1, H, W) the attack's unperturbed batch and input gradient */
+    uint64_t *adv_keys;          /* (part_max) each clip's random-start key */
     /* position and schedule (saved in checkpoints) */
     int epoch;                   /* 0-based epoch in progress */
     int batch_pos;               /* next batch of the epoch */
@@ -89,6 +95,7 @@ static void trainer_free(trainer *t) {
     free(t->train_idx), free(t->val_idx), free(t->order);
     free(t->x), free(t->partner), free(t->scratch);
     free(t->y1), free(t->y2), free(t->lambda), free(t->probs), free(t->dlogits);
+    free(t->adv_targets), free(t->adv_origin), free(t->adv_grad), free(t->adv_keys);
     free(t->history);
     sono_optim_free(t->optim);
     sono_classifier_free(t->model);
@@ -128,6 +135,14 @@ static sono_status allocate_buffers(trainer *t, sono_error *err) {
     if (!t->x || !t->partner || !t->scratch || !t->y1 || !t->y2 || !t->lambda || !t->probs || !t->dlogits ||
         !t->history)
         return sono_error_set(err, SONO_ERR_MEMORY, "out of memory for training buffers");
+    if (t->opt->adversarial.attack == SONO_ATTACK_NONE) return SONO_OK;
+    size_t part = (size_t)t->part_max;
+    t->adv_targets = malloc(part * t->K * sizeof(float));
+    t->adv_origin = malloc(part * clip * sizeof(float));
+    t->adv_grad = malloc(part * clip * sizeof(float));
+    t->adv_keys = malloc(part * sizeof(uint64_t));
+    if (!t->adv_targets || !t->adv_origin || !t->adv_grad || !t->adv_keys)
+        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory for the adversarial training buffers");
     return SONO_OK;
 }
 
@@ -159,6 +174,35 @@ static sono_status build_fresh(trainer *t, sono_error *err) {
 
 /* ---------------------------------------------------------------- state */
 
+/* The attack's settings as the checkpoint keeps them (a resume compares). */
+static cJSON *adversarial_json(const sono_adversarial *a) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "attack", sono_attack_name(a->attack));
+    if (a->attack == SONO_ATTACK_NONE) return o;
+    cJSON_AddNumberToObject(o, "epsilon", a->epsilon);
+    cJSON_AddNumberToObject(o, "steps", sono_adversarial_steps(a));
+    cJSON_AddNumberToObject(o, "step_size", sono_adversarial_step_size(a));
+    return o;
+}
+
+/* A checkpoint continues only the run it was written by: other adversarial
+ * settings would make another model, so they are refused, naming both. A
+ * checkpoint without the key predates adversarial training: attack none. */
+static sono_status check_same_adversarial(const trainer *t, const char *path, const cJSON *saved, sono_error *err) {
+    cJSON *now = adversarial_json(&t->opt->adversarial), *none = NULL;
+    if (!saved) saved = none = adversarial_json(&(sono_adversarial){.attack = SONO_ATTACK_NONE});
+    int same = cJSON_Compare(saved, now, 1);
+    char *was = cJSON_PrintUnformatted(saved), *is = cJSON_PrintUnformatted(now);
+    sono_status s = same ? SONO_OK
+                         : sono_error_set(err, SONO_ERR_ARGUMENT,
+                                          "%s: written with other adversarial settings (%.200s, now %.200s); resume "
+                                          "with the same --adversarial options",
+                                          path, was ? was : "?", is ? is : "?");
+    free(was), free(is);
+    cJSON_Delete(now), cJSON_Delete(none);
+    return s;
+}
+
 static char *state_json(const trainer *t) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "epoch", t->epoch);
@@ -171,12 +215,13 @@ static char *state_json(const trainer *t) {
     cJSON_AddNumberToObject(o, "seen", t->seen);
     cJSON_AddNumberToObject(o, "correct", t->correct);
     cJSON_AddNumberToObject(o, "seed", (double)t->opt->seed);
+    cJSON_AddItemToObject(o, "adversarial", adversarial_json(&t->opt->adversarial));
     cJSON *h = cJSON_AddArrayToObject(o, "history");
     for (int i = 0; i < t->history_count; i++) {
         const epoch_row *r = &t->history[i];
-        double v[6] = {r->loss, r->train_acc, r->val_acc, r->val_loss, r->lr, r->sps};
+        double v[EPOCH_ROW_VALUES] = {r->loss, r->train_acc, r->val_acc, r->val_loss, r->lr, r->sps, r->val_robust};
         cJSON *row = cJSON_CreateArray();
-        for (int k = 0; k < 6; k++) cJSON_AddItemToArray(row, isfinite(v[k]) ? cJSON_CreateNumber(v[k]) : cJSON_CreateNull());
+        for (int k = 0; k < EPOCH_ROW_VALUES; k++) cJSON_AddItemToArray(row, isfinite(v[k]) ? cJSON_CreateNumber(v[k]) : cJSON_CreateNull());
         cJSON_AddItemToArray(h, row);
     }
     char *text = cJSON_PrintUnformatted(o);
@@ -209,16 +254,17 @@ static sono_status restore_state(trainer *t, const char *path, const char *text,
         return sono_error_set(err, SONO_ERR_FORMAT, "%s: not a training checkpoint (bad '%s')", path, TRAIN_STATE_KEY);
     }
     for (int i = 0; i < rows && i < t->opt->epochs; i++) {
-        double v[6];
-        for (int k = 0; k < 6; k++) {
+        double v[EPOCH_ROW_VALUES];
+        for (int k = 0; k < EPOCH_ROW_VALUES; k++) {
             const cJSON *x = cJSON_GetArrayItem(cJSON_GetArrayItem(h, i), k);
             v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
         }
-        t->history[i] = (epoch_row){v[0], v[1], v[2], v[3], v[4], v[5]};
+        t->history[i] = (epoch_row){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
         t->history_count = i + 1;
     }
+    sono_status s = check_same_adversarial(t, path, cJSON_GetObjectItemCaseSensitive(o, "adversarial"), err);
     cJSON_Delete(o);
-    return SONO_OK;
+    return s;
 }
 
 static sono_status build_resumed(trainer *t, sono_error *err) {
@@ -310,6 +356,8 @@ static char *training_summary(const trainer *t) {
     cJSON_AddNumberToObject(o, "seed", (double)t->opt->seed);
     cJSON_AddStringToObject(o, "optimizer", sono_optim_kind_name(t->opt->optim.kind));
     cJSON_AddNumberToObject(o, "lr", t->opt->optim.lr);
+    if (t->opt->adversarial.attack != SONO_ATTACK_NONE)
+        cJSON_AddItemToObject(o, "adversarial", adversarial_json(&t->opt->adversarial));
     if (t->best_val >= 0) {
         cJSON_AddNumberToObject(o, "best_val_accuracy", t->best_val);
         cJSON_AddNumberToObject(o, "best_epoch", t->best_epoch);
@@ -335,11 +383,16 @@ static sono_status write_log(const trainer *t, sono_error *err) {
     sono_atomic_file f;
     sono_status s = sono_atomic_begin(&f, t->opt->log_csv, 1, err);
     if (s != SONO_OK) return s;
-    fprintf(f.stream, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,samples_per_second\n");
+    /* The robust column comes last (the others keep their places) and is
+     * empty when there is no robust accuracy. */
+    fprintf(f.stream, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,samples_per_second,"
+                      "val_robust_accuracy\n");
     for (int i = 0; i < t->history_count; i++) {
         const epoch_row *r = &t->history[i];
-        fprintf(f.stream, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.1f\n", i + 1, r->loss, r->train_acc, r->val_loss, r->val_acc,
-                r->lr, r->sps);
+        char robust[32] = "";
+        if (isfinite(r->val_robust)) snprintf(robust, sizeof robust, "%.6f", r->val_robust);
+        fprintf(f.stream, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.1f,%s\n", i + 1, r->loss, r->train_acc, r->val_loss,
+                r->val_acc, r->lr, r->sps, robust);
     }
     return sono_atomic_commit(&f, err);
 }
@@ -347,16 +400,19 @@ static sono_status write_log(const trainer *t, sono_error *err) {
 static sono_status draw_curves(const trainer *t, sono_error *err) {
     if (!t->opt->curve_png || t->history_count == 0 || sono_dist_rank() != 0) return SONO_OK;
     int n = t->history_count;
-    double *v = malloc((size_t)n * 3 * sizeof(double));
+    double *v = malloc((size_t)n * 4 * sizeof(double));
     if (!v) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     for (int i = 0; i < n; i++) {
         v[i] = t->history[i].loss;
         v[n + i] = t->history[i].train_acc;
         v[2 * n + i] = t->history[i].val_acc;
+        v[3 * n + i] = t->history[i].val_robust;
     }
-    sono_curve curves[3] = {{"training loss", v, 0}, {"training accuracy", v + n, 1}, {"validation accuracy", v + 2 * n, 1}};
+    sono_curve curves[4] = {{"training loss", v, 0}, {"training accuracy", v + n, 1}, {"validation accuracy", v + 2 * n, 1},
+                            {"robust validation accuracy", v + 3 * n, 1}};
+    int count = !t->n_val ? 2 : t->opt->adversarial.attack == SONO_ATTACK_NONE ? 3 : 4;
     sono_status s = sono_plot_curves(t->opt->curve_png, "sonodream training", "epoch", "loss", "accuracy", curves,
-                                     t->n_val ? 3 : 2, n, err);
+                                     count, n, err);
     free(v);
     return s;
 }
@@ -391,6 +447,10 @@ static int prepare_batch(trainer *t, int first, int *part_first, int *part) {
         int index = t->order[first + *part_first + b];
         float *x = t->x + (size_t)b * clip;
         sono_rng rng = sono_rng_for(t->opt->seed, 0x4155u, (uint64_t)t->epoch, (uint64_t)index);
+        if (t->adv_keys) { /* the attack's random start, like every random choice, from (seed, epoch, clip) */
+            sono_rng start = sono_rng_for(t->opt->seed, 0x4144u, (uint64_t)t->epoch, (uint64_t)index);
+            t->adv_keys[b] = sono_rng_next(&start);
+        }
         load_clip(t, index, x);
         sono_augment_clip(aug, x, t->H, t->W, &rng, t->scratch);
         t->y1[b] = t->set->labels[index];
@@ -455,9 +515,26 @@ static sono_status local_gradients(trainer *t, int part_first, int part, int n, 
     return isfinite(*loss) ? sono_net_backward(net, t->dlogits, NULL, err) : SONO_OK;
 }
 
+/* Adversarial training: this rank's part of the batch is replaced by its
+ * perturbation against the batch's own training targets (mixup's two
+ * labels and label smoothing included), and only that is trained on. */
+static sono_status attack_batch(trainer *t, int part, sono_error *err) {
+    if (t->opt->adversarial.attack == SONO_ATTACK_NONE || part == 0) return SONO_OK;
+    const double eps = t->opt->label_smoothing, keep = 1 - eps;
+    for (int b = 0; b < part; b++) {
+        float *y = t->adv_targets + (size_t)b * t->K;
+        for (int k = 0; k < t->K; k++) y[k] = (float)(eps / t->K);
+        y[t->y1[b]] += (float)(keep * t->lambda[b]);
+        y[t->y2[b]] += (float)(keep * (1 - t->lambda[b]));
+    }
+    return sono_adv_perturb_ws(t->model->net, &t->opt->adversarial, t->x, part, t->adv_targets, t->adv_keys,
+                               t->adv_origin, t->adv_grad, err);
+}
+
 static sono_status train_step(trainer *t, int part_first, int part, int n, double *loss, sono_error *err) {
     int correct_before = t->correct;
-    sono_status s = local_gradients(t, part_first, part, n, loss, err);
+    sono_status s = attack_batch(t, part, err);
+    if (s == SONO_OK) s = local_gradients(t, part_first, part, n, loss, err);
     if (s != SONO_OK) return s;
     /* The ranks' gradients, loss, accuracy and stop requests, summed. */
     s = sono_dp_sum_gradients(t->model->net, err);
@@ -476,14 +553,40 @@ static sono_status train_step(trainer *t, int part_first, int part, int n, doubl
     return SONO_OK;
 }
 
+static int argmax(const float *p, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (p[k] > p[best]) best = k;
+    return best;
+}
+
+/* Validation clips first..first+n-1 (in t->x) under the training attack,
+ * with evaluation's fixed random starts (so the column matches `eval
+ * --attack` with the same settings): how many are still classified right. */
+static sono_status robust_correct(trainer *t, int first, int n, double *correct, sono_error *err) {
+    for (int b = 0; b < n; b++) {
+        float *y = t->adv_targets + (size_t)b * t->K;
+        memset(y, 0, (size_t)t->K * sizeof(float));
+        y[t->set->labels[t->val_idx[first + b]]] = 1;
+        t->adv_keys[b] = sono_adv_eval_key(t->val_idx[first + b]);
+    }
+    sono_status s = sono_adv_perturb_ws(t->model->net, &t->opt->adversarial, t->x, n, t->adv_targets, t->adv_keys,
+                                        t->adv_origin, t->adv_grad, err);
+    if (s == SONO_OK) s = sono_net_predict(t->model->net, t->x, n, t->probs, err);
+    for (int b = 0; s == SONO_OK && b < n; b++)
+        *correct += argmax(t->probs + (size_t)b * t->K, t->K) == t->set->labels[t->val_idx[first + b]];
+    return s;
+}
+
 /* The validation clips are split across the ranks; counts and losses summed. */
-static sono_status validate(trainer *t, double *accuracy, double *loss, sono_error *err) {
-    *accuracy = NAN, *loss = NAN;
+static sono_status validate(trainer *t, epoch_row *r, sono_error *err) {
+    r->val_acc = NAN, r->val_loss = NAN, r->val_robust = NAN;
     if (t->n_val == 0) return SONO_OK;
+    const int attack = t->opt->adversarial.attack != SONO_ATTACK_NONE;
     size_t clip = (size_t)t->H * t->W;
     int part_first, part;
     sono_dp_batch_part(t->n_val, &part_first, &part);
-    double totals[2] = {0, 0}; /* correct, loss */
+    double totals[3] = {0, 0, 0}; /* correct, loss, correct under the attack */
     for (int first = part_first; first < part_first + part; first += t->part_max) {
         int n = part_first + part - first < t->part_max ? part_first + part - first : t->part_max;
         for (int b = 0; b < n; b++) load_clip(t, t->val_idx[first + b], t->x + (size_t)b * clip);
@@ -491,16 +594,16 @@ static sono_status validate(trainer *t, double *accuracy, double *loss, sono_err
         if (s != SONO_OK) return s;
         for (int b = 0; b < n; b++) {
             const float *p = t->probs + (size_t)b * t->K;
-            int label = t->set->labels[t->val_idx[first + b]], best = 0;
-            for (int k = 1; k < t->K; k++)
-                if (p[k] > p[best]) best = k;
-            totals[0] += best == label;
+            int label = t->set->labels[t->val_idx[first + b]];
+            totals[0] += argmax(p, t->K) == label;
             totals[1] -= log(p[label] + 1e-12);
         }
+        if (attack && (s = robust_correct(t, first, n, &totals[2], err)) != SONO_OK) return s;
     }
-    sono_status s = sono_dist_sum_f64(totals, 2, "validation", err);
-    *accuracy = totals[0] / t->n_val;
-    *loss = totals[1] / t->n_val;
+    sono_status s = sono_dist_sum_f64(totals, 3, "validation", err);
+    r->val_acc = totals[0] / t->n_val;
+    r->val_loss = totals[1] / t->n_val;
+    if (attack) r->val_robust = totals[2] / t->n_val;
     return s;
 }
 
@@ -511,7 +614,7 @@ static sono_status finish_epoch(trainer *t, sono_error *err) {
     r->train_acc = t->seen ? (double)t->correct / t->seen : 0;
     r->lr = t->optim->cfg.lr;
     r->sps = t->epoch_seconds > 0 ? t->seen / t->epoch_seconds : 0;
-    sono_status s = validate(t, &r->val_acc, &r->val_loss, err);
+    sono_status s = validate(t, r, err);
     if (s != SONO_OK) return s;
     t->history_count++;
     int best = 0;
@@ -527,8 +630,8 @@ static sono_status finish_epoch(trainer *t, sono_error *err) {
     if (s == SONO_OK) s = write_log(t, err);
     if (s == SONO_OK) s = draw_curves(t, err);
     if (s == SONO_OK && t->opt->on_epoch) {
-        sono_epoch_stats st = {t->epoch + 1, t->iteration, r->loss, r->train_acc, r->val_acc, r->val_loss, r->lr,
-                               r->sps, best};
+        sono_epoch_stats st = {t->epoch + 1, t->iteration, r->loss, r->train_acc, r->val_acc, r->val_loss,
+                               r->val_robust, r->lr, r->sps, best};
         t->opt->on_epoch(&st, t->opt->user);
     }
     t->epoch++;
@@ -596,7 +699,7 @@ static sono_status check_options(const sono_feature_set *set, const sono_train_o
         return sono_error_set(err, SONO_ERR_ARGUMENT, "label smoothing %g is out of range [0, 1)", opt->label_smoothing);
     if (opt->keep_checkpoints < 1)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "keep_checkpoints must be at least 1");
-    return SONO_OK;
+    return sono_adversarial_check(&opt->adversarial, err);
 }
 
 sono_status sono_train(const sono_feature_set *set, const sono_train_options *opt, sono_train_result *result,
