@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_ensemble.h"
 #include "bench_util.h"
 #include "../tests/highpass.h"
 #include "sonodream/audio.h"
@@ -69,15 +70,8 @@ static sono_classifier *ensemble[SONO_DREAM_MAX_ENSEMBLE];
 static int ensemble_count;
 
 static void load_ensemble(void) {
-    const char *list = getenv("SONO_BENCH_ENSEMBLE");
-    if (!list || !*list) return;
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *p = strtok(buf, ","); p && ensemble_count < SONO_DREAM_MAX_ENSEMBLE; p = strtok(NULL, ",")) {
-        sono_error err = {0};
-        if (sono_classifier_load(p, 8, &ensemble[ensemble_count], NULL, &err) != SONO_OK) die(&err);
-        ensemble_count++;
-    }
+    ensemble_count = bench_load_ensemble(ensemble);
+    if (ensemble_count < 0) exit(1);
 }
 
 /* The environment's overrides of the request's defaults. */
