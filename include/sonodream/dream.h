@@ -280,10 +280,12 @@ typedef struct sono_dream_request {
     int settle_steps;               /* 5: MASK only, waveform-domain steps after the render (0: none) */
 } sono_dream_request;
 
-/* The request's ascent differs from sono_dream_defaults in three ways,
+/* The request's ascent differs from sono_dream_defaults in four ways,
  * chosen by an independent listener (README, "Which render"): the gradient
  * is blurred (smooth 1 cell), which keeps the dream off the single cells the
- * network alone reacts to; the step is 3 levels; and no cell may rise more
+ * network alone reacts to; each step the network hears the picture shifted
+ * by up to 4 mel bands (band_shift 4), so what the dream draws must survive
+ * a small change of pitch; the step is 3 levels; and no cell may rise more
  * than 3 dB above the recording's loudest (headroom_db 3), so the dream
  * reshapes the recording instead of drowning it. A dream from noise wants
  * the old 20 dB: the noise is a floor to build on (dream --noise does

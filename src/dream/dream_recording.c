@@ -50,6 +50,7 @@ void sono_dream_request_defaults(sono_dream_request *req) {
     req->ascent.smooth = 1.0;
     req->ascent.step = 3.0;
     req->ascent.headroom_db = 3.0;
+    req->ascent.band_shift = 4;
 }
 
 void sono_dream_result_free(sono_dream_result *r) {
