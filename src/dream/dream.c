@@ -182,6 +182,10 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: gain jitter must be in [0, 40] dB (got %g)", opt->gain_db);
     if (!(opt->noise_db >= 0 && opt->noise_db <= 40))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: noise must be in [0, 40] dB (got %g)", opt->noise_db);
+    if (opt->ensemble_count < 0 || opt->ensemble_count > SONO_DREAM_MAX_ENSEMBLE ||
+        (opt->ensemble_count > 0 && !opt->ensemble))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: an ensemble holds 0..%d further models (got %d)",
+                              SONO_DREAM_MAX_ENSEMBLE, opt->ensemble_count);
     int l = opt->objective == SONO_DREAM_CLASS ? count - 1 : opt->layer < 0 ? sono_dream_default_layer(net)
                                                                              : opt->layer;
     if (l < 0 || l >= count)

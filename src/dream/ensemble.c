@@ -35,10 +35,6 @@ sono_status dream_member_options(const sono_classifier *lead, int lead_layer, co
 }
 
 sono_status dream_members_init(dream *d, const sono_dream_options *opt, int T, sono_error *err) {
-    if (opt->ensemble_count < 0 || opt->ensemble_count > SONO_DREAM_MAX_ENSEMBLE ||
-        (opt->ensemble_count > 0 && !opt->ensemble))
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: an ensemble holds 0..%d further models (got %d)",
-                              SONO_DREAM_MAX_ENSEMBLE, opt->ensemble_count);
     if (opt->ensemble_count == 0) return SONO_OK;
     d->member = calloc((size_t)opt->ensemble_count, sizeof *d->member);
     if (!d->member) return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");

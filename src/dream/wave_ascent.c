@@ -112,13 +112,8 @@ static sono_status model_direction(wave_model *m, int k, const dream_transform *
         sono_dream_resize(m->S, H, m->T, m->Sk, o->h, o->t);
         picture = m->Sk;
     }
-    if (dream_transform_active(tr)) {
-        dream_transform_apply(tr, &d->opt, o, H, picture, d->seen);
-        picture = d->seen;
-    }
-    sono_status s = dream_gradient(d, o, picture, tr->roll, 1, value, err);
+    sono_status s = dream_step_gradient(d, k, picture, tr, value, err);
     if (s != SONO_OK) return s;
-    dream_transform_adjoint(tr, o, H, d->grad, d->tmp);
     sono_dream_blur(d->grad, o->h, o->t, d->opt.smooth, d->tmp);
     sono_dream_resize_adjoint(d->grad, o->h, o->t, m->G, H, m->T);
     return sono_frontend_direction(m->fe, m->G, dx, err);
@@ -231,10 +226,6 @@ static sono_status model_init(wave_model *m, sono_classifier *c, sono_frontend *
 /* The ensemble's members, each with a front end of its own at the
  * recording's rate and channels. */
 static sono_status members_init(wave_state *w, const sono_dream_options *opt, sono_error *err) {
-    if (opt->ensemble_count < 0 || opt->ensemble_count > SONO_DREAM_MAX_ENSEMBLE ||
-        (opt->ensemble_count > 0 && !opt->ensemble))
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: an ensemble holds 0..%d further models (got %d)",
-                              SONO_DREAM_MAX_ENSEMBLE, opt->ensemble_count);
     const wave_model *lead = &w->model[0];
     for (int i = 0; i < opt->ensemble_count; i++) {
         sono_classifier *c = opt->ensemble[i];
