@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import sonodream
-from conftest import EXAMPLES, MODEL, cli_json, run_cli
+from conftest import EXAMPLES, MODEL, SOURCE, cli_json, run_cli
+
+ROBUST_MODEL = os.path.join(SOURCE, "models", "us8k-robust.model")
 
 
 def model_metadata():
@@ -95,10 +97,10 @@ DREAMS = [
     (0, ["--layer", "conv4", "--seed", "7"], dict(layer="conv4", seed=7)),
     ("stereo", ["--class", "siren", "--seed", "3"], dict(cls="siren", seed=3)),
     (2, ["--layer", "conv5", "--channel", "17", "--render", "mask"], dict(layer="conv5", channel=17, render="mask")),
-    # An ensemble (here the model with a second copy of itself) and the
+    # An ensemble (with the robust model shipped beside it) and the
     # transformation-robust steps.
-    (1, ["--class", "dog_bark", "--ensemble", MODEL, "--shift-bands", "2", "--gain-jitter", "2", "--noise-jitter", "1"],
-     dict(cls="dog_bark", ensemble=MODEL, shift_bands=2, gain_jitter=2, noise_jitter=1)),
+    (1, ["--class", "dog_bark", "--ensemble", ROBUST_MODEL, "--shift-bands", "2", "--gain-jitter", "2", "--noise-jitter", "1"],
+     dict(cls="dog_bark", ensemble=ROBUST_MODEL, shift_bands=2, gain_jitter=2, noise_jitter=1)),
 ]
 
 
