@@ -1,9 +1,9 @@
 /* The mask render: a log-mel dream's change applied as a gain to the
  * recording's own spectrum, at its own rate, keeping its phase.
  *
- * Each channel gets an STFT at the recording's rate with the same window
- * length in seconds as the model's (n_fft scaled by rate / model rate) and
- * 75 % overlap, so the periodic Hann windows sum to a constant and an
+ * Each channel gets an STFT at the recording's rate with about the same
+ * window length in seconds as the model's (n_fft scaled by rate / model
+ * rate, moved to the nearest size FFTW transforms fast) and 75 % overlap, so the periodic Hann windows sum to a constant and an
  * untouched spectrum comes back exactly (sono_stft_inverse). The gain of a
  * bin at frequency f and time t is the dream's change in dB, interpolated
  * between the mel bands' centre frequencies and between the model's frames;
@@ -62,10 +62,30 @@ static float bin_gain(const bin_map *e, const float *gain_db, int frames, double
     return powf(10.0f, db / 20.0f);
 }
 
+/* 2^a 3^b 5^c 7^d: FFTW's fast sizes. 1024 * 44100 / 16000 = 2822 = 2 * 17 * 83
+ * transforms eight times slower than 2800 = 2^4 * 5^2 * 7. */
+static int is_fftw_friendly(int n) {
+    static const int primes[] = {2, 3, 5, 7};
+    for (int i = 0; i < 4; i++)
+        while (n % primes[i] == 0) n /= primes[i];
+    return n == 1;
+}
+
+/* A multiple of 4 (so a hop of n/4 overlaps exactly 75 %) that FFTW
+ * transforms fast, nearest to the multiple of 4 nearest `target`; the
+ * smaller one on a tie. */
+static int mask_fft_size(double target) {
+    const int base = 4 * (int)lround(target / 4);
+    if (base <= 16) return 16;
+    for (int d = 0;; d += 4) {
+        if (is_fftw_friendly(base - d)) return base - d;
+        if (is_fftw_friendly(base + d)) return base + d;
+    }
+}
+
 sono_status dream_mask_apply(const sono_feature_config *cfg, const float *x, int64_t n, int channels, int rate,
                              const float *gain_db, int frames, float *out, sono_error *err) {
-    int n_fft = 2 * (int)lround(cfg->n_fft * (double)rate / cfg->sample_rate / 2);
-    if (n_fft < 16) n_fft = 16;
+    const int n_fft = mask_fft_size(cfg->n_fft * (double)rate / cfg->sample_rate);
     const int hop = n_fft / 4, bins = n_fft / 2 + 1;
     sono_stft *stft = sono_stft_new(n_fft, hop, 1, SONO_PAD_CONSTANT, err);
     if (!stft) return err ? err->status : SONO_ERR_ARGUMENT;

@@ -9,6 +9,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,36 @@ void stft_frame_accumulate(const sono_stft *s, const float *frame, int t, float 
     }
 }
 
+/* One scratch frame per thread, for the frame-parallel loops below. */
+typedef struct stft_team {
+    int size;
+    stft_work *work;
+} stft_team;
+
+static void stft_team_free(stft_team *team) {
+    for (int i = 0; i < team->size; i++) stft_work_free(&team->work[i]);
+    free(team->work);
+    team->work = NULL, team->size = 0;
+}
+
+static sono_status stft_team_alloc(const sono_stft *s, stft_team *team, sono_error *err) {
+    team->size = omp_get_max_threads();
+    team->work = calloc((size_t)team->size, sizeof *team->work);
+    if (!team->work) return sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
+    for (int i = 0; i < team->size; i++) {
+        sono_status status = stft_work_alloc(s, &team->work[i], err);
+        if (status != SONO_OK) {
+            stft_team_free(team);
+            return status;
+        }
+    }
+    return SONO_OK;
+}
+
+/* Below this many frames a parallel region costs more than it saves. */
+#define STFT_PARALLEL_FRAMES 64
+#define STFT_INVERSE_CHUNK 32 /* frames */
+
 sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, float *spec, sono_error *err) {
     if (!x || n < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: empty signal");
     int64_t frames = frame_count(s, n);
@@ -205,31 +236,42 @@ sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, flo
                               (long long)n, s->n_fft);
     if (frames > INT_MAX)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "stft: a signal of %lld samples is too long", (long long)n);
-    stft_work w;
-    sono_status status = stft_work_alloc(s, &w, err);
+    stft_team team;
+    sono_status status = stft_team_alloc(s, &team, err);
     if (status != SONO_OK) return status;
     const size_t frame_floats = 2 * (size_t)s->bins;
+#pragma omp parallel for schedule(static) num_threads(team.size) if (frames >= STFT_PARALLEL_FRAMES)
     for (int t = 0; t < (int)frames; t++) {
-        stft_frame_spectrum(s, x, n, t, &w);
-        memcpy(spec + (size_t)t * frame_floats, w.spectrum, frame_floats * sizeof(float));
+        stft_work *w = &team.work[omp_get_thread_num()];
+        stft_frame_spectrum(s, x, n, t, w);
+        memcpy(spec + (size_t)t * frame_floats, w->spectrum, frame_floats * sizeof(float));
     }
-    stft_work_free(&w);
+    stft_team_free(&team);
     return SONO_OK;
 }
 
-/* Add frame t's windowed inverse transform (in w->frame, unnormalised) and its
- * squared window to the output samples it overlaps. */
-static void overlap_add(const sono_stft *s, const float *frame, int t, double *sum, double *window_power,
-                        int64_t n_out) {
+/* Add frame t's windowed inverse transform (in w->frame, unnormalised) to
+ * the output samples it overlaps. */
+static void overlap_add(const sono_stft *s, const float *frame, int t, float *out, int64_t n_out) {
     const int64_t start = (int64_t)t * s->hop - leading_pad(s);
     const int first = start < 0 ? (int)-start : 0;
     const int last = start + s->n_fft > n_out ? (int)(n_out - start) : s->n_fft;
-    const double scale = 1.0 / s->n_fft; /* FFTW's inverse is unnormalised; numpy's irfft divides by n */
-    for (int j = first; j < last; j++) {
-        double wj = s->window[j];
-        sum[start + j] += wj * frame[j] * scale;
-        window_power[start + j] += wj * wj;
+    const float scale = 1.0f / (float)s->n_fft; /* FFTW's inverse is unnormalised; numpy's irfft divides by n */
+    for (int j = first; j < last; j++) out[start + j] += s->window[j] * frame[j] * scale;
+}
+
+/* The squared windows of the frames (of `frames`) that cover sample i. */
+static double window_power_at(const sono_stft *s, int64_t i, int frames) {
+    const int64_t padded = i + leading_pad(s);
+    int64_t t = padded - s->n_fft + 1 <= 0 ? 0 : (padded - s->n_fft + s->hop) / s->hop;
+    int64_t last = padded / s->hop;
+    if (last > frames - 1) last = frames - 1;
+    double power = 0;
+    for (; t <= last; t++) {
+        const double w = s->window[padded - t * s->hop];
+        power += w * w;
     }
+    return power;
 }
 
 /* The part of frame t that lands in [0, n_out) is non-empty. */
@@ -238,32 +280,51 @@ static int frame_reaches_output(const sono_stft *s, int t, int64_t n_out) {
     return start < n_out && start + s->n_fft > 0;
 }
 
+/* Frames [first, last) inverted and overlap-added with one thread's work. */
+static void overlap_add_frames(const sono_stft *s, const float *spec, int first, int last, float *out, int64_t n_out,
+                               stft_work *w) {
+    const size_t frame_floats = 2 * (size_t)s->bins;
+    for (int t = first; t < last; t++) {
+        if (!frame_reaches_output(s, t, n_out)) continue;
+        /* c2r overwrites its input, so transform a copy. */
+        memcpy(w->spectrum, spec + (size_t)t * frame_floats, frame_floats * sizeof(float));
+        fftwf_execute_dft_c2r(s->inverse, w->spectrum, w->frame);
+        overlap_add(s, w->frame, t, out, n_out);
+    }
+}
+
 sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames, float *out, int64_t n_out,
                               sono_error *err) {
     if (frames < 1 || !spec) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: no frames");
     if (n_out < 0) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: negative output length");
     if (n_out == 0) return SONO_OK;
-    double *sum = calloc((size_t)n_out, sizeof *sum);
-    double *window_power = calloc((size_t)n_out, sizeof *window_power);
-    stft_work w = {NULL, NULL};
-    sono_status status = (sum && window_power) ? stft_work_alloc(s, &w, err)
-                                               : sono_error_set(err, SONO_ERR_MEMORY, "istft: out of memory");
-    const size_t frame_floats = 2 * (size_t)s->bins;
-    for (int t = 0; status == SONO_OK && t < frames; t++) {
-        if (!frame_reaches_output(s, t, n_out)) continue;
-        /* c2r overwrites its input, so transform a copy. */
-        memcpy(w.spectrum, spec + (size_t)t * frame_floats, frame_floats * sizeof(float));
-        fftwf_execute_dft_c2r(s->inverse, w.spectrum, w.frame);
-        overlap_add(s, w.frame, t, sum, window_power, n_out);
+    stft_team team = {0};
+    sono_status status = stft_team_alloc(s, &team, err);
+    if (status != SONO_OK) return status;
+    memset(out, 0, (size_t)n_out * sizeof *out);
+    /* Frames in chunks long enough that chunk c and chunk c + 2 never touch
+     * the same sample: the even chunks overlap-add in parallel, then the odd
+     * ones. The chunks do not depend on the number of threads, so neither
+     * does the order in which a sample sums its frames, nor the result. */
+    const int reach = (s->n_fft + s->hop - 1) / s->hop;
+    const int chunk = reach > STFT_INVERSE_CHUNK ? reach : STFT_INVERSE_CHUNK;
+    const int chunks = (frames + chunk - 1) / chunk;
+    for (int parity = 0; parity < 2; parity++) {
+#pragma omp parallel for schedule(static) num_threads(team.size) if (frames >= STFT_PARALLEL_FRAMES)
+        for (int c = parity; c < chunks; c += 2) {
+            const int last = (c + 1) * chunk < frames ? (c + 1) * chunk : frames;
+            overlap_add_frames(s, spec, c * chunk, last, out, n_out, &team.work[omp_get_thread_num()]);
+        }
     }
     /* librosa.istft: divide only where the squared-window sum exceeds the
      * smallest normal float; elsewhere (no frame covers the sample with a
      * non-zero weight) the sum is left as is, i.e. zero. Samples past the last
      * frame stay zero, as librosa's fix_length to `length` gives. */
-    for (int64_t i = 0; status == SONO_OK && i < n_out; i++)
-        out[i] = (float)(window_power[i] > FLT_MIN ? sum[i] / window_power[i] : sum[i]);
-    stft_work_free(&w);
-    free(sum);
-    free(window_power);
-    return status;
+#pragma omp parallel for schedule(static) num_threads(team.size) if (frames >= STFT_PARALLEL_FRAMES)
+    for (int64_t i = 0; i < n_out; i++) {
+        const double power = window_power_at(s, i, frames);
+        if (power > FLT_MIN) out[i] = (float)(out[i] / power);
+    }
+    stft_team_free(&team);
+    return SONO_OK;
 }
