@@ -56,9 +56,11 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/sonodreamConfigVersion.cm
 install(FILES ${PROJECT_BINARY_DIR}/sonodreamConfig.cmake ${PROJECT_BINARY_DIR}/sonodreamConfigVersion.cmake
         DESTINATION ${SONO_CMAKEDIR} COMPONENT dev)
 
-# The shipped model and the example sounds.
+# The shipped models (the standard one, and the robust one a class dream
+# takes as its ensemble) and the example sounds.
 install(FILES ${PROJECT_SOURCE_DIR}/models/us8k-seed.model ${PROJECT_SOURCE_DIR}/models/README.md
-              ${PROJECT_SOURCE_DIR}/models/us8k-seed-training.png
+              ${PROJECT_SOURCE_DIR}/models/us8k-seed-training.png ${PROJECT_SOURCE_DIR}/models/us8k-robust.model
+              ${PROJECT_SOURCE_DIR}/models/us8k-robust-training.png
         DESTINATION ${SONO_PKGDATADIR}/models COMPONENT bin)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${SONO_PKGDATADIR}/examples COMPONENT bin)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT bin)

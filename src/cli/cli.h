@@ -73,6 +73,11 @@ void cli_progress_finish(cli_progress *p);
  * configured install prefix. NULL when neither holds it. */
 const char *cli_shipped_model(void);
 
+/* The shipped adversarially trained model (models/us8k-robust.model),
+ * looked for in the same places; NULL when it is not installed. A class
+ * dream that names no model dreams with both (README: "Which render"). */
+const char *cli_shipped_robust_model(void);
+
 /* The model a command taking MODEL INPUT... was given. args are its
  * positional arguments (count of them), min_inputs the inputs it needs after
  * the model. No model was named when the first argument is a sound file

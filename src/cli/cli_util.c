@@ -149,14 +149,15 @@ void cli_progress_finish(cli_progress *p) {
 #define SONO_FULL_PKGDATADIR "/usr/local/share/sonodream"
 #endif
 #define SHIPPED_MODEL "models/us8k-seed.model"
+#define SHIPPED_ROBUST_MODEL "models/us8k-robust.model"
 
 static int is_regular_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-const char *cli_shipped_model(void) {
-    static char path[PATH_MAX + 64]; /* realpath needs PATH_MAX */
+/* models/NAME of the shipped data into path (PATH_MAX + 64 bytes), or NULL. */
+static const char *shipped_file(const char *name, char *path) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -165,12 +166,22 @@ const char *cli_shipped_model(void) {
         if (slash) {
             *slash = '\0';
             char candidate[PATH_MAX + 64];
-            snprintf(candidate, sizeof candidate, "%s/%s/%s", exe, SONO_DATADIR_FROM_BINDIR, SHIPPED_MODEL);
+            snprintf(candidate, sizeof candidate, "%s/%s/%s", exe, SONO_DATADIR_FROM_BINDIR, name);
             if (is_regular_file(candidate) && realpath(candidate, path)) return path;
         }
     }
-    snprintf(path, sizeof path, "%s/%s", SONO_FULL_PKGDATADIR, SHIPPED_MODEL);
+    snprintf(path, PATH_MAX + 64, "%s/%s", SONO_FULL_PKGDATADIR, name);
     return is_regular_file(path) ? path : NULL;
+}
+
+const char *cli_shipped_model(void) {
+    static char path[PATH_MAX + 64]; /* realpath needs PATH_MAX */
+    return shipped_file(SHIPPED_MODEL, path);
+}
+
+const char *cli_shipped_robust_model(void) {
+    static char path[PATH_MAX + 64];
+    return shipped_file(SHIPPED_ROBUST_MODEL, path);
 }
 
 const char *cli_model_argument(int count, char **args, int min_inputs, int *model_args) {

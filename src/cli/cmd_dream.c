@@ -42,7 +42,9 @@ static void dream_usage(FILE *out) {
             "24-bit and float inputs), at the input's level. Also writes OUT.png (input and dream\n"
             "side by side) and OUT.json (every parameter, to reproduce the dream bit for bit).\n"
             "'sonodream layers MODEL' lists the layers. Without MODEL, the shipped model\n"
-            "installed under share/sonodream/models/.\n\n"
+            "installed under share/sonodream/models/; a --class dream without MODEL takes the\n"
+            "shipped robust model as its --ensemble too (another listener hears more of the\n"
+            "class: see README), unless --single-model.\n\n"
             "objective (default: the mean squared activation of the middle convolution,\n"
             "conv3 for the seed preset):\n"
             "      --layer NAME       maximise the mean squared activation of a layer\n"
@@ -92,6 +94,8 @@ static void dream_usage(FILE *out) {
             "                         climbs the mean objective of all the models (classes and\n"
             "                         layers matched by name); the mask and griffin-lim renders\n"
             "                         need models on the same features, the wave render takes any\n"
+            "      --single-model     a --class dream without MODEL: the shipped model alone\n"
+            "                         (half the time; fewer dreams another model hears)\n"
             "      --seed N           jitter and noise; same seed, same dream (default %llu)\n"
             "      --noise SECONDS    start from white noise (log-mel at %g dB) instead of INPUT\n\n"
             "griffin-lim render:\n"
@@ -120,12 +124,13 @@ typedef struct dream_args {
     int headroom_given;
     const char *ensemble[SONO_DREAM_MAX_ENSEMBLE];
     int ensemble_count;
+    int single_model; /* no shipped ensemble for a class dream without MODEL */
 } dream_args;
 
 enum { OPT_LAYER = 256, OPT_CHANNEL, OPT_CLASS, OPT_OCTAVES, OPT_SCALE, OPT_ITER, OPT_STEP, OPT_JITTER, OPT_SMOOTH,
        OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT, OPT_RENDER, OPT_STEREO, OPT_MONO,
        OPT_CEILING, OPT_SEGMENT, OPT_SETTLE, OPT_HEADROOM, OPT_SHIFT_BANDS, OPT_GAIN_JITTER, OPT_NOISE_JITTER,
-       OPT_ENSEMBLE };
+       OPT_ENSEMBLE, OPT_SINGLE_MODEL };
 
 static int parse_render_option(dream_args *a, int opt, const char *arg) {
     sono_dream_request *r = &a->req;
@@ -195,10 +200,24 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
         if (a->noise > 0) return 1;
         cli_failf("option --noise: the length in seconds must be positive");
         return 0;
+    case OPT_SINGLE_MODEL: a->single_model = 1; return 1;
     case OPT_REPORT: a->report = 1; return 1;
     case 'q': a->quiet = 1; return 1;
     }
     return 0;
+}
+
+/* A class dream that names no model: the shipped robust model joins the
+ * shipped one, the pair another listener hears best (README, "Which
+ * render"). Only for classes: they mean the same in both models, a layer's
+ * channels do not. */
+static void add_shipped_ensemble(dream_args *a) {
+    if (!a->class_name || a->single_model || a->ensemble_count > 0) return;
+    const char *robust = cli_shipped_robust_model();
+    if (!robust) return;
+    a->ensemble[a->ensemble_count++] = robust;
+    fprintf(stderr, "sonodream: a class dream; the shipped robust model %s dreams too (--single-model: not)\n",
+            robust);
 }
 
 static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
@@ -216,7 +235,7 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         {"segment", required_argument, 0, OPT_SEGMENT}, {"settle", required_argument, 0, OPT_SETTLE},
         {"headroom", required_argument, 0, OPT_HEADROOM}, {"shift-bands", required_argument, 0, OPT_SHIFT_BANDS},
         {"gain-jitter", required_argument, 0, OPT_GAIN_JITTER}, {"noise-jitter", required_argument, 0, OPT_NOISE_JITTER},
-        {"ensemble", required_argument, 0, OPT_ENSEMBLE},
+        {"ensemble", required_argument, 0, OPT_ENSEMBLE}, {"single-model", no_argument, 0, OPT_SINGLE_MODEL},
         {"report", no_argument, 0, OPT_REPORT},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -263,6 +282,7 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         cli_failf("dream: --class dreams at the logits; it cannot be combined with --layer or --channel");
         return 0;
     }
+    if (model_args == 0) add_shipped_ensemble(a);
     return 1;
 }
 

@@ -50,6 +50,7 @@ grep -q "using the shipped model /usr/share/sonodream/models/us8k-seed.model" dr
   fail "dream did not use the shipped model: $(cat dream.err)"
 [ -s dream.wav ] && [ -s dream.png ] && [ -s dream.json ] || fail "dream wrote no WAV, PNG and JSON"
 [ -f /usr/share/man/man1/sonodream-dream.1.gz ] || fail "no sonodream-dream(1)"
+[ -f /usr/share/sonodream/models/us8k-robust.model ] || fail "the robust model a class dream takes as its ensemble is not installed"
 echo "deb: installed; /usr/bin/sonodream dreamed with /usr/share/sonodream/models/us8k-seed.model"
 
 cc -std=c11 -Wall -Werror "$source_dir/tests/install/classify_example.c" -o by-pkg-config \

@@ -68,6 +68,10 @@ cd "$work"
 "$moved/bin/sonodream" classify "$moved/share/sonodream/examples/siren-102871-8-0-0.flac" --top 1 > classify.txt 2> classify.err
 "$moved/bin/sonodream" dream "$moved/share/sonodream/examples/dog_bark-100652-3-0-0.flac" -o dream.wav \
   --octaves 1 --iterations 2 --griffin-lim 4 -q > dream.txt 2> dream.err
+"$moved/bin/sonodream" dream "$moved/share/sonodream/examples/dog_bark-100652-3-0-0.flac" -o class.wav \
+  --class siren --octaves 1 --iterations 2 -q > class.txt 2> class.err
+"$moved/bin/sonodream" dream "$moved/share/sonodream/examples/dog_bark-100652-3-0-0.flac" -o single.wav \
+  --class siren --octaves 1 --iterations 2 --single-model -q > single.txt 2> single.err
 SCRIPT
 hidden="no"
 if [ "$(id -u)" = 0 ] && unshare --mount true 2> /dev/null; then
@@ -84,7 +88,16 @@ grep -q "using the shipped model $moved/share/sonodream/models/us8k-seed.model" 
   fail "classify did not say it used the shipped model: $(cat "$work/classify.err")"
 grep -q "using the shipped model" "$work/dream.err" || fail "dream did not say it used the shipped model"
 [ -s "$work/dream.wav" ] && [ -s "$work/dream.png" ] && [ -s "$work/dream.json" ] || fail "dream wrote no WAV/PNG/JSON"
-echo "installed: the moved program finds its library and the shipped model (source tree hidden: $hidden)"
+# A class dream without MODEL dreams with the shipped robust model too; a
+# layer dream and --single-model do not.
+robust=$moved/share/sonodream/models/us8k-robust.model
+ensemble_of() { sed -n 's/.*"ensemble":[[:space:]]*\[\(.*\)\].*/\1/p' "$1" | tr -d '"'; }
+[ "$(ensemble_of "$work/class.json")" = "$robust" ] ||
+  fail "the class dream's ensemble is '$(ensemble_of "$work/class.json")', not the shipped robust model"
+grep -qF "the shipped robust model $robust dreams too" "$work/class.err" || fail "the class dream did not say so"
+[ -z "$(ensemble_of "$work/dream.json")" ] || fail "the layer dream took an ensemble"
+[ -z "$(ensemble_of "$work/single.json")" ] || fail "--single-model dreamed with an ensemble"
+echo "installed: the moved program finds its library and the shipped models (source tree hidden: $hidden)"
 
 # 4. Uninstall through the manifest: nothing of ours is left.
 mv "$moved" "$prefix"
