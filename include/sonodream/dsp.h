@@ -106,6 +106,19 @@ sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, flo
 sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames, float *out,
                               int64_t n_out, sono_error *err);
 
+/* A time-varying filter: sono_stft_inverse(filter(sono_stft_forward(x)))
+ * with n_out = n, frame by frame, so memory is one frame per thread, not
+ * the spectrogram. filter(t, spectrum, bins, user) changes frame t's
+ * spectrum (bins, 2) in place. touched(t, user), when not NULL, says
+ * whether the filter would change frame t at all: frames it leaves are
+ * overlap-added without transforms. Both are called from several threads
+ * at once. The result does not depend on the number of threads. out must
+ * not alias x. */
+typedef void (*sono_stft_frame_filter)(int t, float *spectrum, int bins, void *user);
+typedef int (*sono_stft_frame_touched)(int t, void *user);
+sono_status sono_stft_filter(const sono_stft *s, const float *x, int64_t n, sono_stft_frame_filter filter,
+                             sono_stft_frame_touched touched, void *user, float *out, sono_error *err);
+
 /* ---- mel ---- */
 
 double sono_hz_to_mel(double hz); /* Slaney: linear below 1 kHz, log above */

@@ -142,6 +142,9 @@ struct dream_segment_log {
     int windows, layer;
     /* Called after each step (1-based); non-zero stops the ascent. */
     int (*progress)(dream_segment_log *log, int step, double value);
+    /* NULL, or called on the samples after each step's limiter, before they
+     * are heard: a constraint the ascent keeps (the settle's headroom). */
+    sono_status (*project)(dream_segment_log *log, float *x, sono_error *err);
     void *user;
 };
 
@@ -157,9 +160,11 @@ sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, c
 /* The mask render (mask_render.c): x (n, channels) at `rate` gets, on each
  * channel's STFT at that rate, the gain gain_db (n_mels, frames) given per
  * model-rate mel band and frame; bins above the model's fmax keep gain 1.
- * out (n, channels) may alias x. */
+ * room_db (channels, n_mels, frames), or NULL: no bin of a channel gains
+ * more than the room of the bands it feeds, so no band of that channel
+ * rises more than its room. out (n, channels) may alias x. */
 sono_status dream_mask_apply(const sono_feature_config *cfg, const float *x, int64_t n, int channels, int rate,
-                             const float *gain_db, int frames, float *out, sono_error *err);
+                             const float *gain_db, const float *room_db, int frames, float *out, sono_error *err);
 
 /* The limiter (limiter.c): out = base + g * delta, g in [0, 1] per frame,
  * smooth (10 ms), the largest such that |out| <= ceiling on every channel

@@ -164,7 +164,7 @@ typedef struct job {
     int64_t frames;
     segment_plan plan;
     sono_frontend *fe;            /* (rate, channels) */
-    sono_frontend *fe_mono;       /* (rate, 1) for PER_CHANNEL */
+    sono_frontend *fe_mono;       /* (rate, 1): PER_CHANNEL, and each channel's headroom */
     float *x0, *x;                /* (length, channels) the segment before and after */
     float *chan;                  /* (length) one channel (PER_CHANNEL) */
     float *tail;                  /* (overlap, channels) the previous segment's end */
@@ -172,6 +172,9 @@ typedef struct job {
     int H, T;                     /* mel bands, model frames of a full segment */
     float *s_in, *s_final, *s_out;/* (H, T) standardised log-mel of the segment */
     float *gain;                  /* (H, T) MASK: dB change */
+    float *channel_room;          /* (channels, H, T) MASK: dB each channel's cell may rise (headroom) */
+    float *channel_db;            /* (channels, H, T) each input channel's log-mel, dB (mask, griffin-lim) */
+    int64_t settle_frames;        /* of the segment the settle steps are on */
     dream_limiter limiter;        /* for a segment's output */
     double *curve, *curve_sum;    /* (steps) */
     int steps, total_steps;       /* per segment (a pass): ascent_steps + settle_steps */
@@ -181,6 +184,7 @@ typedef struct job {
     double before_sum, after_sum, change_sum, consistency_sum, limited_sum, convergence_sum;
     double weight_sum;            /* model frames dreamed, for the averages */
     int windows, layer;
+    double headroom_cap;          /* dB: no channel's log-mel cell above (mask, griffin-lim) */
     sono_dream_result *res;       /* may be NULL */
     int64_t spec_frames;          /* of the whole recording */
 } job;
@@ -203,6 +207,7 @@ static void job_free(job *j) {
     sono_frontend_free(j->fe_mono);
     free(j->x0), free(j->x), free(j->chan), free(j->tail);
     free(j->s_in), free(j->s_final), free(j->s_out), free(j->gain), free(j->curve), free(j->curve_sum);
+    free(j->channel_room), free(j->channel_db);
     dream_limiter_free(&j->limiter);
 }
 
@@ -216,15 +221,16 @@ static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request
     const float *mean = c->norm_mean, *std = c->norm_std;
     j->fe = sono_frontend_new(&c->features, mean, std, rate, channels, L, err);
     if (!j->fe) return err ? err->status : SONO_ERR_MEMORY;
-    if (req->render == SONO_RENDER_WAVE && req->stereo == SONO_STEREO_PER_CHANNEL && channels > 1 &&
-        !(j->fe_mono = sono_frontend_new(&c->features, mean, std, rate, 1, L, err)))
+    const int per_channel = req->render == SONO_RENDER_WAVE ? req->stereo == SONO_STEREO_PER_CHANNEL
+                                                            : 1; /* every channel's headroom is checked */
+    if (per_channel && channels > 1 && !(j->fe_mono = sono_frontend_new(&c->features, mean, std, rate, 1, L, err)))
         return err ? err->status : SONO_ERR_MEMORY;
     j->H = c->features.n_mels;
     j->T = sono_frontend_frames(j->fe, L);
     j->ascent_steps = req->ascent.octaves * req->ascent.iterations;
     j->settle_steps = req->render == SONO_RENDER_MASK ? req->settle_steps : 0;
     j->steps = j->ascent_steps + j->settle_steps;
-    const int passes = j->fe_mono ? channels : 1;
+    const int passes = req->render == SONO_RENDER_WAVE && j->fe_mono ? channels : 1;
     j->total_steps = j->steps * j->plan.count * passes;
     const size_t cells = (size_t)j->H * j->T, samples = (size_t)L * channels;
     j->x0 = malloc(samples * sizeof(float));
@@ -237,6 +243,13 @@ static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request
     j->gain = malloc(cells * sizeof(float));
     j->curve = malloc((size_t)j->steps * sizeof(double));
     j->curve_sum = calloc((size_t)j->steps, sizeof(double));
+    if (req->render != SONO_RENDER_WAVE) {
+        j->channel_db = malloc(cells * channels * sizeof(float));
+        const int mask = req->render == SONO_RENDER_MASK;
+        j->channel_room = mask ? malloc(cells * channels * sizeof(float)) : NULL;
+        if (!j->channel_db || (mask && !j->channel_room))
+            return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory for %d channels' log-mels", channels);
+    }
     if (!j->x0 || !j->x || !j->chan || !j->tail || !j->s_in || !j->s_final || !j->s_out || !j->gain || !j->curve ||
         !j->curve_sum)
         return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory for segments of %lld frames", (long long)L);
@@ -272,7 +285,7 @@ static sono_status render_wave(job *j, int64_t n, int T, sono_error *err) {
                              .progress = forward_progress, .user = j};
     const int C = j->channels;
     memcpy(j->x, j->x0, (size_t)n * C * sizeof(float));
-    if (!j->fe_mono) {
+    if (j->req->stereo != SONO_STEREO_PER_CHANNEL || C == 1) {
         sono_status s = dream_wave_ascent(j->c, j->fe, j->x, NULL, n, C, &j->opt, j->req->ceiling, &log, err);
         if (s == SONO_OK) {
             j->before_sum += log.before * T, j->after_sum += log.after * T;
@@ -364,21 +377,106 @@ static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_er
     return s;
 }
 
+/* ---- the headroom: no cell of any channel's log-mel more than headroom_db
+ * above the loudest cell of the recording's channels ----
+ *
+ * The log-mel ascent keeps the downmix's cells under the cap, but neither
+ * the settle steps (on the samples) nor a channel's own spectrum are bound
+ * by it: where the channels cancel in the downmix, the ascent may raise a
+ * cell that one channel alone holds loud, and the gain lifts that channel.
+ * So the cap is applied to what is written, channel by channel: a cell over
+ * it is turned down by the excess through the mask render's gain, measured
+ * again, and corrected (the gain spreads over neighbouring bands and
+ * frames). A downmix never holds more than its loudest channel (the power
+ * of a mean is at most the mean of the powers), so the model's own log-mel
+ * is capped too. */
+#define HEADROOM_PASSES 4
+#define HEADROOM_TOLERANCE_DB 0.05
+
+/* Channel ch of x (n, channels) into chan, and its log-mel in dB into db. */
+static sono_status channel_log_mel(job *j, const float *x, int64_t n, int ch, float *db, sono_error *err) {
+    const int C = j->channels;
+    sono_frontend *fe = C > 1 ? j->fe_mono : j->fe;
+    for (int64_t i = 0; i < n; i++) j->chan[i] = x[i * C + ch];
+    sono_status s = sono_frontend_forward(fe, j->chan, n, db, err);
+    const int T = sono_frontend_frames(fe, n);
+    for (int m = 0; s == SONO_OK && m < j->H; m++)
+        for (int t = 0; t < T; t++) db[(size_t)m * T + t] = db[(size_t)m * T + t] * j->c->norm_std[m] + j->c->norm_mean[m];
+    return s;
+}
+
+/* The cap of the segment: headroom_db above the loudest cell of any of
+ * its input's channels. */
+static sono_status find_headroom_cap(job *j, int64_t n, int T, sono_error *err) {
+    double loudest = -INFINITY;
+    const size_t cells = (size_t)j->H * T;
+    sono_status s = SONO_OK;
+    for (int ch = 0; s == SONO_OK && ch < j->channels; ch++) {
+        float *db = j->channel_db + ch * cells;
+        s = channel_log_mel(j, j->x0, n, ch, db, err);
+        for (size_t i = 0; s == SONO_OK && i < cells; i++)
+            if (db[i] > loudest) loudest = db[i];
+    }
+    j->headroom_cap = loudest + j->opt.headroom_db;
+    for (size_t i = 0; j->channel_room && i < cells * j->channels; i++)
+        j->channel_room[i] = (float)(j->headroom_cap - j->channel_db[i]);
+    return s;
+}
+
+/* x (n, channels) brought under the cap, channel by channel: a channel
+ * over it gets the mask with no gain but each band's room (cap - its
+ * level, negative where over), so every bin feeding a band over the cap is
+ * turned down by at least that band's excess. */
+static sono_status apply_headroom(job *j, float *x, int64_t n, int T, int passes, sono_error *err) {
+    const int C = j->channels;
+    const size_t cells = (size_t)j->H * T;
+    float *db = malloc(cells * sizeof *db), *zero = calloc(cells, sizeof *zero);
+    float *turned = malloc((size_t)n * sizeof *turned);
+    sono_status s = db && zero && turned ? SONO_OK : sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
+    for (int ch = 0; s == SONO_OK && ch < C; ch++) {
+        for (int pass = 0; s == SONO_OK && pass < passes; pass++) {
+            s = channel_log_mel(j, x, n, ch, db, err);
+            double worst = 0;
+            for (size_t i = 0; s == SONO_OK && i < cells; i++) {
+                const double over = db[i] - j->headroom_cap;
+                if (over > worst) worst = over;
+                db[i] = (float)-over; /* the room */
+            }
+            if (s != SONO_OK || worst <= HEADROOM_TOLERANCE_DB) break;
+            s = dream_mask_apply(&j->c->features, j->chan, n, 1, j->rate, zero, db, T, turned, err);
+            for (int64_t i = 0; s == SONO_OK && i < n; i++) x[i * C + ch] = turned[i];
+        }
+    }
+    free(db), free(zero), free(turned);
+    return s;
+}
+
+/* Each settle step keeps the headroom (one pass: the end makes it exact), so
+ * the steps end on capped samples and the output's log-mel is the one they
+ * ended with. */
+static sono_status settle_projection(dream_segment_log *log, float *x, sono_error *err) {
+    job *j = log->user;
+    return apply_headroom(j, x, j->settle_frames, sono_frontend_frames(j->fe, j->settle_frames), 1, err);
+}
+
 /* The settle steps: the ascent goes on in the waveform domain from the
- * rendered recording (limited first, as it will be written), so it ends on
- * samples and s_final is their log-mel. Its curve follows the log-mel
- * ascent's; its objective_after replaces the log-mel's. */
+ * rendered recording (limited and within the headroom first, as it will be
+ * written), so it ends on samples and s_final is their log-mel. Its curve
+ * follows the log-mel ascent's; its objective_after replaces the log-mel's. */
 static sono_status settle(job *j, int64_t n, int T, sono_error *err) {
     if (j->settle_steps < 1) return SONO_OK;
     const int C = j->channels;
     for (int64_t i = 0; i < n * C; i++) j->x[i] -= j->x0[i];
     dream_limit(&j->limiter, j->x0, j->x, n, C, j->rate, j->req->ceiling);
+    sono_status s = apply_headroom(j, j->x, n, T, HEADROOM_PASSES, err); /* the filled-in noise may pass it */
+    if (s != SONO_OK) return s;
     sono_dream_options o = j->opt;
     o.octaves = 1, o.iterations = j->settle_steps;
     dream_segment_log log = {.input = j->s_out, .final = j->s_final, .curve = j->curve + j->ascent_steps,
-                             .progress = forward_progress, .user = j};
+                             .progress = forward_progress, .project = settle_projection, .user = j};
+    j->settle_frames = n;
     j->pass_base = j->ascent_steps;
-    sono_status s = dream_wave_ascent(j->c, j->fe, j->x, j->x0, n, C, &o, j->req->ceiling, &log, err);
+    s = dream_wave_ascent(j->c, j->fe, j->x, j->x0, n, C, &o, j->req->ceiling, &log, err);
     j->pass_base = 0;
     if (s == SONO_OK) j->after_sum += log.after * T;
     return s;
@@ -397,7 +495,7 @@ static sono_status render_mask(job *j, int64_t n, int T, sono_error *err) {
     float *fill = malloc((size_t)n * sizeof *fill);
     if (!fill) return sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
     for (int r = 0; s == SONO_OK; r++) {
-        s = dream_mask_apply(&c->features, j->x0, n, C, j->rate, j->gain, T, j->x, err);
+        s = dream_mask_apply(&c->features, j->x0, n, C, j->rate, j->gain, j->channel_room, T, j->x, err);
         if (s == SONO_OK && r > 0)
             for (int64_t i = 0; i < n; i++)
                 for (int ch = 0; ch < C; ch++) j->x[i * C + ch] += fill[i];
@@ -512,12 +610,14 @@ static sono_status dream_segment(job *j, int i, adapted_source *src, const sono_
     const sono_dream_request *req = j->req;
     j->opt.seed = segment_seed(req->ascent.seed, i);
     sono_status s = adapted_read(src, start, n, j->x0, err);
+    if (s == SONO_OK && req->render != SONO_RENDER_WAVE) s = find_headroom_cap(j, n, T, err);
     if (s != SONO_OK) return s;
     switch (req->render) {
     case SONO_RENDER_WAVE: s = render_wave(j, n, T, err); break;
     case SONO_RENDER_MASK: s = render_mask(j, n, T, err); break;
     case SONO_RENDER_GRIFFIN_LIM: s = render_griffin_lim(j, n, T, err); break;
     }
+    if (s == SONO_OK && req->render != SONO_RENDER_WAVE) s = apply_headroom(j, j->x, n, T, HEADROOM_PASSES, err);
     if (s != SONO_OK) return s;
     j->step_base += j->pass_base > 0 ? j->pass_base : j->steps; /* per channel: every channel's steps */
     j->pass_base = 0;

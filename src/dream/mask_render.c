@@ -46,8 +46,14 @@ static void map_bins(const sono_feature_config *cfg, int rate, int n_fft, bin_ma
     free(edges);
 }
 
-/* Gain (linear amplitude) of bin b at model frame position pos. */
-static float bin_gain(const bin_map *e, const float *gain_db, int frames, double pos) {
+/* Linear interpolation of row r at (t0, t1, ft). */
+static float between(const float *row, int t0, int t1, float ft) { return row[t0] + ft * (row[t1] - row[t0]); }
+
+/* Gain (linear amplitude) of bin b at model frame position pos: the dB
+ * change interpolated between the two bands' centres and frames, but no
+ * more than the room (dB) of either band at either frame, so no band the
+ * bin feeds rises beyond its room. room_db NULL: no limit. */
+static float bin_gain(const bin_map *e, const float *gain_db, const float *room_db, int frames, double pos) {
     if (e->m0 < 0) return 1.0f;
     int t0 = (int)floor(pos);
     if (t0 < 0) t0 = 0, pos = 0;
@@ -55,8 +61,13 @@ static float bin_gain(const bin_map *e, const float *gain_db, int frames, double
     const int t1 = t0 + 1 < frames ? t0 + 1 : t0;
     const float ft = (float)(pos - t0);
     const float *r0 = gain_db + (size_t)e->m0 * frames, *r1 = gain_db + (size_t)e->m1 * frames;
-    const float g0 = r0[t0] + ft * (r0[t1] - r0[t0]), g1 = r1[t0] + ft * (r1[t1] - r1[t0]);
+    const float g0 = between(r0, t0, t1, ft), g1 = between(r1, t0, t1, ft);
     float db = g0 + e->w * (g1 - g0);
+    if (room_db) {
+        const float *q0 = room_db + (size_t)e->m0 * frames, *q1 = room_db + (size_t)e->m1 * frames;
+        const float room = fminf(fminf(q0[t0], q0[t1]), fminf(q1[t0], q1[t1]));
+        if (db > room) db = room;
+    }
     if (db > MASK_MAX_GAIN_DB) db = MASK_MAX_GAIN_DB;
     if (db < -MASK_MAX_GAIN_DB) db = -MASK_MAX_GAIN_DB;
     return powf(10.0f, db / 20.0f);
@@ -83,37 +94,65 @@ static int mask_fft_size(double target) {
     }
 }
 
+/* What the frame filter needs: the gain of bin b in native frame t. */
+typedef struct mask_gain {
+    const bin_map *map;
+    const float *gain_db;      /* (n_mels, frames) */
+    const float *room_db;      /* (n_mels, frames) this channel's, or NULL */
+    int n_mels;
+    int frames;
+    double frames_per_native;  /* model frames per native frame */
+} mask_gain;
+
+/* Frame t would change: some band's gain, or (with a room) some band's
+ * room below 0, at a model frame it interpolates between. Only asked when
+ * the gain is all 0 (a projection under the headroom). */
+static int frame_gain_touches(int t, void *user) {
+    const mask_gain *g = user;
+    const double pos = t * g->frames_per_native;
+    int t0 = (int)floor(pos);
+    if (t0 < 0) t0 = 0;
+    if (t0 > g->frames - 1) t0 = g->frames - 1;
+    const int t1 = t0 + 1 < g->frames ? t0 + 1 : t0;
+    for (int m = 0; m < g->n_mels; m++) {
+        const float *room = g->room_db + (size_t)m * g->frames;
+        if (room[t0] < 0 || room[t1] < 0) return 1;
+    }
+    return 0;
+}
+
+static void apply_frame_gain(int t, float *spectrum, int bins, void *user) {
+    const mask_gain *g = user;
+    const double pos = t * g->frames_per_native;
+    for (int b = 0; b < bins; b++) {
+        const float gain = bin_gain(&g->map[b], g->gain_db, g->room_db, g->frames, pos);
+        spectrum[2 * b] *= gain, spectrum[2 * b + 1] *= gain;
+    }
+}
+
 sono_status dream_mask_apply(const sono_feature_config *cfg, const float *x, int64_t n, int channels, int rate,
-                             const float *gain_db, int frames, float *out, sono_error *err) {
+                             const float *gain_db, const float *room_db, int frames, float *out, sono_error *err) {
     const int n_fft = mask_fft_size(cfg->n_fft * (double)rate / cfg->sample_rate);
     const int hop = n_fft / 4, bins = n_fft / 2 + 1;
     sono_stft *stft = sono_stft_new(n_fft, hop, 1, SONO_PAD_CONSTANT, err);
     if (!stft) return err ? err->status : SONO_ERR_ARGUMENT;
-    const int nf = sono_stft_frames(stft, n);
     float *mono = malloc((size_t)n * sizeof *mono), *res = malloc((size_t)n * sizeof *res);
-    float *spec = malloc((size_t)nf * bins * 2 * sizeof *spec);
-    float *gain = malloc((size_t)nf * bins * sizeof *gain); /* (nf, bins) */
     bin_map *map = malloc((size_t)bins * sizeof *map);
     sono_status s = SONO_OK;
-    if (!mono || !res || !spec || !gain || !map) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
-    if (s == SONO_OK) {
-        map_bins(cfg, rate, n_fft, map);
-        /* Native frame j is centred at j * hop / rate seconds; model frame t at t * hop_model / model_rate. */
-        const double frames_per_native = (double)hop / rate * cfg->sample_rate / cfg->hop;
-#pragma omp parallel for schedule(static)
-        for (int j = 0; j < nf; j++)
-            for (int b = 0; b < bins; b++)
-                gain[(size_t)j * bins + b] = bin_gain(&map[b], gain_db, frames, j * frames_per_native);
-    }
+    if (!mono || !res || !map) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
+    if (s == SONO_OK) map_bins(cfg, rate, n_fft, map);
+    /* Native frame j is centred at j * hop / rate seconds; model frame t at t * hop_model / model_rate. */
+    mask_gain g = {map, gain_db, NULL, cfg->n_mels, frames, (double)hop / rate * cfg->sample_rate / cfg->hop};
+    /* A gain of 0 everywhere changes only frames where a room is below 0. */
+    int gain_zero = room_db != NULL;
+    for (size_t i = 0; gain_zero && i < (size_t)cfg->n_mels * frames; i++) gain_zero = gain_db[i] == 0.0f;
     for (int ch = 0; s == SONO_OK && ch < channels; ch++) {
+        g.room_db = room_db ? room_db + (size_t)ch * cfg->n_mels * frames : NULL;
         for (int64_t i = 0; i < n; i++) mono[i] = x[i * channels + ch];
-        s = sono_stft_forward(stft, mono, n, spec, err);
-        if (s != SONO_OK) break;
-        for (size_t i = 0; i < (size_t)nf * bins; i++) spec[2 * i] *= gain[i], spec[2 * i + 1] *= gain[i];
-        s = sono_stft_inverse(stft, spec, nf, res, n, err);
+        s = sono_stft_filter(stft, mono, n, apply_frame_gain, gain_zero ? frame_gain_touches : NULL, (void *)&g, res, err);
         for (int64_t i = 0; s == SONO_OK && i < n; i++) out[i * channels + ch] = res[i];
     }
-    free(mono), free(res), free(spec), free(gain), free(map);
+    free(mono), free(res), free(map);
     sono_stft_free(stft);
     return s;
 }

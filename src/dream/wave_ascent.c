@@ -93,6 +93,7 @@ typedef struct wave_state {
     int rate;
     double ceiling;
     const float *x0;   /* (n, channels) the recording before the dream */
+    dream_segment_log *log;
     dream_limiter limiter;
     float *dx;         /* (n, channels) the step's direction */
     float *dx_model;   /* (n, channels) one model's direction (ensembles) */
@@ -164,13 +165,15 @@ static sono_status hear(wave_state *w, const float *x, int next, sono_error *err
     return SONO_OK;
 }
 
-/* x_to = x_from + alpha * dx, limited, then its log-mels into S_next. */
+/* x_to = x_from + alpha * dx, limited and projected, then its log-mels into
+ * S_next. */
 static sono_status take_step(wave_state *w, const float *x_from, float *x_to, double alpha, sono_error *err) {
     const int64_t count = w->n * w->channels;
     const float a = (float)alpha;
     for (int64_t i = 0; i < count; i++) x_to[i] = x_from[i] + a * w->dx[i] - w->x0[i];
     dream_limit(&w->limiter, w->x0, x_to, w->n, w->channels, w->rate, w->ceiling);
-    return hear(w, x_to, 1, err);
+    sono_status s = w->log->project ? w->log->project(w->log, x_to, err) : SONO_OK;
+    return s == SONO_OK ? hear(w, x_to, 1, err) : s;
 }
 
 /* The step is steered by what the first model hears. */
@@ -282,7 +285,7 @@ sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, c
     float *x0 = s == SONO_OK ? malloc((size_t)n * channels * sizeof *x0) : NULL;
     if (s == SONO_OK && !x0) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
     if (s == SONO_OK) memcpy(x0, base ? base : x, (size_t)n * channels * sizeof *x0);
-    w.x0 = x0, w.ceiling = ceiling;
+    w.x0 = x0, w.ceiling = ceiling, w.log = log;
     if (s == SONO_OK) s = hear(&w, x, 0, err);
     if (s == SONO_OK) {
         w.peak_db = peak_db_of(c, lead->S, lead->T);

@@ -152,13 +152,18 @@ static float padded_sample(const sono_stft *s, const float *x, int64_t n, int64_
     return s->pad_mode == SONO_PAD_REFLECT ? x[reflect_index(i, n)] : 0.0f;
 }
 
-void stft_frame_spectrum(const sono_stft *s, const float *x, int64_t n, int t, stft_work *w) {
+/* Frame t of x, windowed, into w->frame. */
+static void frame_windowed(const sono_stft *s, const float *x, int64_t n, int t, stft_work *w) {
     const int64_t start = (int64_t)t * s->hop - leading_pad(s);
     if (start >= 0 && start + s->n_fft <= n) {
         for (int j = 0; j < s->n_fft; j++) w->frame[j] = s->window[j] * x[start + j];
     } else {
         for (int j = 0; j < s->n_fft; j++) w->frame[j] = s->window[j] * padded_sample(s, x, n, start + j);
     }
+}
+
+void stft_frame_spectrum(const sono_stft *s, const float *x, int64_t n, int t, stft_work *w) {
+    frame_windowed(s, x, n, t, w);
     fftwf_execute_dft_r2c(s->forward, w->frame, w->spectrum);
 }
 
@@ -250,13 +255,13 @@ sono_status sono_stft_forward(const sono_stft *s, const float *x, int64_t n, flo
     return SONO_OK;
 }
 
-/* Add frame t's windowed inverse transform (in w->frame, unnormalised) to
- * the output samples it overlaps. */
-static void overlap_add(const sono_stft *s, const float *frame, int t, float *out, int64_t n_out) {
+/* Add frame t, windowed and scaled, to the output samples it overlaps:
+ * an inverse transform from FFTW (unnormalised: scale 1 / n_fft, as numpy's
+ * irfft divides by n), or an analysis frame left as it is (scale 1). */
+static void overlap_add(const sono_stft *s, const float *frame, int t, float *out, int64_t n_out, float scale) {
     const int64_t start = (int64_t)t * s->hop - leading_pad(s);
     const int first = start < 0 ? (int)-start : 0;
     const int last = start + s->n_fft > n_out ? (int)(n_out - start) : s->n_fft;
-    const float scale = 1.0f / (float)s->n_fft; /* FFTW's inverse is unnormalised; numpy's irfft divides by n */
     for (int j = first; j < last; j++) out[start + j] += s->window[j] * frame[j] * scale;
 }
 
@@ -280,24 +285,41 @@ static int frame_reaches_output(const sono_stft *s, int t, int64_t n_out) {
     return start < n_out && start + s->n_fft > 0;
 }
 
+/* Where frames come from: a spectrogram, or a signal through a filter. */
+typedef struct frame_source {
+    const float *spec;                /* (frames, bins, 2), or NULL */
+    const float *x;                   /* (n) when spec is NULL */
+    int64_t n;
+    sono_stft_frame_filter filter;
+    sono_stft_frame_touched touched;  /* NULL: every frame is filtered */
+    void *user;
+} frame_source;
+
 /* Frames [first, last) inverted and overlap-added with one thread's work. */
-static void overlap_add_frames(const sono_stft *s, const float *spec, int first, int last, float *out, int64_t n_out,
-                               stft_work *w) {
+static void overlap_add_frames(const sono_stft *s, const frame_source *src, int first, int last, float *out,
+                               int64_t n_out, stft_work *w) {
     const size_t frame_floats = 2 * (size_t)s->bins;
+    const float inverse_scale = 1.0f / (float)s->n_fft;
     for (int t = first; t < last; t++) {
         if (!frame_reaches_output(s, t, n_out)) continue;
-        /* c2r overwrites its input, so transform a copy. */
-        memcpy(w->spectrum, spec + (size_t)t * frame_floats, frame_floats * sizeof(float));
+        if (src->spec) { /* c2r overwrites its input, so transform a copy */
+            memcpy(w->spectrum, src->spec + (size_t)t * frame_floats, frame_floats * sizeof(float));
+        } else if (src->touched && !src->touched(t, src->user)) { /* the round trip is the frame itself */
+            frame_windowed(s, src->x, src->n, t, w);
+            overlap_add(s, w->frame, t, out, n_out, 1.0f);
+            continue;
+        } else {
+            stft_frame_spectrum(s, src->x, src->n, t, w);
+            src->filter(t, (float *)w->spectrum, s->bins, src->user);
+        }
         fftwf_execute_dft_c2r(s->inverse, w->spectrum, w->frame);
-        overlap_add(s, w->frame, t, out, n_out);
+        overlap_add(s, w->frame, t, out, n_out, inverse_scale);
     }
 }
 
-sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames, float *out, int64_t n_out,
-                              sono_error *err) {
-    if (frames < 1 || !spec) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: no frames");
-    if (n_out < 0) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: negative output length");
-    if (n_out == 0) return SONO_OK;
+/* The overlap-add of `frames` frames into out (n_out), normalised. */
+static sono_status overlap_add_all(const sono_stft *s, const frame_source *src, int frames, float *out, int64_t n_out,
+                                   sono_error *err) {
     stft_team team = {0};
     sono_status status = stft_team_alloc(s, &team, err);
     if (status != SONO_OK) return status;
@@ -313,7 +335,7 @@ sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames,
 #pragma omp parallel for schedule(static) num_threads(team.size) if (frames >= STFT_PARALLEL_FRAMES)
         for (int c = parity; c < chunks; c += 2) {
             const int last = (c + 1) * chunk < frames ? (c + 1) * chunk : frames;
-            overlap_add_frames(s, spec, c * chunk, last, out, n_out, &team.work[omp_get_thread_num()]);
+            overlap_add_frames(s, src, c * chunk, last, out, n_out, &team.work[omp_get_thread_num()]);
         }
     }
     /* librosa.istft: divide only where the squared-window sum exceeds the
@@ -327,4 +349,24 @@ sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames,
     }
     stft_team_free(&team);
     return SONO_OK;
+}
+
+sono_status sono_stft_inverse(const sono_stft *s, const float *spec, int frames, float *out, int64_t n_out,
+                              sono_error *err) {
+    if (frames < 1 || !spec) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: no frames");
+    if (n_out < 0) return sono_error_set(err, SONO_ERR_ARGUMENT, "istft: negative output length");
+    if (n_out == 0) return SONO_OK;
+    const frame_source src = {.spec = spec};
+    return overlap_add_all(s, &src, frames, out, n_out, err);
+}
+
+sono_status sono_stft_filter(const sono_stft *s, const float *x, int64_t n, sono_stft_frame_filter filter,
+                             sono_stft_frame_touched touched, void *user, float *out, sono_error *err) {
+    if (!x || !out || !filter || n < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "stft filter: empty signal");
+    const int64_t frames = frame_count(s, n);
+    if (frames < 1 || frames > INT_MAX)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "stft filter: %lld samples make no frame or too many",
+                              (long long)n);
+    const frame_source src = {.x = x, .n = n, .filter = filter, .touched = touched, .user = user};
+    return overlap_add_all(s, &src, (int)frames, out, n, err);
 }
