@@ -12,7 +12,8 @@ set(SONO_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/sonodream)
 # Where the program looks for the shipped model (src/cli/cli_util.c).
 file(RELATIVE_PATH SONO_DATADIR_FROM_BINDIR ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_DATADIR}/sonodream)
 target_compile_definitions(sonodream_cli PRIVATE SONO_DATADIR_FROM_BINDIR="${SONO_DATADIR_FROM_BINDIR}"
-                           SONO_FULL_PKGDATADIR="${CMAKE_INSTALL_FULL_DATADIR}/sonodream")
+                           SONO_FULL_PKGDATADIR="${CMAKE_INSTALL_FULL_DATADIR}/sonodream"
+                           SONO_BUILD_TREE="${PROJECT_BINARY_DIR}" SONO_SOURCE_TREE="${PROJECT_SOURCE_DIR}")
 
 # The installed program finds libsonodream.so next to it unless the library
 # directory is one the dynamic loader searches anyway (a /usr install).

@@ -156,7 +156,9 @@ static int is_regular_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* models/NAME of the shipped data into path (PATH_MAX + 64 bytes), or NULL. */
+/* models/NAME of the shipped data into path (PATH_MAX + 64 bytes), or NULL:
+ * beside an installed program (bin/../share/sonodream), in the source tree
+ * of a program run from its build tree, then under the install prefix. */
 static const char *shipped_file(const char *name, char *path) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -168,6 +170,13 @@ static const char *shipped_file(const char *name, char *path) {
             char candidate[PATH_MAX + 64];
             snprintf(candidate, sizeof candidate, "%s/%s/%s", exe, SONO_DATADIR_FROM_BINDIR, name);
             if (is_regular_file(candidate) && realpath(candidate, path)) return path;
+#if defined(SONO_BUILD_TREE) && defined(SONO_SOURCE_TREE)
+            char build[PATH_MAX];
+            snprintf(candidate, sizeof candidate, "%s/%s", SONO_SOURCE_TREE, name);
+            if (realpath(SONO_BUILD_TREE, build) && strcmp(build, exe) == 0 && is_regular_file(candidate) &&
+                realpath(candidate, path))
+                return path;
+#endif
         }
     }
     snprintf(path, PATH_MAX + 64, "%s/%s", SONO_FULL_PKGDATADIR, name);
