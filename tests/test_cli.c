@@ -106,6 +106,9 @@ static void test_pipeline(void) {
     CHECK(output_has("long-tone.wav (7 windows)\n  high "));
     CHECK(run("classify tones.model long-tone.wav --json --top 1") == 0);
     CHECK(output_has("\"class\":\t\"high\"") && output_has("\"probability\""));
+    /* Run from its build tree, the program finds the shipped model in the source tree. */
+    CHECK(run("classify long-tone.wav --top 1") == 0);
+    CHECK(output_has("using the shipped model ") && output_has("/models/us8k-seed.model\n"));
 }
 
 static void test_refusals(void) {
