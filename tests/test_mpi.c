@@ -20,9 +20,12 @@
 
 #define MPIRUN "mpirun --oversubscribe --allow-run-as-root -np"
 /* Summation order differs (the batch split in two, then the sum of the two
- * halves): weights of order 0.1-1 agree to a few float ulps per step, and an
- * epoch of Adam steps (normalised by sqrt(v)) leaves them within this. */
-#define WEIGHT_TOLERANCE 1e-4
+ * halves): weights of order 0.1-1 agree to a few float ulps per step; after
+ * an epoch they differ by 3e-8 (Adam) and 6e-8 (SGD) here. Ranks that
+ * doubled the gradient (summed half-batch means) are 1.3e-6 off with Adam
+ * (nearly scale-invariant) and 0.09 with SGD. */
+#define WEIGHT_TOLERANCE 1e-6
+#define SGD_WEIGHT_TOLERANCE 1e-6
 
 static const char *binary;
 static char dir[256];
@@ -176,6 +179,21 @@ static void test_same_result(void) {
     fprintf(stderr, "1 rank vs 2 ranks after one epoch: largest weight difference %.3g (largest weight %.3g)\n", diff,
             largest);
     CHECK_MSG(diff <= WEIGHT_TOLERANCE, "the weights differ by %g", diff);
+    /* SGD is not invariant to the gradient's scale as Adam is: ranks that
+     * summed half-batch means (twice the gradient) instead of the batch's
+     * gradient would pass above and fail here. */
+    CHECK(run("'%s' train '%s/toy.safetensors' -o '%s/sgd1.model' " TRAIN_OPTS " --optimizer sgd --epochs 1 > '%s/sgd1.txt' 2>&1",
+              binary, dir, dir, dir) == 0);
+    CHECK_MSG(run(MPIRUN " 2 '%s' train '%s/toy.safetensors' -o '%s/sgd2.model' " TRAIN_OPTS
+                  " --optimizer sgd --epochs 1 > '%s/sgd2.txt' 2>&1", binary, dir, dir, dir) == 0, "see %s/sgd2.txt", dir);
+    snprintf(one, sizeof one, "%s/sgd1.model", dir);
+    snprintf(two, sizeof two, "%s/sgd2.model", dir);
+    diff = max_difference(one, two, &largest);
+    fprintf(stderr, "SGD, 1 rank vs 2 ranks after one epoch: largest weight difference %.3g (largest weight %.3g)\n",
+            diff, largest);
+    CHECK_MSG(diff <= SGD_WEIGHT_TOLERANCE, "with SGD the weights differ by %g", diff);
+    snprintf(one, sizeof one, "%s/one.model", dir);
+    snprintf(two, sizeof two, "%s/two.model", dir);
     /* Only rank 0 wrote: one CSV with one row. */
     CHECK(run("test $(wc -l < '%s/two.model.csv') -eq 2", dir) == 0);
     /* The same validation accuracy (the same 50 clips, split across ranks). */
