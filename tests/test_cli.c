@@ -1,10 +1,14 @@
 /* The command line end to end: prepare, info, train, eval, classify on a
  * small generated dataset, and clear failures (non-zero exit, a message, no
  * output left behind) for bad input. */
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <sndfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -142,11 +146,45 @@ static void test_refusals(void) {
     CHECK(run("--help") == 0 && output_has("prepare") && output_has("classify"));
 }
 
+/* Ctrl-C, as a terminal sends it: a real SIGINT to a training program
+ * ends it soon with status 130, a checkpoint written and nothing
+ * half-written; --resume from that checkpoint finishes the run. */
+static void test_sigint(void) {
+    char out_path[1024];
+    snprintf(out_path, sizeof out_path, "%s/out.txt", dir); /* where output_has looks */
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(127);
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
+        execl(binary, binary, "train", "tones.safetensors", "-o", "sigint.model", "--arch", "c4,p2,f8", "--epochs",
+              "100000", "--batch", "4", (char *)NULL);
+        _exit(127);
+    }
+    /* Interrupt once an epoch is done (its row in MODEL.csv), or after 20 s. */
+    struct timespec tick = {0, 50 * 1000 * 1000};
+    for (int i = 0; i < 400 && !exists("sigint.model.csv"); i++) nanosleep(&tick, NULL);
+    CHECK(kill(pid, SIGINT) == 0);
+    int status = 0, waited = 0;
+    for (; waited < 400 && waitpid(pid, &status, WNOHANG) == 0; waited++) nanosleep(&tick, NULL);
+    if (waited == 400) {
+        kill(pid, SIGKILL), waitpid(pid, &status, 0);
+        CHECK_MSG(0, "train did not stop within 20 s of SIGINT");
+    }
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 130, "train after SIGINT: status %d", status);
+    CHECK(output_has("interrupted"));
+    CHECK(no_temporaries());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "ls '%s/sigint.model.checkpoints/' | grep -q '^ckpt-.*\\.model$'", dir);
+    CHECK_MSG(system(cmd) == 0, "no checkpoint after SIGINT");
+}
+
 int main(void) {
     binary = test_binary();
     snprintf(dir, sizeof dir, "%s", test_make_dir());
     make_dataset();
     test_pipeline();
+    test_sigint();
     test_refusals();
     test_cleanup_dir(dir);
     return test_result("test_cli");
