@@ -211,6 +211,14 @@ static void test_speech_commands(void) {
     expect_error("sc", &esc10, "--esc10", "reads as speech-commands");
     make_speech_commands("sc-absent", "yes/bb_nohash_0.wav\nyes/zz_nohash_9.wav\n", "");
     expect_error("sc-absent", NULL, "validation_list.txt:2:", "yes/zz_nohash_9.wav");
+    /* A subset of the dataset: --skip-missing leaves the absent one out and counts it. */
+    sono_scan_options skip = {.skip_missing = 1};
+    sono_error skip_err = {0};
+    list = scan("sc-absent", &skip, &skip_err);
+    CHECK_MSG(list && list->missing_count == 1 && strstr(list->missing[0], "yes/zz_nohash_9.wav") &&
+                  clip_named(list, "bb_nohash_0.wav") && clip_named(list, "bb_nohash_0.wav")->fold == 2,
+              "speech commands with --skip-missing: %s", list ? "wrong clips" : skip_err.message);
+    sono_clip_list_free(list);
     make_speech_commands("sc-twice", "yes/bb_nohash_0.wav\n", "no/aa_nohash_0.wav\nyes/bb_nohash_0.wav\n");
     expect_error("sc-twice", NULL, "testing_list.txt:2:", "also listed in validation_list.txt line 1");
     make_speech_commands("sc-escape", "../yes/bb_nohash_0.wav\n", "");

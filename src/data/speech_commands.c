@@ -82,17 +82,27 @@ static sono_status read_lists(const char *root, char *texts[2], listed **entries
     return SONO_OK;
 }
 
-/* Every listed file must be a clip of a word folder on disk. */
-static sono_status check_lists_used(const char *root, const listed *entries, int count, const sono_scan_options *opt,
-                                    sono_error *err) {
+/* Every listed file must be a clip of a word folder on disk; with
+ * --skip-missing, those that are not (a subset of the dataset) are left out
+ * and counted, as the other layouts do with the files their metadata names. */
+static sono_status check_lists_used(sono_clip_list *list, const char *root, const listed *entries, int count,
+                                    const sono_scan_options *opt, sono_error *err) {
+    int missing_capacity = 0;
     for (int i = 0; i < count; i++) {
         if (entries[i].used) continue;
         char word[256];
         size_t n = (size_t)(strchr(entries[i].name, '/') - entries[i].name);
         snprintf(word, sizeof word, "%.*s", (int)(n < sizeof word ? n : sizeof word - 1), entries[i].name);
         if (sono_data_is_excluded(opt, word)) continue;
-        return sono_error_set(err, SONO_ERR_FORMAT, "%s/%s:%d: '%s' is not an audio file of a word folder in %s",
-                              root, entries[i].list, entries[i].line, entries[i].name, root);
+        if (!opt->skip_missing)
+            return sono_error_set(err, SONO_ERR_FORMAT,
+                                  "%s/%s:%d: '%s' is not an audio file of a word folder in %s (--skip-missing leaves "
+                                  "such files out)",
+                                  root, entries[i].list, entries[i].line, entries[i].name, root);
+        char *path = sono_data_join_path(root, entries[i].name);
+        sono_status s = path ? sono_data_add_missing(list, &missing_capacity, path, err)
+                             : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+        if (s != SONO_OK) return s;
     }
     return SONO_OK;
 }
@@ -148,7 +158,7 @@ sono_status sono_scan_speech_commands(sono_clip_list *list, const char *root, co
         else if (sono_data_is_excluded(opt, words[i])) s = sono_data_add_skipped(list, err, "%s: excluded", words[i]);
         else s = add_word(list, &capacity, root, words[i], entries, entry_count, err);
     }
-    if (s == SONO_OK) s = check_lists_used(root, entries, entry_count, opt, err);
+    if (s == SONO_OK) s = check_lists_used(list, root, entries, entry_count, opt, err);
     if (s == SONO_OK && list->count == 0)
         s = sono_error_set(err, SONO_ERR_FORMAT, "%s: no audio files in word folders", root);
     if (s == SONO_OK) s = sono_data_split_fold_names(list, err);
