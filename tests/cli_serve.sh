@@ -12,7 +12,8 @@ source "$(dirname "$0")/serve_lib.sh"
 small=(-F octaves=1 -F iterations=2)
 
 # ---- a server with small limits ----
-start_server main "$model" --max-upload 1M --max-seconds 5 --jobs 1 --queue 32 --keep 20
+start_server main "$model" --max-upload 1M --max-seconds 5 --max-channels 2 --max-rate 48000 --jobs 1 --queue 32 \
+  --keep 20
 main_url=$url
 main_pid=$pid
 main_tmp=$tmp/main/tmp
@@ -26,6 +27,29 @@ models=$(body_of "$r")
 [ "$(json '[0].layers.find(l=>l.name==="conv3").channels' <<< "$models")" = 64 ] || fail "layers with channels"
 [ "$(json '[0].sample_rate' <<< "$models")" = 16000 ] || fail "sample_rate"
 [ "$(json '[0].features.n_mels' <<< "$models")" = 128 ] || fail "feature configuration"
+
+# ---- decode bombs: refused while decoding, before anything but the upload is stored ----
+# 30 min of Ogg Vorbis silence: 806 kB, under --max-upload, 317 MB decoded.
+# The server must stop at --max-seconds, not decode it whole first (its
+# peak memory, VmHWM, must not grow by the decoded size).
+"$make_audio" "$tmp/bomb.ogg" ogg 2 22050 1800
+hwm_before=$(vm_hwm_kb "$main_pid")
+start=$(date +%s.%N)
+r=$(request -F "audio=@$tmp/bomb.ogg" "${main_url}api/dreams")
+seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+expect 422 "$r" "30 min of Ogg Vorbis silence"
+grep -q -- '--max-seconds' <<< "$r" || fail "the bomb's refusal does not name --max-seconds: $r"
+hwm_after=$(vm_hwm_kb "$main_pid")
+echo "$test_name: Ogg bomb (317 MB decoded) refused in $seconds s; server peak RSS $((hwm_before / 1024)) -> $((hwm_after / 1024)) MiB"
+[ $((hwm_after - hwm_before)) -lt 65536 ] || fail "peak memory grew by $(((hwm_after - hwm_before) / 1024)) MiB refusing a decode bomb"
+"$make_audio" "$tmp/three.flac" flac 3 16000 1
+r=$(request -F "audio=@$tmp/three.flac" "${main_url}api/dreams")
+expect 422 "$r" "3 channels over --max-channels 2"
+grep -q -- '--max-channels' <<< "$r" || fail "no --max-channels in: $r"
+"$make_audio" "$tmp/fast.flac" flac 1 96000 1
+r=$(request -F "audio=@$tmp/fast.flac" "${main_url}api/dreams")
+expect 422 "$r" "96 kHz over --max-rate 48000"
+grep -q -- '--max-rate' <<< "$r" || fail "no --max-rate in: $r"
 
 # ---- one dream, end to end ----
 r=$(request -F "audio=@$siren" -F class=dog_bark "${small[@]}" "${main_url}api/dreams")
@@ -148,7 +172,17 @@ for _ in $(seq 1 300); do
   [ "$(curl -s "${url}api/dreams/$long" | json .state)" = running ] && break
   sleep 0.1
 done
+# The last place is held from the first byte of an upload: one sent slowly
+# (88 kB at 40 kB/s) holds it, and an upload that starts meanwhile is
+# refused at once, not stored and decoded first.
+curl -s -S --max-time 120 --limit-rate 40k -w '\n%{http_code}' -F "audio=@$siren" "${small[@]}" "${url}api/dreams" \
+  > "$tmp/slow" &
+slow=$!
+sleep 0.7
 r=$(request -F "audio=@$siren" "${small[@]}" "${url}api/dreams")
+expect 503 "$r" "an upload while the last place is held by a slow one"
+wait "$slow" || fail "the slow upload failed"
+r=$(cat "$tmp/slow")
 expect 202 "$r" "a second dream waits"
 waiting=$(body_of "$r" | json .id)
 [ "$(curl -s "${url}api/dreams/$waiting" | json .position)" = 1 ] || fail "position of the waiting dream"
@@ -181,6 +215,28 @@ stop_server() {
 }
 stop_server "$main_pid" main
 stop_server "$pid" queue
+
+# ---- the disk budget ----
+# A dream of the 4 s siren counts 8.6 MB (input and dream as 32-bit float,
+# and the picture); --max-disk 10M holds one: the next expires the finished
+# one, and 2 minutes of FLAC (23 MB counted) never fit: 507.
+start_server disk "$model" --max-disk 10M --keep 20
+r=$(request -F "audio=@$siren" "${small[@]}" "${url}api/dreams")
+expect 202 "$r" "a dream within --max-disk"
+first=$(body_of "$r" | json .id)
+[ "$(wait_final "$url" "$first")" = done ] || fail "the first dream within --max-disk"
+r=$(request -F "audio=@$siren" "${small[@]}" "${url}api/dreams")
+expect 202 "$r" "a second dream, for which the first expires"
+[ "$(wait_final "$url" "$(body_of "$r" | json .id)")" = done ] || fail "the second dream within --max-disk"
+r=$(request "${url}api/dreams/$first")
+expect 404 "$r" "the dream expired to make room on disk"
+"$make_audio" "$tmp/two-minutes.flac" flac 1 16000 120
+r=$(request -F "audio=@$tmp/two-minutes.flac" "${url}api/dreams")
+expect 507 "$r" "2 minutes that do not fit --max-disk 10M"
+grep -q -- '--max-disk' <<< "$r" || fail "no --max-disk in: $r"
+used=$(du -sk "$tmp/disk/tmp" | cut -f1)
+[ "$used" -le 10240 ] || fail "the server's folder holds $used kB with --max-disk 10M"
+stop_server "$pid" disk
 
 # ---- the token, bound beyond loopback ----
 start_server open "$model" --host 0.0.0.0

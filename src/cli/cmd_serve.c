@@ -70,12 +70,17 @@ static void serve_usage(FILE *out) {
             "      --queue N          dreams waiting beyond those; more get 503 (default %d)\n"
             "      --max-upload SIZE  largest upload, e.g. 100M (default %lld bytes); larger get 413\n"
             "      --max-seconds S    longest recording (default %g); longer get 422\n"
+            "      --max-channels N   most channels in a recording (default %d); more get 422\n"
+            "      --max-rate HZ      highest sample rate of a recording (default %d); higher get 422\n"
+            "      --max-disk SIZE    disk for uploads, inputs and dreams, e.g. 4G (default %lld bytes);\n"
+            "                         old results expire to make room, else 507\n"
             "      --keep N           finished dreams kept with their files (default %d)\n"
             "      --examples DIR     recordings the page offers (default: the shipped examples,\n"
             "                         %s)\n"
             "  -q, --quiet            log nothing but errors\n"
             "  -h, --help             this help\n",
-            d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.keep,
+            d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.max_channels, d.max_rate,
+            (long long)d.max_disk, d.keep,
             shipped_examples() ? shipped_examples() : "none found");
 }
 
@@ -87,7 +92,7 @@ typedef struct serve_args {
 } serve_args;
 
 enum { OPT_HOST = 256, OPT_PORT, OPT_TOKEN, OPT_JOBS, OPT_QUEUE, OPT_MAX_UPLOAD, OPT_MAX_SECONDS, OPT_KEEP,
-       OPT_EXAMPLES };
+       OPT_EXAMPLES, OPT_MAX_CHANNELS, OPT_MAX_RATE, OPT_MAX_DISK };
 
 static int parse_option(serve_args *a, int opt, const char *arg) {
     sono_server_options *o = &a->opt;
@@ -105,6 +110,9 @@ static int parse_option(serve_args *a, int opt, const char *arg) {
     case OPT_MAX_UPLOAD:
         return cli_parse_size("max-upload", arg, &size) && ((o->max_upload = (int64_t)size), 1);
     case OPT_MAX_SECONDS: return cli_parse_double("max-seconds", arg, 0.001, 1e7, &o->max_seconds);
+    case OPT_MAX_CHANNELS: return cli_parse_int("max-channels", arg, 1, 1024, &v) && ((o->max_channels = (int)v), 1);
+    case OPT_MAX_RATE: return cli_parse_int("max-rate", arg, 1, 1000000, &v) && ((o->max_rate = (int)v), 1);
+    case OPT_MAX_DISK: return cli_parse_size("max-disk", arg, &size) && ((o->max_disk = (int64_t)size), 1);
     case OPT_KEEP: return cli_parse_int("keep", arg, 0, 100000, &v) && ((o->keep = (int)v), 1);
     case OPT_EXAMPLES: o->examples_dir = arg; return 1;
     case 'q': a->quiet = 1; return 1;
@@ -118,6 +126,8 @@ static int parse_args(int argc, char **argv, serve_args *a, int *exit_code) {
         {"token", required_argument, 0, OPT_TOKEN},         {"jobs", required_argument, 0, OPT_JOBS},
         {"queue", required_argument, 0, OPT_QUEUE},         {"max-upload", required_argument, 0, OPT_MAX_UPLOAD},
         {"max-seconds", required_argument, 0, OPT_MAX_SECONDS}, {"keep", required_argument, 0, OPT_KEEP},
+        {"max-channels", required_argument, 0, OPT_MAX_CHANNELS}, {"max-rate", required_argument, 0, OPT_MAX_RATE},
+        {"max-disk", required_argument, 0, OPT_MAX_DISK},
         {"examples", required_argument, 0, OPT_EXAMPLES},   {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                      {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);

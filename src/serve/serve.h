@@ -39,6 +39,10 @@ typedef struct sono_server_options {
     int queue;                  /* 16: dreams waiting beyond those running */
     int64_t max_upload;         /* 100 MB: larger request bodies get 413 */
     double max_seconds;         /* 600: longer recordings get 422 */
+    int max_channels;           /* 8: recordings with more channels get 422 */
+    int max_rate;               /* 192000: recordings at a higher rate (Hz) get 422 */
+    int64_t max_disk;           /* 4 GiB: the server's folder (uploads, inputs and dreams, counted before
+                                   they are written); old results expire to make room, else 507 */
     int keep;                   /* 50: finished dreams kept (older ones and their files are removed) */
     const char *examples_dir;   /* NULL: none; else its audio files are offered by /api/examples */
     const char *temp_parent;    /* NULL: $TMPDIR or /tmp; the private folder is made inside */

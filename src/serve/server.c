@@ -26,7 +26,8 @@
 #define EVENT_KEEPALIVE_S 15
 #define PAGE_POLICY \
     "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; " \
-    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; " \
+    "form-action 'self'"
 
 void sono_server_defaults(sono_server_options *opt) {
     memset(opt, 0, sizeof *opt);
@@ -36,6 +37,9 @@ void sono_server_defaults(sono_server_options *opt) {
     opt->queue = 16;
     opt->max_upload = 100 * 1000 * 1000;
     opt->max_seconds = 600;
+    opt->max_channels = 8;
+    opt->max_rate = 192000;
+    opt->max_disk = (int64_t)4 << 30;
     opt->keep = 50;
     opt->worker_nice = 5;
 }
@@ -58,7 +62,7 @@ static void common_headers(struct MHD_Response *r) {
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r) {
+enum MHD_Result serve_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r) {
     if (!r) return MHD_NO;
     common_headers(r);
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
@@ -71,7 +75,7 @@ enum MHD_Result serve_respond_json(struct MHD_Connection *conn, unsigned status,
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) return free(body), MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
-    return queue(conn, status, r);
+    return serve_queue_response(conn, status, r);
 }
 
 enum MHD_Result serve_respond_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...) {
@@ -89,7 +93,7 @@ static enum MHD_Result respond_static(struct MHD_Connection *conn, unsigned stat
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", type);
     if (strncmp(type, "text/html", 9) == 0) MHD_add_response_header(r, "Content-Security-Policy", PAGE_POLICY);
-    return queue(conn, status, r);
+    return serve_queue_response(conn, status, r);
 }
 
 /* "bytes=A-B", "bytes=A-", "bytes=-N" against a size; 0 when absent or not
@@ -146,7 +150,7 @@ static enum MHD_Result respond_file(struct MHD_Connection *conn, const char *pat
         snprintf(value, sizeof value, "inline; filename=\"%s\"", download_name);
         MHD_add_response_header(r, "Content-Disposition", value);
     }
-    return queue(conn, partial ? 206 : 200, r);
+    return serve_queue_response(conn, partial ? 206 : 200, r);
 }
 
 /* ---- guards ---- */
@@ -204,7 +208,7 @@ static int refuse_api_request(sono_server *s, struct MHD_Connection *conn, enum 
         MHD_add_response_header(r, "Content-Type", "application/json");
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"sonodream\"");
     }
-    *ret = queue(conn, 401, r);
+    *ret = serve_queue_response(conn, 401, r);
     return 1;
 }
 
@@ -275,7 +279,7 @@ static enum MHD_Result respond_events(sono_server *s, struct MHD_Connection *con
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, event_read, e, event_free);
     if (!r) return event_free(e), MHD_NO;
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
-    return queue(conn, 200, r);
+    return serve_queue_response(conn, 200, r);
 }
 
 /* ---- routes ---- */
@@ -293,7 +297,7 @@ static enum MHD_Result method_not_allowed(struct MHD_Connection *conn, const cha
     if (!r) return free(body), MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Allow", allow);
-    return queue(conn, 405, r);
+    return serve_queue_response(conn, 405, r);
 }
 
 /* GET|DELETE /api/dreams/ID[/audio|input|picture|events] */
@@ -556,8 +560,10 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     *out = NULL;
     if (opt->model_count < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "serve needs at least one model");
     if (opt->jobs < 1 || opt->queue < 0 || opt->keep < 0 || opt->max_upload < 1 || !(opt->max_seconds > 0) ||
+        opt->max_channels < 1 || opt->max_rate < 1 || opt->max_rate > SONO_AUDIO_MAX_RATE || opt->max_disk < 0 ||
         opt->port < 0 || opt->port > 65535)
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "serve: jobs, queue, keep, max-upload, max-seconds or port out of range");
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "serve: jobs, queue, keep, max-upload, max-seconds, max-channels, "
+                                                      "max-rate, max-disk or port out of range");
     const char *host = opt->host ? opt->host : "127.0.0.1";
     if (!sono_server_host_is_loopback(host) && (!opt->token || !*opt->token))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "--host %s is reachable from other machines: it needs a --token", host);
