@@ -164,7 +164,7 @@ done
 echo "$test_name: 16 dreams from 4 clients: all done"
 
 # ---- a full queue, cancel ----
-start_server queue "$model" --jobs 1 --queue 1 --keep 2
+start_server queue "$model" --jobs 1 --queue 1 --keep 2 --max-streams 1
 r=$(request -F "audio=@$siren" -F octaves=8 -F iterations=200 "${url}api/dreams")
 expect 202 "$r" "a long dream"
 long=$(body_of "$r" | json .id)
@@ -172,6 +172,14 @@ for _ in $(seq 1 300); do
   [ "$(curl -s "${url}api/dreams/$long" | json .state)" = running ] && break
   sleep 0.1
 done
+# Event streams: one is allowed (--max-streams 1); a second gets 503 at once.
+curl -s -N --max-time 60 "${url}api/dreams/$long/events" > /dev/null &
+stream=$!
+sleep 0.5
+r=$(request --max-time 5 "${url}api/dreams/$long/events" || true)
+expect 503 "$r" "an event stream beyond --max-streams 1"
+kill "$stream"
+wait "$stream" || true
 # The last place is held from the first byte of an upload: one sent slowly
 # (88 kB at 40 kB/s) holds it, and an upload that starts meanwhile is
 # refused at once, not stored and decoded first.
@@ -215,6 +223,36 @@ stop_server() {
 }
 stop_server "$main_pid" main
 stop_server "$pid" queue
+
+# ---- connections: one address, a slow request ----
+# --connections-per-ip 4: a fifth connection from 127.0.0.1 is closed at once.
+start_server perip "$model" --connections-per-ip 4 --request-timeout 2
+port=${url##*:}
+port=${port%/}
+for fd in 4 5 6 7; do eval "exec $fd<> /dev/tcp/127.0.0.1/$port"; done
+sleep 0.3
+r=$(curl -s --max-time 10 -w '\n%{http_code}' "${url}api/models" || true)
+[ "$(code_of "$r")" = 000 ] || fail "a fifth connection from one address was served: $(code_of "$r")"
+for fd in 4 5 6 7; do eval "exec $fd<&-"; done
+sleep 0.3
+r=$(request "${url}api/models")
+expect 200 "$r" "a connection once the others closed"
+# Slowloris: a header line a second passes the idle timeout (60 s), not
+# --request-timeout 2: the connection is closed (EOF, not a read timeout).
+exec 3<> "/dev/tcp/127.0.0.1/$port"
+(
+  trap '' PIPE
+  printf 'GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\n' >&3
+  for k in 1 2 3 4 5; do sleep 1; printf 'X-Slow-%d: a\r\n' "$k" >&3 2> /dev/null || exit 0; done
+)
+read_status=0
+read -r -t 2 -u 3 _ || read_status=$?
+exec 3<&-
+[ "$read_status" = 1 ] || fail "a request trickled over 5 s was not cut at --request-timeout 2 (read status $read_status)"
+echo "$test_name: a request trickled a line a second: closed at --request-timeout 2"
+r=$(request "${url}api/models")
+expect 200 "$r" "a request after the slow one"
+stop_server "$pid" perip
 
 # ---- the disk budget ----
 # A dream of the 4 s siren counts 8.6 MB (input and dream as 32-bit float,

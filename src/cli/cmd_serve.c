@@ -75,12 +75,18 @@ static void serve_usage(FILE *out) {
             "      --max-disk SIZE    disk for uploads, inputs and dreams, e.g. 4G (default %lld bytes);\n"
             "                         old results expire to make room, else 507\n"
             "      --keep N           finished dreams kept with their files (default %d)\n"
+            "      --connections-per-ip N\n"
+            "                         connections one address may hold at once (default %d)\n"
+            "      --request-timeout S\n"
+            "                         seconds to receive a whole request, upload included\n"
+            "                         (default %g); a connection idle for 60 s is closed anyway\n"
+            "      --max-streams N    event streams open at once (default %d); more get 503\n"
             "      --examples DIR     recordings the page offers (default: the shipped examples,\n"
             "                         %s)\n"
             "  -q, --quiet            log nothing but errors\n"
             "  -h, --help             this help\n",
             d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.max_channels, d.max_rate,
-            (long long)d.max_disk, d.keep,
+            (long long)d.max_disk, d.keep, d.connections_per_ip, d.request_timeout, d.max_streams,
             shipped_examples() ? shipped_examples() : "none found");
 }
 
@@ -92,7 +98,8 @@ typedef struct serve_args {
 } serve_args;
 
 enum { OPT_HOST = 256, OPT_PORT, OPT_TOKEN, OPT_JOBS, OPT_QUEUE, OPT_MAX_UPLOAD, OPT_MAX_SECONDS, OPT_KEEP,
-       OPT_EXAMPLES, OPT_MAX_CHANNELS, OPT_MAX_RATE, OPT_MAX_DISK };
+       OPT_EXAMPLES, OPT_MAX_CHANNELS, OPT_MAX_RATE, OPT_MAX_DISK,
+       OPT_PER_IP, OPT_REQUEST_TIMEOUT, OPT_MAX_STREAMS };
 
 static int parse_option(serve_args *a, int opt, const char *arg) {
     sono_server_options *o = &a->opt;
@@ -113,6 +120,10 @@ static int parse_option(serve_args *a, int opt, const char *arg) {
     case OPT_MAX_CHANNELS: return cli_parse_int("max-channels", arg, 1, 1024, &v) && ((o->max_channels = (int)v), 1);
     case OPT_MAX_RATE: return cli_parse_int("max-rate", arg, 1, 1000000, &v) && ((o->max_rate = (int)v), 1);
     case OPT_MAX_DISK: return cli_parse_size("max-disk", arg, &size) && ((o->max_disk = (int64_t)size), 1);
+    case OPT_PER_IP:
+        return cli_parse_int("connections-per-ip", arg, 1, 1000, &v) && ((o->connections_per_ip = (int)v), 1);
+    case OPT_REQUEST_TIMEOUT: return cli_parse_double("request-timeout", arg, 0.1, 86400, &o->request_timeout);
+    case OPT_MAX_STREAMS: return cli_parse_int("max-streams", arg, 0, 10000, &v) && ((o->max_streams = (int)v), 1);
     case OPT_KEEP: return cli_parse_int("keep", arg, 0, 100000, &v) && ((o->keep = (int)v), 1);
     case OPT_EXAMPLES: o->examples_dir = arg; return 1;
     case 'q': a->quiet = 1; return 1;
@@ -128,6 +139,9 @@ static int parse_args(int argc, char **argv, serve_args *a, int *exit_code) {
         {"max-seconds", required_argument, 0, OPT_MAX_SECONDS}, {"keep", required_argument, 0, OPT_KEEP},
         {"max-channels", required_argument, 0, OPT_MAX_CHANNELS}, {"max-rate", required_argument, 0, OPT_MAX_RATE},
         {"max-disk", required_argument, 0, OPT_MAX_DISK},
+        {"connections-per-ip", required_argument, 0, OPT_PER_IP},
+        {"request-timeout", required_argument, 0, OPT_REQUEST_TIMEOUT},
+        {"max-streams", required_argument, 0, OPT_MAX_STREAMS},
         {"examples", required_argument, 0, OPT_EXAMPLES},   {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                      {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);

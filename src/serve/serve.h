@@ -44,6 +44,10 @@ typedef struct sono_server_options {
     int64_t max_disk;           /* 4 GiB: the server's folder (uploads, inputs and dreams, counted before
                                    they are written); old results expire to make room, else 507 */
     int keep;                   /* 50: finished dreams kept (older ones and their files are removed) */
+    int connections_per_ip;     /* 16: connections one address may hold at once; more are closed */
+    double request_timeout;     /* 300: seconds to receive a whole request (headers and body); a
+                                   connection idle for 60 s is closed whatever this says */
+    int max_streams;            /* 32: event streams open at once; more get 503 */
     const char *examples_dir;   /* NULL: none; else its audio files are offered by /api/examples */
     const char *temp_parent;    /* NULL: $TMPDIR or /tmp; the private folder is made inside */
     int worker_nice;            /* 5: workers run this much nicer than the request threads */

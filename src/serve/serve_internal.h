@@ -52,6 +52,17 @@ typedef struct serve_job {
     struct serve_job *next;        /* the list, oldest first */
 } serve_job;
 
+/* A connection, for the deadline on receiving a request: the reaper closes
+ * one whose request has taken longer than opt.request_timeout to arrive
+ * (guarded by server->conn_lock). */
+typedef struct serve_conn {
+    struct sono_server *server;
+    int fd;
+    double started;                /* when the current request began to arrive */
+    int received;                  /* the request is in: its answer has no deadline */
+    struct serve_conn *prev, *next;
+} serve_conn;
+
 typedef struct serve_example {
     char name[256];
     char path[SERVE_PATH_MAX];
@@ -84,7 +95,18 @@ struct sono_server {
     int dreams_timed;
     pthread_t *workers;
     int worker_count;
+    int streams;                        /* event streams open (lock) */
+
+    pthread_mutex_t conn_lock;          /* the connection list; taken alone, never with lock */
+    pthread_cond_t reaper_wake;
+    serve_conn *conns;
+    pthread_t reaper;
+    int reaper_started, reaper_stop;
 };
+
+/* The request on this connection is in (headers and, for a POST, body):
+ * its deadline no longer applies. */
+void serve_request_received(struct MHD_Connection *conn);
 
 /* ---- jobs (jobs.c) ---- */
 

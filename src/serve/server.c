@@ -41,6 +41,9 @@ void sono_server_defaults(sono_server_options *opt) {
     opt->max_rate = 192000;
     opt->max_disk = (int64_t)4 << 30;
     opt->keep = 50;
+    opt->connections_per_ip = 16;
+    opt->request_timeout = 300;
+    opt->max_streams = 32;
     opt->worker_nice = 5;
 }
 
@@ -267,14 +270,39 @@ static ssize_t event_read(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void event_free(void *cls) {
     event_stream *e = cls;
-    serve_job_release(e->job);
+    sono_server *s = e->server;
+    pthread_mutex_lock(&s->lock);
+    s->streams--;
+    serve_job_release_locked(e->job);
+    pthread_mutex_unlock(&s->lock);
     free(e->pending);
     free(e);
 }
 
+/* Each stream holds a connection and a thread for as long as a dream runs:
+ * beyond --max-streams, 503. */
 static enum MHD_Result respond_events(sono_server *s, struct MHD_Connection *conn, serve_job *job) {
+    pthread_mutex_lock(&s->lock);
+    int room = s->streams < s->opt.max_streams;
+    if (room) s->streams++;
+    pthread_mutex_unlock(&s->lock);
+    if (!room) {
+        serve_job_release(job);
+        char *body = serve_error_json("too many event streams are open: poll GET /api/dreams/ID instead, or try later");
+        struct MHD_Response *r = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
+        if (!r) return free(body), MHD_NO;
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Retry-After", "5");
+        return serve_queue_response(conn, 503, r);
+    }
     event_stream *e = calloc(1, sizeof *e);
-    if (!e) return serve_job_release(job), MHD_NO;
+    if (!e) {
+        pthread_mutex_lock(&s->lock);
+        s->streams--;
+        serve_job_release_locked(job);
+        pthread_mutex_unlock(&s->lock);
+        return MHD_NO;
+    }
     e->server = s, e->job = job;
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, event_read, e, event_free);
     if (!r) return event_free(e), MHD_NO;
@@ -386,6 +414,87 @@ static enum MHD_Result route_page(struct MHD_Connection *conn, const char *url, 
     return respond_static(conn, 404, missing, sizeof missing - 1, "text/plain; charset=utf-8");
 }
 
+/* ---- the deadline for a whole request ---- */
+
+/* MHD's own timeout closes a connection that sends nothing for
+ * CONNECTION_TIMEOUT_S; a client that sends one byte a second (slowloris)
+ * passes it. So every connection is listed, with the time its current
+ * request began to arrive, and the reaper shuts down those whose request
+ * (headers and body) is not in after --request-timeout. Answers (downloads,
+ * event streams) have no deadline. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    sono_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        serve_conn *c = info ? calloc(1, sizeof *c) : NULL;
+        *socket_context = c;
+        if (!c) return; /* not tracked: MHD's idle timeout still applies */
+        c->fd = info->connect_fd;
+        c->server = s;
+        c->started = serve_now();
+        pthread_mutex_lock(&s->conn_lock);
+        c->next = s->conns;
+        if (s->conns) s->conns->prev = c;
+        s->conns = c;
+        pthread_mutex_unlock(&s->conn_lock);
+        return;
+    }
+    serve_conn *c = *socket_context; /* closed: MHD closes the socket after this returns */
+    if (!c) return;
+    pthread_mutex_lock(&s->conn_lock);
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->conn_lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+static serve_conn *conn_of(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+void serve_request_received(struct MHD_Connection *conn) {
+    serve_conn *c = conn_of(conn);
+    if (!c) return;
+    pthread_mutex_lock(&c->server->conn_lock);
+    c->received = 1;
+    pthread_mutex_unlock(&c->server->conn_lock);
+}
+
+/* The next request on a kept-alive connection begins to arrive. */
+static void request_next(struct MHD_Connection *conn) {
+    serve_conn *c = conn_of(conn);
+    if (!c) return;
+    pthread_mutex_lock(&c->server->conn_lock);
+    c->received = 0;
+    c->started = serve_now();
+    pthread_mutex_unlock(&c->server->conn_lock);
+}
+
+static void *reaper_main(void *arg) {
+    sono_server *s = arg;
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->reaper_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->reaper_wake, &s->conn_lock, &until);
+        double now = serve_now();
+        for (serve_conn *c = s->conns; c && !s->reaper_stop; c = c->next) {
+            if (c->received || now - c->started <= s->opt.request_timeout) continue;
+            c->received = 1; /* once */
+            shutdown(c->fd, SHUT_RDWR); /* its thread sees the end and closes it */
+            sono_log(SONO_LOG_INFO, "http: a request took over %g s to arrive (--request-timeout): connection closed",
+                     s->opt.request_timeout);
+        }
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return NULL;
+}
+
 typedef struct request_state {
     serve_upload *upload;
     int answered;
@@ -406,10 +515,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rs) return MHD_NO;
     *con_cls = rs;
     rs->answered = 1;
+    int upload = strcmp(url, "/api/dreams") == 0 && strcmp(method, "POST") == 0;
+    if (!upload) serve_request_received(conn); /* a body, if any, is discarded */
     if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) return route_page(conn, url, method);
     enum MHD_Result ret;
     if (refuse_api_request(s, conn, &ret)) return ret;
-    if (strcmp(url, "/api/dreams") == 0 && strcmp(method, "POST") == 0) {
+    if (upload) {
         rs->answered = 0;
         return serve_upload_step(s, conn, &rs->upload, upload_data, upload_data_size);
     }
@@ -417,7 +528,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)conn, (void)toe;
+    (void)cls, (void)toe;
+    request_next(conn);
     request_state *rs = *con_cls;
     if (!rs) return;
     serve_upload_free(rs->upload);
@@ -536,7 +648,9 @@ static sono_status start_http(sono_server *s, sono_error *err) {
     s->daemon = MHD_start_daemon(flags, (uint16_t)s->opt.port, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->opt.connections_per_ip,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
@@ -561,9 +675,11 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     if (opt->model_count < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "serve needs at least one model");
     if (opt->jobs < 1 || opt->queue < 0 || opt->keep < 0 || opt->max_upload < 1 || !(opt->max_seconds > 0) ||
         opt->max_channels < 1 || opt->max_rate < 1 || opt->max_rate > SONO_AUDIO_MAX_RATE || opt->max_disk < 0 ||
-        opt->port < 0 || opt->port > 65535)
+        opt->connections_per_ip < 1 || !(opt->request_timeout > 0) || opt->max_streams < 0 || opt->port < 0 ||
+        opt->port > 65535)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "serve: jobs, queue, keep, max-upload, max-seconds, max-channels, "
-                                                      "max-rate, max-disk or port out of range");
+                                                      "max-rate, max-disk, connections-per-ip, request-timeout, "
+                                                      "max-streams or port out of range");
     const char *host = opt->host ? opt->host : "127.0.0.1";
     if (!sono_server_host_is_loopback(host) && (!opt->token || !*opt->token))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "--host %s is reachable from other machines: it needs a --token", host);
@@ -580,6 +696,8 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     pthread_condattr_init(&attr); /* event streams wait with CLOCK_REALTIME deadlines */
     pthread_cond_init(&s->changed, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->reaper_wake, NULL);
     sono_status st = !s->host ? sono_error_set(err, SONO_ERR_MEMORY, "out of memory") : SONO_OK;
     if (st == SONO_OK) st = load_models(s, err);
     if (st == SONO_OK) st = scan_examples(s, err);
@@ -590,6 +708,11 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     }
     if (st == SONO_OK) st = make_folder(s, err);
     if (st == SONO_OK) st = serve_workers_start(s, err);
+    if (st == SONO_OK) {
+        int rc = pthread_create(&s->reaper, NULL, reaper_main, s);
+        if (rc != 0) st = sono_error_set(err, SONO_ERR_IO, "cannot start a thread: %s", strerror(rc));
+        s->reaper_started = rc == 0;
+    }
     if (st == SONO_OK) st = start_http(s, err);
     if (st != SONO_OK) {
         sono_server_free(s);
@@ -605,6 +728,13 @@ const char *sono_server_url(const sono_server *s) { return s->url; }
 void sono_server_free(sono_server *s) {
     if (!s) return;
     serve_workers_stop(s); /* cancels dreams, ends event streams, refuses new uploads */
+    if (s->reaper_started) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->reaper_stop = 1;
+        pthread_cond_signal(&s->reaper_wake);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->reaper, NULL);
+    }
     if (s->daemon) MHD_stop_daemon(s->daemon);
     pthread_mutex_lock(&s->lock);
     while (s->head) {
@@ -628,6 +758,8 @@ void sono_server_free(sono_server *s) {
     free(s->host);
     free(s->token);
     free(s->examples_dir);
+    pthread_cond_destroy(&s->reaper_wake);
+    pthread_mutex_destroy(&s->conn_lock);
     pthread_cond_destroy(&s->changed);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->lock);

@@ -396,6 +396,7 @@ enum MHD_Result serve_upload_step(sono_server *s, struct MHD_Connection *conn, s
                                   const char *upload_data, size_t *upload_data_size) {
     if (!*state) return begin(s, conn, state);
     serve_upload *u = *state;
+    if (*upload_data_size == 0) serve_request_received(conn); /* the whole body is in */
     if (u->answered) {
         *upload_data_size = 0;
         return MHD_YES;
