@@ -52,8 +52,10 @@ expect 422 "$r" "96 kHz over --max-rate 48000"
 grep -q -- '--max-rate' <<< "$r" || fail "no --max-rate in: $r"
 
 # ---- one dream, end to end ----
-r=$(request -F "audio=@$siren" -F class=dog_bark "${small[@]}" "${main_url}api/dreams")
+r=$(curl -s -S --max-time 120 -D "$tmp/headers-202" -w '\n%{http_code}' -F "audio=@$siren" -F class=dog_bark \
+    "${small[@]}" "${main_url}api/dreams")
 expect 202 "$r" "POST /api/dreams"
+grep -qi '^X-Content-Type-Options: nosniff' "$tmp/headers-202" || fail "202 without the common headers"
 id=$(body_of "$r" | json .id)
 [[ $id =~ ^[0-9a-f]{32}$ ]] || fail "id '$id' is not 32 hex digits"
 [ "$(wait_final "$main_url" "$id")" = done ] || fail "the dream did not end done: $(curl -s "${main_url}api/dreams/$id")"
@@ -134,6 +136,16 @@ r=$(request -H 'Origin: http://elsewhere.example' "${main_url}api/models")
 expect 403 "$r" "a request from another site"
 r=$(request -H 'Host: rebound.example:80' "${main_url}api/models")
 expect 403 "$r" "a DNS-rebound Host"
+# A browser marks what a page of another site asks, Origin or not; another
+# port of localhost is the same site, not the same origin.
+for site in cross-site same-site; do
+  r=$(request -H "Sec-Fetch-Site: $site" "${main_url}api/dreams/$id")
+  expect 403 "$r" "Sec-Fetch-Site: $site"
+done
+r=$(request -H 'Sec-Fetch-Site: same-origin' "${main_url}api/models")
+expect 200 "$r" "Sec-Fetch-Site: same-origin"
+curl -s -D - -o /dev/null "$main_url" | grep -qi "^Content-Security-Policy:.*form-action 'self'" ||
+  fail "the page's CSP lacks form-action 'self'"
 
 # ---- DELETE: a finished dream is removed ----
 r=$(request -X DELETE "${main_url}api/dreams/$id")
@@ -197,6 +209,7 @@ waiting=$(body_of "$r" | json .id)
 r=$(curl -s -D "$tmp/headers" -w '\n%{http_code}' -F "audio=@$siren" "${small[@]}" "${url}api/dreams")
 expect 503 "$r" "a third dream with the queue full"
 grep -qi '^Retry-After: [0-9]' "$tmp/headers" || fail "503 without Retry-After"
+grep -qi '^X-Content-Type-Options: nosniff' "$tmp/headers" || fail "503 without the common headers"
 r=$(request -X DELETE "${url}api/dreams/$long")
 expect 202 "$r" "DELETE a running dream"
 [ "$(wait_final "$url" "$long" 60)" = cancelled ] || fail "the long dream was not cancelled"
@@ -283,8 +296,17 @@ token=$(grep -o 'generated): [0-9a-f]*' "$tmp/open/out" | sed 's/.*: //')
 [ ${#token} = 32 ] || fail "no generated token printed: $(cat "$tmp/open/out")"
 r=$(request "${open_url}api/models")
 expect 401 "$r" "no token"
+start=$(date +%s.%N)
 r=$(request -H "Authorization: Bearer wrong-token-123" "${open_url}api/models")
 expect 401 "$r" "a wrong token"
+# Wrong tokens are answered after 1 s, one at a time: two at once take 2 s.
+request -H "Authorization: Bearer wrong-token-456" "${open_url}api/models" > /dev/null &
+guess=$!
+r=$(request "${open_url}api/models?token=wrong-token-789")
+wait "$guess"
+elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+awk -v e="$elapsed" 'BEGIN { exit !(e >= 2.9) }' || fail "three wrong tokens answered in $elapsed s (1 s each expected)"
+echo "$test_name: three wrong tokens (two at once) answered in $elapsed s"
 r=$(request -X DELETE "${open_url}api/dreams/0123456789abcdef0123456789abcdef")
 expect 401 "$r" "DELETE without the token"
 r=$(request -F "audio=@$siren" "${open_url}api/dreams")
@@ -294,9 +316,38 @@ expect 200 "$r" "the token as a header"
 r=$(request "${open_url}api/models?token=$token")
 expect 200 "$r" "the token as a query"
 curl -s -f -o /dev/null "$open_url" || fail "the page itself needs no token"
-"$bin" serve --host 0.0.0.0 --token short "$model" 2> "$tmp/short.err" && fail "a short token was accepted"
-grep -q "token" "$tmp/short.err" || fail "short token message"
+timeout 20 "$bin" serve --host 0.0.0.0 --token fifteen-chars15 "$model" 2> "$tmp/short.err" &&
+  fail "a 15-character token was accepted"
+grep -q "16" "$tmp/short.err" || fail "short token message: $(cat "$tmp/short.err")"
 stop_server "$pid" open
+# The token from a file or the environment: never printed; from the command
+# line: a warning, and the process's command line no longer shows it.
+secret=0123456789abcdef-from-a-file
+printf '%s\n' "$secret" > "$tmp/token"
+start_server tokfile "$model" --host 127.0.0.1 --token-file "$tmp/token"
+grep -q "$secret" "$tmp/tokfile/out" && fail "the token from --token-file was printed"
+r=$(request -H "Authorization: Bearer $secret" "${url}api/models")
+expect 200 "$r" "the token from --token-file"
+r=$(request "${url}api/models")
+expect 401 "$r" "no token with --token-file"
+stop_server "$pid" tokfile
+export SONODREAM_TOKEN=0123456789abcdef-from-the-environment
+start_server tokenv "$model"
+unset SONODREAM_TOKEN
+r=$(request -H "Authorization: Bearer 0123456789abcdef-from-the-environment" "${url}api/models")
+expect 200 "$r" "the token from SONODREAM_TOKEN"
+r=$(request -H "Authorization: Bearer $secret" "${url}api/models")
+expect 401 "$r" "another token with SONODREAM_TOKEN"
+stop_server "$pid" tokenv
+start_server tokarg "$model" --token 0123456789abcdef-on-the-command-line
+grep -q "warning: a --token on the command line" "$tmp/tokarg/err" || fail "no warning for --token"
+tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 0123456789abcdef-on-the-command-line &&
+  fail "the token is still in the process's command line"
+stop_server "$pid" tokarg
+printf 'short\n' > "$tmp/short-token"
+timeout 20 "$bin" serve --token-file "$tmp/short-token" "$model" 2> "$tmp/short.err" &&
+  fail "a short token file was accepted"
+grep -q -- "--token-file" "$tmp/short.err" || fail "short token file message: $(cat "$tmp/short.err")"
 
 # ---- SIGTERM during a dream ----
 start_server term "$model"

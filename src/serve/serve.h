@@ -33,8 +33,9 @@ typedef struct sono_server_options {
     int model_count;
     const char *host;           /* "127.0.0.1": address to bind (numeric or a name getaddrinfo resolves) */
     int port;                   /* 8080; 0: any free port (see sono_server_port) */
-    const char *token;          /* NULL: none; else every /api call must carry it (Authorization:
-                                   Bearer TOKEN, or ?token=TOKEN for players and event streams) */
+    const char *token;          /* NULL: none; else (16 characters or more) every /api call must carry
+                                   it (Authorization: Bearer TOKEN, or ?token=TOKEN for players and
+                                   event streams); a wrong one is answered after 1 s, one at a time */
     int jobs;                   /* 1: dreams at once */
     int queue;                  /* 16: dreams waiting beyond those running */
     int64_t max_upload;         /* 100 MB: larger request bodies get 413 */

@@ -97,6 +97,7 @@ struct sono_server {
     int worker_count;
     int streams;                        /* event streams open (lock) */
 
+    pthread_mutex_t guess_lock;         /* wrong tokens are answered one at a time */
     pthread_mutex_t conn_lock;          /* the connection list; taken alone, never with lock */
     pthread_cond_t reaper_wake;
     serve_conn *conns;

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve/serve_internal.h"
@@ -24,6 +25,10 @@
 #define CONNECTION_LIMIT 256
 #define CONNECTION_TIMEOUT_S 60
 #define EVENT_KEEPALIVE_S 15
+#define TOKEN_MIN 16
+/* A wrong token is answered after this long, one at a time across the
+ * server: at most one guess a second, however many connections guess. */
+#define FAILED_TOKEN_DELAY_MS 1000
 #define PAGE_POLICY \
     "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; " \
     "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; " \
@@ -192,6 +197,15 @@ static int refuse_api_request(sono_server *s, struct MHD_Connection *conn, enum 
         *ret = serve_respond_error(conn, 403, "this server answers to localhost only (Host: %s)", host ? host : "none");
         return 1;
     }
+    /* Browsers mark a request a page of another site made (Sec-Fetch-Site),
+     * even where they send no Origin (a GET from an <img> or <video>).
+     * "same-site" is refused too: another port of localhost is the same
+     * site. "none" is a request the user made (the address bar). */
+    const char *site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0) {
+        *ret = serve_respond_error(conn, 403, "requests from other sites are refused (Sec-Fetch-Site: %.40s)", site);
+        return 1;
+    }
     const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     if (origin && (!host || strncmp(origin, "http://", 7) != 0 || strcmp(origin + 7, host) != 0)) {
         *ret = serve_respond_error(conn, 403, "requests from other sites are refused (Origin: %.200s)", origin);
@@ -202,9 +216,15 @@ static int refuse_api_request(sono_server *s, struct MHD_Connection *conn, enum 
     const char *given = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
     if (!given) given = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
     if (given && same_secret(given, s->token)) return 0;
+    if (given) {
+        pthread_mutex_lock(&s->guess_lock);
+        struct timespec pause = {FAILED_TOKEN_DELAY_MS / 1000, (FAILED_TOKEN_DELAY_MS % 1000) * 1000000L};
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {}
+        pthread_mutex_unlock(&s->guess_lock);
+    }
     struct MHD_Response *r;
     char *body = serve_error_json(given ? "wrong token" : "this server needs its token: send 'Authorization: Bearer "
-                                                          "TOKEN' or add ?token=TOKEN (sonodream serve printed it)");
+                                                          "TOKEN' or add ?token=TOKEN (the token sonodream serve was started with)");
     r = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!r) free(body);
     else {
@@ -683,6 +703,8 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     const char *host = opt->host ? opt->host : "127.0.0.1";
     if (!sono_server_host_is_loopback(host) && (!opt->token || !*opt->token))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "--host %s is reachable from other machines: it needs a --token", host);
+    if (opt->token && *opt->token && strlen(opt->token) < TOKEN_MIN)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "serve: a token needs at least %d characters", TOKEN_MIN);
     sono_server *s = calloc(1, sizeof *s);
     if (!s) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     s->opt = *opt;
@@ -697,6 +719,7 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     pthread_cond_init(&s->changed, &attr);
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_mutex_init(&s->guess_lock, NULL);
     pthread_cond_init(&s->reaper_wake, NULL);
     sono_status st = !s->host ? sono_error_set(err, SONO_ERR_MEMORY, "out of memory") : SONO_OK;
     if (st == SONO_OK) st = load_models(s, err);
@@ -760,6 +783,7 @@ void sono_server_free(sono_server *s) {
     free(s->examples_dir);
     pthread_cond_destroy(&s->reaper_wake);
     pthread_mutex_destroy(&s->conn_lock);
+    pthread_mutex_destroy(&s->guess_lock);
     pthread_cond_destroy(&s->changed);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->lock);
