@@ -111,12 +111,29 @@ serve_job *serve_job_new(sono_server *s, char *message, size_t message_size) {
     return job;
 }
 
+/* Lock held: the job goes to the trash, whose files serve_sweep removes
+ * once the lock is released (unlinking gigabytes can take a while, and
+ * every request waits for the lock). Its disk is given back now. */
 static void job_free(serve_job *job) {
-    job->server->disk_used -= job->disk; /* lock held */
-    remove_tree(job->dir);
-    free(job->error);
-    free(job->report);
-    free(job);
+    sono_server *s = job->server;
+    s->disk_used -= job->disk;
+    job->next = s->trash;
+    s->trash = job;
+}
+
+void serve_sweep(sono_server *s) {
+    pthread_mutex_lock(&s->lock);
+    serve_job *job = s->trash;
+    s->trash = NULL;
+    pthread_mutex_unlock(&s->lock);
+    while (job) {
+        serve_job *next = job->next;
+        remove_tree(job->dir);
+        free(job->error);
+        free(job->report);
+        free(job);
+        job = next;
+    }
 }
 
 void serve_job_discard(serve_job *job) {
@@ -124,6 +141,7 @@ void serve_job_discard(serve_job *job) {
     pthread_mutex_lock(&s->lock);
     job_free(job);
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
 }
 
 void serve_job_release_locked(serve_job *job) {
@@ -136,6 +154,7 @@ void serve_job_release(serve_job *job) {
     pthread_mutex_lock(&s->lock);
     serve_job_release_locked(job);
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
 }
 
 static void unlist(sono_server *s, serve_job *job) {
@@ -187,6 +206,7 @@ int serve_disk_take(sono_server *s, serve_job *job, int64_t bytes) {
     int fits = disk_fits(s, bytes);
     if (fits) s->disk_used += bytes, job->disk += bytes;
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
     return fits;
 }
 
@@ -234,6 +254,7 @@ int serve_job_delete(sono_server *s, serve_job *job) {
         status = 202;
     } else unlist(s, job);
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
     return status;
 }
 
@@ -416,8 +437,14 @@ static void *worker_main(void *arg) {
         if (!job) break;
         pthread_mutex_unlock(&s->lock);
         run(w, job);
+        serve_sweep(s); /* what run() expired */
         pthread_mutex_lock(&s->lock);
         serve_job_release_locked(job);
+        if (s->trash) {
+            pthread_mutex_unlock(&s->lock);
+            serve_sweep(s);
+            pthread_mutex_lock(&s->lock);
+        }
     }
     pthread_mutex_unlock(&s->lock);
     for (int m = 0; m < s->model_count; m++) sono_classifier_free(w->classifiers[m]);

@@ -90,6 +90,7 @@ struct sono_server {
     serve_job *head, *tail;
     int queued, running, finished;
     int reserved;                       /* queue places held by uploads in progress */
+    serve_job *trash;                   /* freed jobs whose files serve_sweep removes (lock) */
     int64_t disk_used;                  /* bytes counted against opt.max_disk */
     double dream_seconds;               /* summed over finished dreams, for Retry-After */
     int dreams_timed;
@@ -135,9 +136,12 @@ void serve_disk_give(sono_server *s, serve_job *job, int64_t bytes);
 void serve_audio_limits(const sono_server *s, sono_audio_limits *limits);
 /* Find a listed job by id and take a reference (lock taken inside); NULL if none. */
 serve_job *serve_job_find(sono_server *s, const char *id);
-/* Drop a reference; the last one removes the job's folder and frees it. Lock held. */
+/* Drop a reference; the last one puts the job in the trash (lock held),
+ * or removes its folder and frees it (serve_job_release). */
 void serve_job_release_locked(serve_job *job);
 void serve_job_release(serve_job *job);
+/* Remove the folders of the jobs in the trash and free them; lock not held. */
+void serve_sweep(sono_server *s);
 /* DELETE: a queued job ends cancelled at once, a running one at its next
  * step; a finished one is removed. Returns the HTTP status to answer. */
 int serve_job_delete(sono_server *s, serve_job *job);

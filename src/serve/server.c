@@ -295,6 +295,7 @@ static void event_free(void *cls) {
     s->streams--;
     serve_job_release_locked(e->job);
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
     free(e->pending);
     free(e);
 }
@@ -321,6 +322,7 @@ static enum MHD_Result respond_events(sono_server *s, struct MHD_Connection *con
         s->streams--;
         serve_job_release_locked(job);
         pthread_mutex_unlock(&s->lock);
+        serve_sweep(s);
         return MHD_NO;
     }
     e->server = s, e->job = job;
@@ -510,6 +512,9 @@ static void *reaper_main(void *arg) {
             sono_log(SONO_LOG_INFO, "http: a request took over %g s to arrive (--request-timeout): connection closed",
                      s->opt.request_timeout);
         }
+        pthread_mutex_unlock(&s->conn_lock); /* never both locks at once */
+        serve_sweep(s);
+        pthread_mutex_lock(&s->conn_lock);
     }
     pthread_mutex_unlock(&s->conn_lock);
     return NULL;
@@ -768,6 +773,7 @@ void sono_server_free(sono_server *s) {
     }
     s->tail = NULL;
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
     if (s->dir[0]) rmdir(s->dir);
     for (int i = 0; i < s->model_count; i++) {
         sono_classifier_free(s->models[i].meta);
