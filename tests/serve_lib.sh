@@ -2,6 +2,7 @@
 # with curl, read its JSON with node, and stop it whatever happens.
 top=${SONO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 bin=${SONO_BINARY:-$top/build/sonodream}
+make_audio=${SONO_MAKE_AUDIO:-$top/build/make_audio}
 model=$top/models/us8k-seed.model
 siren=$top/examples/siren-102871-8-0-0.flac
 dog=$top/examples/dog_bark-100652-3-0-0.flac
@@ -69,3 +70,6 @@ wait_final() {
   done
   echo "timeout"
 }
+
+# vm_hwm_kb PID: the process's peak resident memory so far, in kB.
+vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }

@@ -550,6 +550,91 @@ static void test_zero_rate_header(void) {
     load_expect_failure(path, "");
 }
 
+/* ------------------------------------------------------------------ limits */
+
+static sono_status count_block(void *user, const float *x, int64_t frames, sono_error *err) {
+    (void)x, (void)err;
+    *(int64_t *)user += frames;
+    return SONO_OK;
+}
+
+/* Open with the reader and decode with decode_each within limits; both must
+ * refuse, naming the file and the reason. */
+static void check_limited(const char *path, const sono_audio_limits *limits, const char *why) {
+    sono_audio_reader *r = NULL;
+    sono_error err = {0};
+    check_refused(sono_audio_reader_open_limited(path, limits, &r, &err), &err, path, why);
+    CHECK(r == NULL);
+    sono_audio_reader_close(r);
+    sono_audio_info info;
+    int64_t seen = 0;
+    memset(&err, 0, sizeof err);
+    check_refused(sono_audio_decode_each(path, limits, &info, count_block, &seen, &err), &err, path, why);
+    CHECK_MSG(seen <= 4096 + (limits->max_frames > 0 ? limits->max_frames : 0) +
+                           (limits->max_seconds > 0 ? (int64_t)(limits->max_seconds * info.sample_rate) : 0),
+              "%s: %lld frames handed out past the limit", path, (long long)seen);
+}
+
+/* Every cap a caller gives stops the decode with a message, for files that
+ * stream (WAV) and for those decoded whole (Ogg Vorbis, whose length is not
+ * trusted): a bomb of silence never decodes beyond the caller's cap. */
+static void test_limits(void) {
+    const int rate = 8000;
+    float *x = make_signal(3 * rate, 3, rate);
+    const char *wav = path_in_dir("three.wav");
+    CHECK(write_sndfile(wav, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 3, rate, x, 3 * rate));
+    sono_audio_limits lim = {0};
+    lim.max_channels = 2;
+    check_limited(wav, &lim, "3 channels");
+    lim = (sono_audio_limits){0};
+    lim.max_rate = 4000;
+    check_limited(wav, &lim, "8000 Hz");
+    lim = (sono_audio_limits){0};
+    lim.max_seconds = 2.5;
+    check_limited(wav, &lim, "longer than 2.5 s");
+    lim = (sono_audio_limits){0};
+    lim.max_frames = 1000;
+    check_limited(wav, &lim, "longer than");
+    /* At the limit: accepted, every frame once. */
+    lim = (sono_audio_limits){.max_channels = 3, .max_rate = rate, .max_seconds = 3.0};
+    sono_audio_info info;
+    int64_t seen = 0;
+    sono_error err = {0};
+    CHECK_MSG(sono_audio_decode_each(wav, &lim, &info, count_block, &seen, &err) == SONO_OK, "%s", err.message);
+    CHECK(seen == 3 * rate && info.frames == 3 * rate && info.channels == 3 && info.sample_rate == rate);
+    sono_audio_reader *r = NULL;
+    CHECK_MSG(sono_audio_reader_open_limited(wav, &lim, &r, &err) == SONO_OK, "%s", err.message);
+    sono_audio_reader_close(r);
+
+    int vorbis = SF_FORMAT_OGG | SF_FORMAT_VORBIS;
+    if (format_supported(vorbis, 2, rate)) {
+        /* 20 s of stereo silence: a few kB that decode to 1.28 MB. */
+        int64_t frames = 20 * rate;
+        float *silence = calloc((size_t)frames * 2, sizeof(float));
+        const char *ogg = path_in_dir("silence.ogg");
+        CHECK(write_sndfile(ogg, vorbis, 2, rate, silence, frames));
+        free(silence);
+        CHECK_MSG(file_size(ogg) < 64 * 1024, "%lld bytes", (long long)file_size(ogg));
+        lim = (sono_audio_limits){0};
+        lim.max_seconds = 5;
+        check_limited(ogg, &lim, "longer than 5 s");
+        lim = (sono_audio_limits){0};
+        lim.max_bytes = 256 * 1024;
+        memset(&err, 0, sizeof err);
+        r = NULL;
+        check_refused(sono_audio_reader_open_limited(ogg, &lim, &r, &err), &err, ogg, "more than 262144 bytes");
+        CHECK(r == NULL);
+        /* decode_each holds one block whatever the length: the memory cap does not apply. */
+        seen = 0;
+        CHECK_MSG(sono_audio_decode_each(ogg, &lim, &info, count_block, &seen, &err) == SONO_OK, "%s", err.message);
+        CHECK_MSG(seen == frames && info.frames == frames, "%lld of %lld frames", (long long)seen, (long long)frames);
+        lim.max_bytes = frames * 2 * 4;
+        CHECK_MSG(sono_audio_reader_open_limited(ogg, &lim, &r, &err) == SONO_OK, "%s", err.message);
+        sono_audio_reader_close(r);
+    }
+    free(x);
+}
+
 int main(void) {
     test_dir = test_make_dir();
     test_encodings();
@@ -568,6 +653,7 @@ int main(void) {
     test_truncated_containers();
     test_non_finite_samples();
     test_zero_rate_header();
+    test_limits();
     test_cleanup_dir(test_dir);
     return test_result("test_audio");
 }

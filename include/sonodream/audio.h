@@ -80,12 +80,42 @@ sono_status sono_audio_write_wav(const char *path, const float *samples, int64_t
 typedef struct sono_audio_reader sono_audio_reader;
 
 sono_status sono_audio_reader_open(const char *path, sono_audio_reader **reader, sono_error *err);
+
+/* What a caller takes from a file; 0 in a field: no cap of the caller's
+ * (rates stay within SONO_AUDIO_MAX_RATE). A decode stops at the first cap
+ * it passes, before it holds more, and fails naming the file, the value and
+ * the cap: channels and rate from the header; length from the header where
+ * it is exact, else while decoding; memory while decoding. */
+typedef struct sono_audio_limits {
+    int max_channels;
+    int max_rate;         /* Hz */
+    double max_seconds;   /* at the file's rate (a recording of exactly this long passes) */
+    int64_t max_frames;   /* per channel; the lower of this and max_seconds counts */
+    int64_t max_bytes;    /* decoded samples held in memory (frames x channels x 4 bytes): files that
+                             are decoded whole (MP3, Ogg) stop there; files that stream hold none */
+} sono_audio_limits;
+
+/* sono_audio_reader_open within limits (NULL: none). On failure the reader
+ * is not made. */
+sono_status sono_audio_reader_open_limited(const char *path, const sono_audio_limits *limits,
+                                           sono_audio_reader **reader, sono_error *err);
 /* frames and seconds are exact. */
 const sono_audio_info *sono_audio_reader_info(const sono_audio_reader *reader);
 /* count frames from start into dst (count, channels). */
 sono_status sono_audio_reader_read(sono_audio_reader *reader, int64_t start, int64_t count, float *dst,
                                    sono_error *err);
 void sono_audio_reader_close(sono_audio_reader *reader);
+
+/* Every sample of a file decoded once, in order, one block at a time (memory:
+ * one block of 4096 frames, whatever the format), each block checked as the
+ * reader checks them and handed to `block` when it is not NULL (frames,
+ * channels interleaved; a status other than SONO_OK from it stops the
+ * decode and is returned). Stops at the first limit passed (limits may be
+ * NULL). *info holds the rate, channels and format once the file is open,
+ * and the frames decoded (exact on success, so far on failure). */
+typedef sono_status (*sono_audio_block_fn)(void *user, const float *samples, int64_t frames, sono_error *err);
+sono_status sono_audio_decode_each(const char *path, const sono_audio_limits *limits, sono_audio_info *info,
+                                   sono_audio_block_fn block, void *user, sono_error *err);
 
 /* A whole recording: *samples (malloc'd, (frames, channels) interleaved). */
 sono_status sono_audio_load_recording(const char *path, float **samples, int64_t *frames, int *channels, int *rate,

@@ -77,6 +77,42 @@ static int frames_known(sf_count_t frames) {
     return frames >= 0 && frames != SF_COUNT_MAX;
 }
 
+/* ---------------------------------------------------------------- limits */
+
+/* The most frames a caller takes at this rate: the lower of max_frames and
+ * max_seconds (a recording of exactly max_seconds passes); INT64_MAX when
+ * neither is set. */
+static int64_t limit_frames(const sono_audio_limits *lim, int rate) {
+    int64_t cap = INT64_MAX;
+    if (!lim) return cap;
+    if (lim->max_frames > 0) cap = lim->max_frames;
+    if (lim->max_seconds > 0) {
+        double f = floor(lim->max_seconds * rate + 1e-6);
+        if (f < 1) f = 1;
+        if (f < (double)cap) cap = (int64_t)f;
+    }
+    return cap;
+}
+
+/* What the header alone tells: channels, rate, and an exact length. */
+static sono_status check_header_limits(const char *path, const SF_INFO *sfi, const sono_audio_limits *lim,
+                                       sono_error *err) {
+    if (!lim) return SONO_OK;
+    if (lim->max_channels > 0 && sfi->channels > lim->max_channels)
+        return sono_error_set(err, SONO_ERR_UNSUPPORTED, "%s: %d channels; at most %d are taken here", path,
+                              sfi->channels, lim->max_channels);
+    if (lim->max_rate > 0 && sfi->samplerate > lim->max_rate)
+        return sono_error_set(err, SONO_ERR_UNSUPPORTED, "%s: %d Hz; at most %d Hz is taken here", path,
+                              sfi->samplerate, lim->max_rate);
+    return SONO_OK;
+}
+
+static sono_status too_long(const char *path, int64_t cap, int rate, sono_error *err) {
+    return sono_error_set(err, SONO_ERR_UNSUPPORTED,
+                          "%s: longer than %.6g s (%lld frames at %d Hz), the most taken here; stopped decoding there",
+                          path, (double)cap / rate, (long long)cap, rate);
+}
+
 sono_status sono_audio_probe(const char *path, sono_audio_info *info, sono_error *err) {
     SNDFILE *sf;
     SF_INFO sfi;
@@ -341,7 +377,8 @@ sono_status sono_audio_load(const char *path, int target_rate, double max_second
 /* A recording's samples, all channels, read block by block where the file
  * allows it (a seekable container whose header gives an exact length: WAV,
  * FLAC, AIFF...), otherwise decoded whole into memory first (MP3 and Ogg,
- * whose lengths are estimates, or a length that is not known). */
+ * whose lengths are estimates, or a length that is not known), within the
+ * caller's limits. */
 struct sono_audio_reader {
     char *path;
     SNDFILE *sf;          /* streaming; NULL when held in memory */
@@ -370,15 +407,26 @@ static sono_status check_block(const char *path, const float *x, int64_t count, 
                           frame);
 }
 
-/* Decode everything, interleaved, growing as read. */
-static sono_status read_all(sono_audio_reader *r, const SF_INFO *sfi, sono_error *err) {
+/* Frames of C channels that fit in max_bytes of floats; INT64_MAX when no cap. */
+static int64_t limit_memory_frames(const sono_audio_limits *lim, int C) {
+    if (!lim || lim->max_bytes <= 0) return INT64_MAX;
+    return lim->max_bytes / ((int64_t)C * (int64_t)sizeof(float));
+}
+
+/* Decode everything, interleaved, growing as read, never past the caller's
+ * frame or memory cap (the buffer is at most one block beyond either). */
+static sono_status read_all(sono_audio_reader *r, const SF_INFO *sfi, const sono_audio_limits *lim, sono_error *err) {
     const int C = sfi->channels;
+    const int64_t max_frames = limit_frames(lim, sfi->samplerate), max_held = limit_memory_frames(lim, C);
+    const int64_t hard = (max_frames < max_held ? max_frames : max_held);
     int64_t cap = 0, count = 0;
     float *data = NULL;
     sono_status s = SONO_OK;
     for (;;) {
         if (count + READ_BLOCK_FRAMES > cap) {
-            int64_t ncap = cap ? cap * 2 : INITIAL_CAPACITY_FRAMES;
+            int64_t ncap = cap ? (cap > INT64_MAX / 2 ? INT64_MAX : cap * 2) : INITIAL_CAPACITY_FRAMES;
+            if (hard < INT64_MAX - READ_BLOCK_FRAMES && ncap > hard + READ_BLOCK_FRAMES) ncap = hard + READ_BLOCK_FRAMES;
+            if (ncap < count + READ_BLOCK_FRAMES) ncap = count + READ_BLOCK_FRAMES;
             if ((uint64_t)ncap * C > SIZE_MAX / sizeof(float)) {
                 s = sono_error_set(err, SONO_ERR_MEMORY, "%s: too long to hold in memory", r->path);
                 break;
@@ -393,6 +441,16 @@ static sono_status read_all(sono_audio_reader *r, const SF_INFO *sfi, sono_error
         }
         sf_count_t got = sf_readf_float(r->sf, data + count * C, READ_BLOCK_FRAMES);
         if (got <= 0) break;
+        if (count + got > max_frames) {
+            s = too_long(r->path, max_frames, sfi->samplerate, err);
+            break;
+        }
+        if (count + got > max_held) {
+            s = sono_error_set(err, SONO_ERR_MEMORY,
+                               "%s: decodes to more than %lld bytes, the most this caller holds in memory; stopped "
+                               "after %lld frames", r->path, (long long)lim->max_bytes, (long long)count);
+            break;
+        }
         s = check_block(r->path, data + count * C, got, C, count, err);
         if (s != SONO_OK) break;
         count += got;
@@ -402,12 +460,12 @@ static sono_status read_all(sono_audio_reader *r, const SF_INFO *sfi, sono_error
                            (long long)count, sf_strerror(r->sf));
     if (s == SONO_OK && count == 0) s = sono_error_set(err, SONO_ERR_FORMAT, "%s: no audio data", r->path);
     if (s == SONO_OK) s = check_complete(r->path, r->sf, sfi, INT64_MAX, count, err);
+    r->info.frames = count; /* so far, on failure */
     if (s != SONO_OK) {
         free(data);
         return s;
     }
     r->samples = data;
-    r->info.frames = count;
     return SONO_OK;
 }
 
@@ -419,7 +477,15 @@ void sono_audio_reader_close(sono_audio_reader *r) {
     free(r);
 }
 
-sono_status sono_audio_reader_open(const char *path, sono_audio_reader **out, sono_error *err) {
+static void fill_info(sono_audio_info *info, const SF_INFO *sfi) {
+    info->sample_rate = sfi->samplerate;
+    info->channels = sfi->channels;
+    format_name(sfi->format & SF_FORMAT_TYPEMASK, info->format, sizeof info->format);
+    format_name(sfi->format & SF_FORMAT_SUBMASK, info->encoding, sizeof info->encoding);
+}
+
+sono_status sono_audio_reader_open_limited(const char *path, const sono_audio_limits *limits,
+                                           sono_audio_reader **out, sono_error *err) {
     *out = NULL;
     if (!path) return sono_error_set(err, SONO_ERR_ARGUMENT, "sono_audio_reader_open: NULL path");
     sono_audio_reader *r = calloc(1, sizeof *r);
@@ -430,17 +496,19 @@ sono_status sono_audio_reader_open(const char *path, sono_audio_reader **out, so
     SF_INFO sfi;
     sono_status s = open_audio(path, &r->sf, &sfi, err);
     if (s == SONO_OK) {
-        r->info.sample_rate = sfi.samplerate;
-        r->info.channels = sfi.channels;
-        format_name(sfi.format & SF_FORMAT_TYPEMASK, r->info.format, sizeof r->info.format);
-        format_name(sfi.format & SF_FORMAT_SUBMASK, r->info.encoding, sizeof r->info.encoding);
+        fill_info(&r->info, &sfi);
+        s = check_header_limits(path, &sfi, limits, err);
+    }
+    if (s == SONO_OK) {
         if (streams(&sfi)) {
             r->info.frames = sfi.frames;
-            if (header_claims_missing_data(r->sf, sfi.format & SF_FORMAT_TYPEMASK))
+            int64_t max_frames = limit_frames(limits, sfi.samplerate);
+            if (sfi.frames > max_frames) s = too_long(path, max_frames, sfi.samplerate, err);
+            else if (header_claims_missing_data(r->sf, sfi.format & SF_FORMAT_TYPEMASK))
                 s = sono_error_set(err, SONO_ERR_FORMAT,
                                    "%s: truncated: the header promises more audio data than the file holds", path);
         } else {
-            s = read_all(r, &sfi, err);
+            s = read_all(r, &sfi, limits, err);
             sf_close(r->sf);
             r->sf = NULL;
         }
@@ -452,6 +520,10 @@ sono_status sono_audio_reader_open(const char *path, sono_audio_reader **out, so
     r->info.seconds = (double)r->info.frames / r->info.sample_rate;
     *out = r;
     return SONO_OK;
+}
+
+sono_status sono_audio_reader_open(const char *path, sono_audio_reader **out, sono_error *err) {
+    return sono_audio_reader_open_limited(path, NULL, out, err);
 }
 
 const sono_audio_info *sono_audio_reader_info(const sono_audio_reader *r) { return &r->info; }
@@ -476,6 +548,47 @@ sono_status sono_audio_reader_read(sono_audio_reader *r, int64_t start, int64_t 
                               "%s: truncated: frames from %lld on could not be read (the header promises %lld)",
                               r->path, (long long)(start + (got > 0 ? got : 0)), (long long)r->info.frames);
     return check_block(r->path, dst, count, C, start, err);
+}
+
+/* ------------------------------------------------ one pass, block by block */
+
+sono_status sono_audio_decode_each(const char *path, const sono_audio_limits *limits, sono_audio_info *info,
+                                   sono_audio_block_fn block, void *user, sono_error *err) {
+    memset(info, 0, sizeof *info);
+    if (!path) return sono_error_set(err, SONO_ERR_ARGUMENT, "sono_audio_decode_each: NULL path");
+    SNDFILE *sf;
+    SF_INFO sfi;
+    sono_status s = open_audio(path, &sf, &sfi, err);
+    if (s != SONO_OK) return s;
+    fill_info(info, &sfi);
+    s = check_header_limits(path, &sfi, limits, err);
+    const int C = sfi.channels;
+    const int64_t max_frames = limit_frames(limits, sfi.samplerate);
+    if (s == SONO_OK && streams(&sfi) && sfi.frames > max_frames) s = too_long(path, max_frames, sfi.samplerate, err);
+    float *buf = s == SONO_OK ? malloc((size_t)READ_BLOCK_FRAMES * (size_t)C * sizeof(float)) : NULL;
+    if (s == SONO_OK && !buf) s = sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory", path);
+    int64_t count = 0;
+    while (s == SONO_OK) {
+        sf_count_t got = sf_readf_float(sf, buf, READ_BLOCK_FRAMES);
+        if (got <= 0) break;
+        if (count + got > max_frames) {
+            s = too_long(path, max_frames, sfi.samplerate, err);
+            break;
+        }
+        s = check_block(path, buf, got, C, count, err);
+        if (s == SONO_OK && block) s = block(user, buf, got, err);
+        if (s == SONO_OK) count += got;
+    }
+    free(buf);
+    if (s == SONO_OK && sf_error(sf) != SF_ERR_NO_ERROR)
+        s = sono_error_set(err, SONO_ERR_FORMAT, "%s: decoding failed after %lld frames: %s", path, (long long)count,
+                           sf_strerror(sf));
+    if (s == SONO_OK && count == 0) s = sono_error_set(err, SONO_ERR_FORMAT, "%s: no audio data", path);
+    if (s == SONO_OK) s = check_complete(path, sf, &sfi, INT64_MAX, count, err);
+    sf_close(sf);
+    info->frames = count;
+    info->seconds = (double)count / sfi.samplerate;
+    return s;
 }
 
 sono_status sono_audio_load_recording(const char *path, float **samples, int64_t *frames, int *channels, int *rate,

@@ -20,6 +20,7 @@
 #include "sonodream/classifier.h"
 #include "sonodream/dream.h"
 #include "sonodream/fileio.h"
+#include "sonodream/memory.h"
 #include "sonodream/plot.h"
 
 /* Windows per network call: the conv kernels run one window per thread. */
@@ -610,7 +611,13 @@ static sono_status open_input(const dream_args *a, const sono_classifier *c, son
                               float **noise, sono_audio_source *src, sono_audio_info *info, sono_error *err) {
     memset(info, 0, sizeof *info);
     if (a->input) {
-        sono_status s = sono_audio_reader_open(a->input, reader, err);
+        /* MP3 and Ogg are decoded whole: half the memory this process may
+         * take is the most they may hold, so a long one fails with a message
+         * rather than by the out-of-memory killer. */
+        sono_audio_limits limits = {0};
+        unsigned long long avail = sono_memory_available();
+        if (avail > 0 && avail / 2 < (unsigned long long)INT64_MAX) limits.max_bytes = (int64_t)(avail / 2);
+        sono_status s = sono_audio_reader_open_limited(a->input, &limits, reader, err);
         if (s != SONO_OK) return s;
         *info = *sono_audio_reader_info(*reader);
         *src = (sono_audio_source){info->sample_rate, info->channels, info->frames, reader_read, *reader};

@@ -3,6 +3,7 @@
  * A thin client of sono_server (src/serve): parse the options, start the
  * server, print its URL, wait for Ctrl-C or SIGTERM, stop it (running dreams
  * are cancelled, the private folder removed) and exit 0. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -64,30 +65,51 @@ static void serve_usage(FILE *out) {
             "                         any other address needs a token\n"
             "      --port N           port (default %d; 0: any free port)\n"
             "      --token TOKEN      every API call must carry it ('Authorization: Bearer TOKEN'\n"
-            "                         or ?token=TOKEN); with a non-loopback --host and no --token,\n"
-            "                         one is generated and printed\n"
+            "                         or ?token=TOKEN); at least 16 characters. Other users of this\n"
+            "                         machine can read a command line: prefer --token-file or the\n"
+            "                         environment variable SONODREAM_TOKEN. With a non-loopback\n"
+            "                         --host and no token, one is generated and printed\n"
+            "      --token-file FILE  the token is the first line of FILE\n"
             "      --jobs N           dreams at once (default %d)\n"
             "      --queue N          dreams waiting beyond those; more get 503 (default %d)\n"
             "      --max-upload SIZE  largest upload, e.g. 100M (default %lld bytes); larger get 413\n"
             "      --max-seconds S    longest recording (default %g); longer get 422\n"
+            "      --max-channels N   most channels in a recording (default %d); more get 422\n"
+            "      --max-rate HZ      highest sample rate of a recording (default %d); higher get 422\n"
+            "      --max-disk SIZE    disk for uploads, inputs and dreams, e.g. 4G (default %lld bytes);\n"
+            "                         old results expire to make room, else 507\n"
             "      --keep N           finished dreams kept with their files (default %d)\n"
+            "      --connections-per-ip N\n"
+            "                         connections one address may hold at once (default %d)\n"
+            "      --request-timeout S\n"
+            "                         seconds to receive a whole request, upload included\n"
+            "                         (default %g); a connection idle for 60 s is closed anyway\n"
+            "      --max-streams N    event streams open at once (default %d); more get 503\n"
             "      --examples DIR     recordings the page offers (default: the shipped examples,\n"
             "                         %s)\n"
             "  -q, --quiet            log nothing but errors\n"
             "  -h, --help             this help\n",
-            d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.keep,
+            d.host, d.port, d.jobs, d.queue, (long long)d.max_upload, d.max_seconds, d.max_channels, d.max_rate,
+            (long long)d.max_disk, d.keep, d.connections_per_ip, d.request_timeout, d.max_streams,
             shipped_examples() ? shipped_examples() : "none found");
 }
+
+#define TOKEN_MIN 16
+#define TOKEN_MAX 256
 
 typedef struct serve_args {
     sono_server_options opt;
     char generated_token[33];
+    char token[TOKEN_MAX + 2];  /* from --token, --token-file or SONODREAM_TOKEN */
+    const char *token_file;
+    int token_given;            /* on the command line */
     const char *shipped;  /* the shipped model, when no MODEL is named */
     int quiet;
 } serve_args;
 
 enum { OPT_HOST = 256, OPT_PORT, OPT_TOKEN, OPT_JOBS, OPT_QUEUE, OPT_MAX_UPLOAD, OPT_MAX_SECONDS, OPT_KEEP,
-       OPT_EXAMPLES };
+       OPT_EXAMPLES, OPT_MAX_CHANNELS, OPT_MAX_RATE, OPT_MAX_DISK,
+       OPT_PER_IP, OPT_REQUEST_TIMEOUT, OPT_MAX_STREAMS, OPT_TOKEN_FILE };
 
 static int parse_option(serve_args *a, int opt, const char *arg) {
     sono_server_options *o = &a->opt;
@@ -97,14 +119,25 @@ static int parse_option(serve_args *a, int opt, const char *arg) {
     case OPT_HOST: o->host = arg; return 1;
     case OPT_PORT: return cli_parse_int("port", arg, 0, 65535, &v) && ((o->port = (int)v), 1);
     case OPT_TOKEN:
-        if (strlen(arg) < 8) return cli_failf("option --token: use at least 8 characters"), 0;
-        o->token = arg;
+        /* Copied, and the argument overwritten, so that ps shows it no
+         * longer (it was visible until now: hence the warning). */
+        snprintf(a->token, sizeof a->token, "%s", arg);
+        memset((char *)arg, 'x', strlen(arg));
+        a->token_given = 1;
         return 1;
+    case OPT_TOKEN_FILE: a->token_file = arg; return 1;
     case OPT_JOBS: return cli_parse_int("jobs", arg, 1, 64, &v) && ((o->jobs = (int)v), 1);
     case OPT_QUEUE: return cli_parse_int("queue", arg, 0, 100000, &v) && ((o->queue = (int)v), 1);
     case OPT_MAX_UPLOAD:
         return cli_parse_size("max-upload", arg, &size) && ((o->max_upload = (int64_t)size), 1);
     case OPT_MAX_SECONDS: return cli_parse_double("max-seconds", arg, 0.001, 1e7, &o->max_seconds);
+    case OPT_MAX_CHANNELS: return cli_parse_int("max-channels", arg, 1, 1024, &v) && ((o->max_channels = (int)v), 1);
+    case OPT_MAX_RATE: return cli_parse_int("max-rate", arg, 1, 1000000, &v) && ((o->max_rate = (int)v), 1);
+    case OPT_MAX_DISK: return cli_parse_size("max-disk", arg, &size) && ((o->max_disk = (int64_t)size), 1);
+    case OPT_PER_IP:
+        return cli_parse_int("connections-per-ip", arg, 1, 1000, &v) && ((o->connections_per_ip = (int)v), 1);
+    case OPT_REQUEST_TIMEOUT: return cli_parse_double("request-timeout", arg, 0.1, 86400, &o->request_timeout);
+    case OPT_MAX_STREAMS: return cli_parse_int("max-streams", arg, 0, 10000, &v) && ((o->max_streams = (int)v), 1);
     case OPT_KEEP: return cli_parse_int("keep", arg, 0, 100000, &v) && ((o->keep = (int)v), 1);
     case OPT_EXAMPLES: o->examples_dir = arg; return 1;
     case 'q': a->quiet = 1; return 1;
@@ -116,8 +149,14 @@ static int parse_args(int argc, char **argv, serve_args *a, int *exit_code) {
     static const struct option longopts[] = {
         {"host", required_argument, 0, OPT_HOST},           {"port", required_argument, 0, OPT_PORT},
         {"token", required_argument, 0, OPT_TOKEN},         {"jobs", required_argument, 0, OPT_JOBS},
+        {"token-file", required_argument, 0, OPT_TOKEN_FILE},
         {"queue", required_argument, 0, OPT_QUEUE},         {"max-upload", required_argument, 0, OPT_MAX_UPLOAD},
         {"max-seconds", required_argument, 0, OPT_MAX_SECONDS}, {"keep", required_argument, 0, OPT_KEEP},
+        {"max-channels", required_argument, 0, OPT_MAX_CHANNELS}, {"max-rate", required_argument, 0, OPT_MAX_RATE},
+        {"max-disk", required_argument, 0, OPT_MAX_DISK},
+        {"connections-per-ip", required_argument, 0, OPT_PER_IP},
+        {"request-timeout", required_argument, 0, OPT_REQUEST_TIMEOUT},
+        {"max-streams", required_argument, 0, OPT_MAX_STREAMS},
         {"examples", required_argument, 0, OPT_EXAMPLES},   {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                      {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -153,6 +192,43 @@ static int parse_args(int argc, char **argv, serve_args *a, int *exit_code) {
     return 1;
 }
 
+/* The first line of the token file, without its line end. */
+static int read_token_file(serve_args *a) {
+    FILE *f = fopen(a->token_file, "r");
+    if (!f) return cli_failf("option --token-file: %s: %s", a->token_file, strerror(errno)), 0;
+    char line[TOKEN_MAX + 2] = "";
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    if (!ok || n == 0) return cli_failf("option --token-file: %s: no token on its first line", a->token_file), 0;
+    snprintf(a->token, sizeof a->token, "%s", line);
+    return 1;
+}
+
+/* --token, --token-file or SONODREAM_TOKEN (one of them), checked: 16 to
+ * 256 visible characters. */
+static int take_token(serve_args *a) {
+    if (a->token_given && a->token_file) return cli_failf("serve: give --token or --token-file, not both"), 0;
+    const char *source = a->token_given ? "--token" : a->token_file ? "--token-file" : "SONODREAM_TOKEN";
+    if (a->token_file && !read_token_file(a)) return 0;
+    if (!a->token_given && !a->token_file) {
+        const char *env = getenv("SONODREAM_TOKEN");
+        if (!env || !*env) return 1;
+        snprintf(a->token, sizeof a->token, "%s", env);
+    }
+    size_t n = strlen(a->token);
+    if (n < TOKEN_MIN || n > TOKEN_MAX) return cli_failf("%s: use a token of %d to %d characters", source, TOKEN_MIN, TOKEN_MAX), 0;
+    for (size_t i = 0; i < n; i++)
+        if (a->token[i] <= ' ' || a->token[i] > '~')
+            return cli_failf("%s: the token holds a space or a character that is not printable ASCII", source), 0;
+    if (a->token_given)
+        fprintf(stderr, "sonodream serve: warning: a --token on the command line can be read by other users of "
+                        "this machine; use --token-file or SONODREAM_TOKEN\n");
+    a->opt.token = a->token;
+    return 1;
+}
+
 /* A token for a server bound beyond loopback when none was given: 128
  * random bits. */
 static int generate_token(serve_args *a) {
@@ -167,6 +243,7 @@ int cmd_serve(int argc, char **argv) {
     serve_args a;
     int code = 0;
     if (!parse_args(argc, argv, &a, &code)) return code;
+    if (!take_token(&a)) return 2;
     int generated = 0;
     if (!sono_server_host_is_loopback(a.opt.host) && !a.opt.token) {
         if (!generate_token(&a)) return cli_failf("serve: no random numbers for a token"), 1;
@@ -185,9 +262,14 @@ int cmd_serve(int argc, char **argv) {
     sono_error err = {0};
     sono_server *server = NULL;
     if (sono_server_start(&a.opt, &server, &err) != SONO_OK) return cli_fail(&err);
-    if (a.opt.token) {
+    /* A token from a file or the environment stays out of the output (a log
+     * others may read); a generated one must be printed to be known. */
+    if (a.opt.token && (generated || a.token_given)) {
         printf("sonodream serve: listening on %s#token=%s\n", sono_server_url(server), a.opt.token);
         if (generated) printf("sonodream serve: API token (generated): %s\n", a.opt.token);
+    } else if (a.opt.token) {
+        printf("sonodream serve: listening on %s (API calls need the token: add #token=TOKEN to the page's "
+               "address)\n", sono_server_url(server));
     } else printf("sonodream serve: listening on %s\n", sono_server_url(server));
     printf("sonodream serve: Ctrl-C stops it\n");
     fflush(stdout);

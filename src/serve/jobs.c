@@ -22,7 +22,6 @@
 #include "sonodream/plot.h"
 
 #define WORKER_MAX_BATCH 8 /* windows per network call, as the CLI's dream */
-#define COPY_BLOCK_FRAMES 65536
 
 double serve_now(void) {
     struct timespec ts;
@@ -41,7 +40,32 @@ static int is_final(job_state state) { return state >= JOB_DONE; }
 
 int serve_queue_has_room(const sono_server *s) {
     int idle = s->opt.jobs - s->running;
-    return !s->stopping && s->queued < s->opt.queue + (idle > 0 ? idle : 0);
+    return !s->stopping && s->queued + s->reserved < s->opt.queue + (idle > 0 ? idle : 0);
+}
+
+int serve_queue_reserve(sono_server *s) {
+    pthread_mutex_lock(&s->lock);
+    int room = serve_queue_has_room(s);
+    if (room) s->reserved++;
+    pthread_mutex_unlock(&s->lock);
+    return room;
+}
+
+void serve_queue_unreserve(sono_server *s) {
+    pthread_mutex_lock(&s->lock);
+    s->reserved--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int disk_fits(const sono_server *s, int64_t bytes) {
+    return s->opt.max_disk <= 0 || s->disk_used + bytes <= s->opt.max_disk;
+}
+
+void serve_audio_limits(const sono_server *s, sono_audio_limits *limits) {
+    memset(limits, 0, sizeof *limits);
+    limits->max_channels = s->opt.max_channels;
+    limits->max_rate = s->opt.max_rate;
+    limits->max_seconds = s->opt.max_seconds;
 }
 
 int serve_retry_after(const sono_server *s) {
@@ -87,14 +111,38 @@ serve_job *serve_job_new(sono_server *s, char *message, size_t message_size) {
     return job;
 }
 
+/* Lock held: the job goes to the trash, whose files serve_sweep removes
+ * once the lock is released (unlinking gigabytes can take a while, and
+ * every request waits for the lock). Its disk is given back now. */
 static void job_free(serve_job *job) {
-    remove_tree(job->dir);
-    free(job->error);
-    free(job->report);
-    free(job);
+    sono_server *s = job->server;
+    s->disk_used -= job->disk;
+    job->next = s->trash;
+    s->trash = job;
 }
 
-void serve_job_discard(serve_job *job) { job_free(job); }
+void serve_sweep(sono_server *s) {
+    pthread_mutex_lock(&s->lock);
+    serve_job *job = s->trash;
+    s->trash = NULL;
+    pthread_mutex_unlock(&s->lock);
+    while (job) {
+        serve_job *next = job->next;
+        remove_tree(job->dir);
+        free(job->error);
+        free(job->report);
+        free(job);
+        job = next;
+    }
+}
+
+void serve_job_discard(serve_job *job) {
+    sono_server *s = job->server;
+    pthread_mutex_lock(&s->lock);
+    job_free(job);
+    pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
+}
 
 void serve_job_release_locked(serve_job *job) {
     if (job && --job->refs == 0) job_free(job);
@@ -106,6 +154,7 @@ void serve_job_release(serve_job *job) {
     pthread_mutex_lock(&s->lock);
     serve_job_release_locked(job);
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
 }
 
 static void unlist(sono_server *s, serve_job *job) {
@@ -133,7 +182,8 @@ static void expire(sono_server *s) {
 
 int serve_job_enqueue(sono_server *s, serve_job *job) {
     pthread_mutex_lock(&s->lock);
-    if (!serve_queue_has_room(s)) {
+    s->reserved--; /* the place becomes the job's */
+    if (s->stopping) {
         pthread_mutex_unlock(&s->lock);
         return 0;
     }
@@ -145,6 +195,25 @@ int serve_job_enqueue(sono_server *s, serve_job *job) {
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     return 1;
+}
+
+int serve_disk_take(sono_server *s, serve_job *job, int64_t bytes) {
+    pthread_mutex_lock(&s->lock);
+    for (serve_job *j = s->head, *next; j && !disk_fits(s, bytes); j = next) {
+        next = j->next;
+        if (is_final(j->state)) unlist(s, j);
+    }
+    int fits = disk_fits(s, bytes);
+    if (fits) s->disk_used += bytes, job->disk += bytes;
+    pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
+    return fits;
+}
+
+void serve_disk_give(sono_server *s, serve_job *job, int64_t bytes) {
+    pthread_mutex_lock(&s->lock);
+    s->disk_used -= bytes, job->disk -= bytes;
+    pthread_mutex_unlock(&s->lock);
 }
 
 serve_job *serve_job_find(sono_server *s, const char *id) {
@@ -185,6 +254,7 @@ int serve_job_delete(sono_server *s, serve_job *job) {
         status = 202;
     } else unlist(s, job);
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
     return status;
 }
 
@@ -217,20 +287,20 @@ static sono_status writer_write(void *user, const float *samples, int64_t count,
     return sono_audio_writer_write(user, samples, count, err);
 }
 
-/* The input as float WAV at its own rate and channels: what the page's
- * input player plays beside the dream. */
-static sono_status write_input_copy(const char *path, const sono_audio_source *src, sono_error *err) {
+/* The upload decoded once more, in order, into a float WAV at its own rate
+ * and channels (what the page's input player plays beside the dream, and
+ * what the dream reads: a WAV streams, so nothing is held whole in memory
+ * whatever the upload's format). Within the same limits as the check. */
+static sono_status write_input_copy(const sono_server *s, const char *upload, const char *path, const serve_job *job,
+                                    sono_error *err) {
     sono_audio_writer *w;
-    sono_status st = sono_audio_writer_open(path, src->sample_rate, src->channels, src->frames, SONO_WAV_FLOAT32, &w, err);
+    sono_status st = sono_audio_writer_open(path, job->sample_rate, job->channels, job->frames, SONO_WAV_FLOAT32, &w, err);
     if (st != SONO_OK) return st;
-    float *block = malloc((size_t)COPY_BLOCK_FRAMES * src->channels * sizeof(float));
-    if (!block) st = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    for (int64_t start = 0; st == SONO_OK && start < src->frames; start += COPY_BLOCK_FRAMES) {
-        int64_t n = src->frames - start < COPY_BLOCK_FRAMES ? src->frames - start : COPY_BLOCK_FRAMES;
-        st = src->read(src->user, start, n, block, err);
-        if (st == SONO_OK) st = sono_audio_writer_write(w, block, n, err);
-    }
-    free(block);
+    sono_audio_limits limits;
+    serve_audio_limits(s, &limits);
+    limits.max_frames = job->frames; /* what the disk budget was counted for */
+    sono_audio_info info;
+    st = sono_audio_decode_each(upload, &limits, &info, writer_write, w, err);
     if (st != SONO_OK) {
         sono_audio_writer_abort(w);
         return st;
@@ -271,13 +341,17 @@ static sono_status dream(worker *w, serve_job *job, sono_dream_result *r, sono_e
     if (!c) return err->status ? err->status : SONO_ERR_IO;
     sono_audio_reader *reader = NULL;
     sono_audio_writer *writer = NULL;
-    snprintf(path, sizeof path, "%s/upload", job->dir);
-    sono_status st = sono_audio_reader_open(path, &reader, err);
+    char upload[SERVE_PATH_MAX + 32];
+    snprintf(upload, sizeof upload, "%s/upload", job->dir);
+    snprintf(path, sizeof path, "%s/input.wav", job->dir);
+    sono_status st = write_input_copy(w->server, upload, path, job, err);
+    unlink(upload); /* the input lives on as input.wav */
+    serve_disk_give(w->server, job, job->upload_disk);
+    if (st != SONO_OK) return st;
+    st = sono_audio_reader_open(path, &reader, err);
     if (st != SONO_OK) return st;
     const sono_audio_info *info = sono_audio_reader_info(reader);
     sono_audio_source src = {info->sample_rate, info->channels, info->frames, reader_read, reader};
-    snprintf(path, sizeof path, "%s/input.wav", job->dir);
-    st = write_input_copy(path, &src, err);
     snprintf(path, sizeof path, "%s/dream.wav", job->dir);
     if (st == SONO_OK)
         st = sono_audio_writer_open(path, src.sample_rate, src.channels, src.frames, SONO_WAV_FLOAT32, &writer, err);
@@ -297,8 +371,6 @@ static sono_status dream(worker *w, serve_job *job, sono_dream_result *r, sono_e
     if (st == SONO_OK) st = sono_plot_dream(path, &c->features, r->input_db, r->output_db, r->spec_frames, "input", err);
     sono_audio_writer_abort(writer);
     sono_audio_reader_close(reader);
-    snprintf(path, sizeof path, "%s/upload", job->dir);
-    unlink(path); /* the input lives on as input.wav */
     return st;
 }
 
@@ -365,8 +437,14 @@ static void *worker_main(void *arg) {
         if (!job) break;
         pthread_mutex_unlock(&s->lock);
         run(w, job);
+        serve_sweep(s); /* what run() expired */
         pthread_mutex_lock(&s->lock);
         serve_job_release_locked(job);
+        if (s->trash) {
+            pthread_mutex_unlock(&s->lock);
+            serve_sweep(s);
+            pthread_mutex_lock(&s->lock);
+        }
     }
     pthread_mutex_unlock(&s->lock);
     for (int m = 0; m < s->model_count; m++) sono_classifier_free(w->classifiers[m]);

@@ -33,13 +33,22 @@ typedef struct sono_server_options {
     int model_count;
     const char *host;           /* "127.0.0.1": address to bind (numeric or a name getaddrinfo resolves) */
     int port;                   /* 8080; 0: any free port (see sono_server_port) */
-    const char *token;          /* NULL: none; else every /api call must carry it (Authorization:
-                                   Bearer TOKEN, or ?token=TOKEN for players and event streams) */
+    const char *token;          /* NULL: none; else (16 characters or more) every /api call must carry
+                                   it (Authorization: Bearer TOKEN, or ?token=TOKEN for players and
+                                   event streams); a wrong one is answered after 1 s, one at a time */
     int jobs;                   /* 1: dreams at once */
     int queue;                  /* 16: dreams waiting beyond those running */
     int64_t max_upload;         /* 100 MB: larger request bodies get 413 */
     double max_seconds;         /* 600: longer recordings get 422 */
+    int max_channels;           /* 8: recordings with more channels get 422 */
+    int max_rate;               /* 192000: recordings at a higher rate (Hz) get 422 */
+    int64_t max_disk;           /* 4 GiB: the server's folder (uploads, inputs and dreams, counted before
+                                   they are written); old results expire to make room, else 507 */
     int keep;                   /* 50: finished dreams kept (older ones and their files are removed) */
+    int connections_per_ip;     /* 16: connections one address may hold at once; more are closed */
+    double request_timeout;     /* 300: seconds to receive a whole request (headers and body); a
+                                   connection idle for 60 s is closed whatever this says */
+    int max_streams;            /* 32: event streams open at once; more get 503 */
     const char *examples_dir;   /* NULL: none; else its audio files are offered by /api/examples */
     const char *temp_parent;    /* NULL: $TMPDIR or /tmp; the private folder is made inside */
     int worker_nice;            /* 5: workers run this much nicer than the request threads */

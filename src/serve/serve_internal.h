@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sonodream/audio.h"
 #include "sonodream/classifier.h"
 #include "sonodream/dream.h"
 #include "serve/serve.h"
@@ -41,11 +42,26 @@ typedef struct serve_job {
     char *report;                  /* done: the report, JSON object text (malloc'd) */
     int model;                     /* index into server->models */
     char input_name[SERVE_NAME_MAX]; /* the upload's file name, sanitised, for messages */
+    int sample_rate, channels;     /* of the upload, as decoded by the check */
+    int64_t frames;
+    int64_t disk;                  /* bytes of server->opt.max_disk counted to this job (lock) */
+    int64_t upload_disk;           /* of those, the upload's (given back when it is removed) */
     sono_dream_request req;
     double created, started, finished; /* monotonic seconds */
     struct sono_server *server;
     struct serve_job *next;        /* the list, oldest first */
 } serve_job;
+
+/* A connection, for the deadline on receiving a request: the reaper closes
+ * one whose request has taken longer than opt.request_timeout to arrive
+ * (guarded by server->conn_lock). */
+typedef struct serve_conn {
+    struct sono_server *server;
+    int fd;
+    double started;                /* when the current request began to arrive */
+    int received;                  /* the request is in: its answer has no deadline */
+    struct serve_conn *prev, *next;
+} serve_conn;
 
 typedef struct serve_example {
     char name[256];
@@ -73,11 +89,26 @@ struct sono_server {
     int stopping;
     serve_job *head, *tail;
     int queued, running, finished;
+    int reserved;                       /* queue places held by uploads in progress */
+    serve_job *trash;                   /* freed jobs whose files serve_sweep removes (lock) */
+    int64_t disk_used;                  /* bytes counted against opt.max_disk */
     double dream_seconds;               /* summed over finished dreams, for Retry-After */
     int dreams_timed;
     pthread_t *workers;
     int worker_count;
+    int streams;                        /* event streams open (lock) */
+
+    pthread_mutex_t guess_lock;         /* wrong tokens are answered one at a time */
+    pthread_mutex_t conn_lock;          /* the connection list; taken alone, never with lock */
+    pthread_cond_t reaper_wake;
+    serve_conn *conns;
+    pthread_t reaper;
+    int reaper_started, reaper_stop;
 };
+
+/* The request on this connection is in (headers and, for a POST, body):
+ * its deadline no longer applies. */
+void serve_request_received(struct MHD_Connection *conn);
 
 /* ---- jobs (jobs.c) ---- */
 
@@ -87,13 +118,30 @@ int serve_queue_has_room(const sono_server *s);
 int serve_retry_after(const sono_server *s);
 /* A fresh job (not listed), with its folder made; NULL and a message on failure. */
 serve_job *serve_job_new(sono_server *s, char *message, size_t message_size);
-/* Put a job in the queue; 0 when the queue is full (the job is not taken). */
+/* Hold a place in the queue for an upload about to be received; 0 when the
+ * queue is full (lock taken inside). Every reservation ends in
+ * serve_job_enqueue or serve_queue_unreserve. */
+int serve_queue_reserve(sono_server *s);
+void serve_queue_unreserve(sono_server *s);
+/* Put a job in the queue in the place reserved for it; 0 when the server is
+ * stopping (the job is not taken, the place is given back). */
 int serve_job_enqueue(sono_server *s, serve_job *job);
+/* Count bytes of the disk budget to a job, expiring finished dreams (oldest
+ * first) to make room; 0 when they do not fit (nothing counted). Lock taken
+ * inside. */
+int serve_disk_take(sono_server *s, serve_job *job, int64_t bytes);
+/* Give back bytes counted to a job (its upload, once removed). */
+void serve_disk_give(sono_server *s, serve_job *job, int64_t bytes);
+/* The limits uploads are decoded within. */
+void serve_audio_limits(const sono_server *s, sono_audio_limits *limits);
 /* Find a listed job by id and take a reference (lock taken inside); NULL if none. */
 serve_job *serve_job_find(sono_server *s, const char *id);
-/* Drop a reference; the last one removes the job's folder and frees it. Lock held. */
+/* Drop a reference; the last one puts the job in the trash (lock held),
+ * or removes its folder and frees it (serve_job_release). */
 void serve_job_release_locked(serve_job *job);
 void serve_job_release(serve_job *job);
+/* Remove the folders of the jobs in the trash and free them; lock not held. */
+void serve_sweep(sono_server *s);
 /* DELETE: a queued job ends cancelled at once, a running one at its next
  * step; a finished one is removed. Returns the HTTP status to answer. */
 int serve_job_delete(sono_server *s, serve_job *job);
@@ -124,6 +172,9 @@ char *serve_error_json(const char *message);
 
 typedef struct serve_upload serve_upload;
 
+/* Queue a response with the common security headers and destroy it (NULL:
+ * MHD_NO); return MHD's result. Every answer goes through it. */
+enum MHD_Result serve_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r);
 /* Answer with a JSON body / an error; return MHD's result. */
 enum MHD_Result serve_respond_json(struct MHD_Connection *conn, unsigned status, char *body);
 enum MHD_Result serve_respond_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve/serve_internal.h"
@@ -24,9 +25,14 @@
 #define CONNECTION_LIMIT 256
 #define CONNECTION_TIMEOUT_S 60
 #define EVENT_KEEPALIVE_S 15
+#define TOKEN_MIN 16
+/* A wrong token is answered after this long, one at a time across the
+ * server: at most one guess a second, however many connections guess. */
+#define FAILED_TOKEN_DELAY_MS 1000
 #define PAGE_POLICY \
     "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; " \
-    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; " \
+    "form-action 'self'"
 
 void sono_server_defaults(sono_server_options *opt) {
     memset(opt, 0, sizeof *opt);
@@ -36,7 +42,13 @@ void sono_server_defaults(sono_server_options *opt) {
     opt->queue = 16;
     opt->max_upload = 100 * 1000 * 1000;
     opt->max_seconds = 600;
+    opt->max_channels = 8;
+    opt->max_rate = 192000;
+    opt->max_disk = (int64_t)4 << 30;
     opt->keep = 50;
+    opt->connections_per_ip = 16;
+    opt->request_timeout = 300;
+    opt->max_streams = 32;
     opt->worker_nice = 5;
 }
 
@@ -58,7 +70,7 @@ static void common_headers(struct MHD_Response *r) {
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r) {
+enum MHD_Result serve_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r) {
     if (!r) return MHD_NO;
     common_headers(r);
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
@@ -71,7 +83,7 @@ enum MHD_Result serve_respond_json(struct MHD_Connection *conn, unsigned status,
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) return free(body), MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
-    return queue(conn, status, r);
+    return serve_queue_response(conn, status, r);
 }
 
 enum MHD_Result serve_respond_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...) {
@@ -89,7 +101,7 @@ static enum MHD_Result respond_static(struct MHD_Connection *conn, unsigned stat
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", type);
     if (strncmp(type, "text/html", 9) == 0) MHD_add_response_header(r, "Content-Security-Policy", PAGE_POLICY);
-    return queue(conn, status, r);
+    return serve_queue_response(conn, status, r);
 }
 
 /* "bytes=A-B", "bytes=A-", "bytes=-N" against a size; 0 when absent or not
@@ -146,7 +158,7 @@ static enum MHD_Result respond_file(struct MHD_Connection *conn, const char *pat
         snprintf(value, sizeof value, "inline; filename=\"%s\"", download_name);
         MHD_add_response_header(r, "Content-Disposition", value);
     }
-    return queue(conn, partial ? 206 : 200, r);
+    return serve_queue_response(conn, partial ? 206 : 200, r);
 }
 
 /* ---- guards ---- */
@@ -185,6 +197,15 @@ static int refuse_api_request(sono_server *s, struct MHD_Connection *conn, enum 
         *ret = serve_respond_error(conn, 403, "this server answers to localhost only (Host: %s)", host ? host : "none");
         return 1;
     }
+    /* Browsers mark a request a page of another site made (Sec-Fetch-Site),
+     * even where they send no Origin (a GET from an <img> or <video>).
+     * "same-site" is refused too: another port of localhost is the same
+     * site. "none" is a request the user made (the address bar). */
+    const char *site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0) {
+        *ret = serve_respond_error(conn, 403, "requests from other sites are refused (Sec-Fetch-Site: %.40s)", site);
+        return 1;
+    }
     const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     if (origin && (!host || strncmp(origin, "http://", 7) != 0 || strcmp(origin + 7, host) != 0)) {
         *ret = serve_respond_error(conn, 403, "requests from other sites are refused (Origin: %.200s)", origin);
@@ -195,16 +216,22 @@ static int refuse_api_request(sono_server *s, struct MHD_Connection *conn, enum 
     const char *given = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
     if (!given) given = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
     if (given && same_secret(given, s->token)) return 0;
+    if (given) {
+        pthread_mutex_lock(&s->guess_lock);
+        struct timespec pause = {FAILED_TOKEN_DELAY_MS / 1000, (FAILED_TOKEN_DELAY_MS % 1000) * 1000000L};
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {}
+        pthread_mutex_unlock(&s->guess_lock);
+    }
     struct MHD_Response *r;
     char *body = serve_error_json(given ? "wrong token" : "this server needs its token: send 'Authorization: Bearer "
-                                                          "TOKEN' or add ?token=TOKEN (sonodream serve printed it)");
+                                                          "TOKEN' or add ?token=TOKEN (the token sonodream serve was started with)");
     r = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!r) free(body);
     else {
         MHD_add_response_header(r, "Content-Type", "application/json");
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"sonodream\"");
     }
-    *ret = queue(conn, 401, r);
+    *ret = serve_queue_response(conn, 401, r);
     return 1;
 }
 
@@ -263,19 +290,46 @@ static ssize_t event_read(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void event_free(void *cls) {
     event_stream *e = cls;
-    serve_job_release(e->job);
+    sono_server *s = e->server;
+    pthread_mutex_lock(&s->lock);
+    s->streams--;
+    serve_job_release_locked(e->job);
+    pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
     free(e->pending);
     free(e);
 }
 
+/* Each stream holds a connection and a thread for as long as a dream runs:
+ * beyond --max-streams, 503. */
 static enum MHD_Result respond_events(sono_server *s, struct MHD_Connection *conn, serve_job *job) {
+    pthread_mutex_lock(&s->lock);
+    int room = s->streams < s->opt.max_streams;
+    if (room) s->streams++;
+    pthread_mutex_unlock(&s->lock);
+    if (!room) {
+        serve_job_release(job);
+        char *body = serve_error_json("too many event streams are open: poll GET /api/dreams/ID instead, or try later");
+        struct MHD_Response *r = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
+        if (!r) return free(body), MHD_NO;
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Retry-After", "5");
+        return serve_queue_response(conn, 503, r);
+    }
     event_stream *e = calloc(1, sizeof *e);
-    if (!e) return serve_job_release(job), MHD_NO;
+    if (!e) {
+        pthread_mutex_lock(&s->lock);
+        s->streams--;
+        serve_job_release_locked(job);
+        pthread_mutex_unlock(&s->lock);
+        serve_sweep(s);
+        return MHD_NO;
+    }
     e->server = s, e->job = job;
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, event_read, e, event_free);
     if (!r) return event_free(e), MHD_NO;
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
-    return queue(conn, 200, r);
+    return serve_queue_response(conn, 200, r);
 }
 
 /* ---- routes ---- */
@@ -293,7 +347,7 @@ static enum MHD_Result method_not_allowed(struct MHD_Connection *conn, const cha
     if (!r) return free(body), MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Allow", allow);
-    return queue(conn, 405, r);
+    return serve_queue_response(conn, 405, r);
 }
 
 /* GET|DELETE /api/dreams/ID[/audio|input|picture|events] */
@@ -382,6 +436,90 @@ static enum MHD_Result route_page(struct MHD_Connection *conn, const char *url, 
     return respond_static(conn, 404, missing, sizeof missing - 1, "text/plain; charset=utf-8");
 }
 
+/* ---- the deadline for a whole request ---- */
+
+/* MHD's own timeout closes a connection that sends nothing for
+ * CONNECTION_TIMEOUT_S; a client that sends one byte a second (slowloris)
+ * passes it. So every connection is listed, with the time its current
+ * request began to arrive, and the reaper shuts down those whose request
+ * (headers and body) is not in after --request-timeout. Answers (downloads,
+ * event streams) have no deadline. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    sono_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        serve_conn *c = info ? calloc(1, sizeof *c) : NULL;
+        *socket_context = c;
+        if (!c) return; /* not tracked: MHD's idle timeout still applies */
+        c->fd = info->connect_fd;
+        c->server = s;
+        c->started = serve_now();
+        pthread_mutex_lock(&s->conn_lock);
+        c->next = s->conns;
+        if (s->conns) s->conns->prev = c;
+        s->conns = c;
+        pthread_mutex_unlock(&s->conn_lock);
+        return;
+    }
+    serve_conn *c = *socket_context; /* closed: MHD closes the socket after this returns */
+    if (!c) return;
+    pthread_mutex_lock(&s->conn_lock);
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->conn_lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+static serve_conn *conn_of(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+void serve_request_received(struct MHD_Connection *conn) {
+    serve_conn *c = conn_of(conn);
+    if (!c) return;
+    pthread_mutex_lock(&c->server->conn_lock);
+    c->received = 1;
+    pthread_mutex_unlock(&c->server->conn_lock);
+}
+
+/* The next request on a kept-alive connection begins to arrive. */
+static void request_next(struct MHD_Connection *conn) {
+    serve_conn *c = conn_of(conn);
+    if (!c) return;
+    pthread_mutex_lock(&c->server->conn_lock);
+    c->received = 0;
+    c->started = serve_now();
+    pthread_mutex_unlock(&c->server->conn_lock);
+}
+
+static void *reaper_main(void *arg) {
+    sono_server *s = arg;
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->reaper_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->reaper_wake, &s->conn_lock, &until);
+        double now = serve_now();
+        for (serve_conn *c = s->conns; c && !s->reaper_stop; c = c->next) {
+            if (c->received || now - c->started <= s->opt.request_timeout) continue;
+            c->received = 1; /* once */
+            shutdown(c->fd, SHUT_RDWR); /* its thread sees the end and closes it */
+            sono_log(SONO_LOG_INFO, "http: a request took over %g s to arrive (--request-timeout): connection closed",
+                     s->opt.request_timeout);
+        }
+        pthread_mutex_unlock(&s->conn_lock); /* never both locks at once */
+        serve_sweep(s);
+        pthread_mutex_lock(&s->conn_lock);
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return NULL;
+}
+
 typedef struct request_state {
     serve_upload *upload;
     int answered;
@@ -402,10 +540,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rs) return MHD_NO;
     *con_cls = rs;
     rs->answered = 1;
+    int upload = strcmp(url, "/api/dreams") == 0 && strcmp(method, "POST") == 0;
+    if (!upload) serve_request_received(conn); /* a body, if any, is discarded */
     if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) return route_page(conn, url, method);
     enum MHD_Result ret;
     if (refuse_api_request(s, conn, &ret)) return ret;
-    if (strcmp(url, "/api/dreams") == 0 && strcmp(method, "POST") == 0) {
+    if (upload) {
         rs->answered = 0;
         return serve_upload_step(s, conn, &rs->upload, upload_data, upload_data_size);
     }
@@ -413,7 +553,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)conn, (void)toe;
+    (void)cls, (void)toe;
+    request_next(conn);
     request_state *rs = *con_cls;
     if (!rs) return;
     serve_upload_free(rs->upload);
@@ -532,7 +673,9 @@ static sono_status start_http(sono_server *s, sono_error *err) {
     s->daemon = MHD_start_daemon(flags, (uint16_t)s->opt.port, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->opt.connections_per_ip,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
@@ -556,11 +699,17 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     *out = NULL;
     if (opt->model_count < 1) return sono_error_set(err, SONO_ERR_ARGUMENT, "serve needs at least one model");
     if (opt->jobs < 1 || opt->queue < 0 || opt->keep < 0 || opt->max_upload < 1 || !(opt->max_seconds > 0) ||
-        opt->port < 0 || opt->port > 65535)
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "serve: jobs, queue, keep, max-upload, max-seconds or port out of range");
+        opt->max_channels < 1 || opt->max_rate < 1 || opt->max_rate > SONO_AUDIO_MAX_RATE || opt->max_disk < 0 ||
+        opt->connections_per_ip < 1 || !(opt->request_timeout > 0) || opt->max_streams < 0 || opt->port < 0 ||
+        opt->port > 65535)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "serve: jobs, queue, keep, max-upload, max-seconds, max-channels, "
+                                                      "max-rate, max-disk, connections-per-ip, request-timeout, "
+                                                      "max-streams or port out of range");
     const char *host = opt->host ? opt->host : "127.0.0.1";
     if (!sono_server_host_is_loopback(host) && (!opt->token || !*opt->token))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "--host %s is reachable from other machines: it needs a --token", host);
+    if (opt->token && *opt->token && strlen(opt->token) < TOKEN_MIN)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "serve: a token needs at least %d characters", TOKEN_MIN);
     sono_server *s = calloc(1, sizeof *s);
     if (!s) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     s->opt = *opt;
@@ -574,6 +723,9 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     pthread_condattr_init(&attr); /* event streams wait with CLOCK_REALTIME deadlines */
     pthread_cond_init(&s->changed, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_mutex_init(&s->guess_lock, NULL);
+    pthread_cond_init(&s->reaper_wake, NULL);
     sono_status st = !s->host ? sono_error_set(err, SONO_ERR_MEMORY, "out of memory") : SONO_OK;
     if (st == SONO_OK) st = load_models(s, err);
     if (st == SONO_OK) st = scan_examples(s, err);
@@ -584,6 +736,11 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     }
     if (st == SONO_OK) st = make_folder(s, err);
     if (st == SONO_OK) st = serve_workers_start(s, err);
+    if (st == SONO_OK) {
+        int rc = pthread_create(&s->reaper, NULL, reaper_main, s);
+        if (rc != 0) st = sono_error_set(err, SONO_ERR_IO, "cannot start a thread: %s", strerror(rc));
+        s->reaper_started = rc == 0;
+    }
     if (st == SONO_OK) st = start_http(s, err);
     if (st != SONO_OK) {
         sono_server_free(s);
@@ -599,6 +756,13 @@ const char *sono_server_url(const sono_server *s) { return s->url; }
 void sono_server_free(sono_server *s) {
     if (!s) return;
     serve_workers_stop(s); /* cancels dreams, ends event streams, refuses new uploads */
+    if (s->reaper_started) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->reaper_stop = 1;
+        pthread_cond_signal(&s->reaper_wake);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->reaper, NULL);
+    }
     if (s->daemon) MHD_stop_daemon(s->daemon);
     pthread_mutex_lock(&s->lock);
     while (s->head) {
@@ -609,6 +773,7 @@ void sono_server_free(sono_server *s) {
     }
     s->tail = NULL;
     pthread_mutex_unlock(&s->lock);
+    serve_sweep(s);
     if (s->dir[0]) rmdir(s->dir);
     for (int i = 0; i < s->model_count; i++) {
         sono_classifier_free(s->models[i].meta);
@@ -622,6 +787,9 @@ void sono_server_free(sono_server *s) {
     free(s->host);
     free(s->token);
     free(s->examples_dir);
+    pthread_cond_destroy(&s->reaper_wake);
+    pthread_mutex_destroy(&s->conn_lock);
+    pthread_mutex_destroy(&s->guess_lock);
     pthread_cond_destroy(&s->changed);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->lock);

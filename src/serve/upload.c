@@ -35,6 +35,7 @@ struct serve_upload {
     int64_t body_bytes;         /* of the request body so far */
     int64_t audio_bytes;
     int audio_parts;
+    int reserved;               /* holds a place in the queue */
     char value[F_COUNT][FIELD_MAX + 1];
     size_t value_len[F_COUNT];
     int seen[F_COUNT];
@@ -89,6 +90,10 @@ static void take_audio(serve_upload *u, const char *filename, const char *data, 
     }
     if (off != (uint64_t)u->audio_bytes) return refuse(u, 400, "the audio part of the form is malformed");
     if (size == 0) return;
+    if (!serve_disk_take(u->server, u->job, (int64_t)size))
+        return refuse(u, 507, "the server's disk budget is spent (--max-disk %" PRId64 " bytes): try again later",
+                      u->server->opt.max_disk);
+    u->job->upload_disk += (int64_t)size;
     if (!write_all(u->fd, data, size)) return refuse(u, 500, "the server cannot store the upload: %s", strerror(errno));
     u->audio_bytes += (int64_t)size;
 }
@@ -235,51 +240,64 @@ static int set_request(serve_upload *u) {
     return 1;
 }
 
-/* Every sample through the decoder, so a corrupt or truncated file is
- * refused now, with the decoder's message, rather than failing the dream
- * later. Runs on the connection's own thread. */
-static sono_status decode_all(sono_audio_reader *reader, const sono_audio_info *info, sono_error *err) {
-    const int64_t block = 65536;
-    float *buf = malloc((size_t)block * (size_t)info->channels * sizeof(float));
-    if (!buf) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    sono_status st = SONO_OK;
-    for (int64_t start = 0; st == SONO_OK && start < info->frames; start += block)
-        st = sono_audio_reader_read(reader, start, info->frames - start < block ? info->frames - start : block, buf, err);
-    free(buf);
-    return st;
+/* Bytes a dream of this upload will write: input.wav and dream.wav (32-bit
+ * float; the writers' temporary files are renamed, not copied), their
+ * headers, and the picture (at most SONO_PLOT_MAX_COLUMNS wide: a few MB at
+ * worst). */
+#define PICTURE_DISK_BYTES ((int64_t)8 << 20)
+static int64_t dream_disk_bytes(int64_t frames, int channels) {
+    return 2 * (frames * channels * (int64_t)sizeof(float) + 65536) + PICTURE_DISK_BYTES;
 }
 
-/* The decoder's verdict on the upload, and its length. */
+/* The decoder's verdict on the upload: every sample decoded once, block by
+ * block, stopping at the first limit passed (channels, rate, length), so a
+ * corrupt, truncated or oversized file is refused now, with the decoder's
+ * message, before anything beyond the upload is stored. Then the disk the
+ * dream will need is counted. Runs on the connection's own thread. */
 static int check_audio(serve_upload *u) {
-    const sono_server *s = u->server;
+    sono_server *s = u->server;
+    serve_job *job = u->job;
     if (u->audio_parts == 0) return refuse(u, 400, "no audio: send the recording as the form field 'audio'"), 0;
-    if (u->audio_bytes == 0) return refuse(u, 422, "%s is empty", u->job->input_name), 0;
+    if (u->audio_bytes == 0) return refuse(u, 422, "%s is empty", job->input_name), 0;
     char path[SERVE_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/upload", u->job->dir);
-    sono_audio_reader *reader = NULL;
-    sono_error err = {0};
-    sono_status st = sono_audio_reader_open(path, &reader, &err);
+    snprintf(path, sizeof path, "%s/upload", job->dir);
+    sono_audio_limits limits;
+    serve_audio_limits(s, &limits);
     sono_audio_info info;
-    memset(&info, 0, sizeof info);
-    if (st == SONO_OK) info = *sono_audio_reader_info(reader);
-    int too_long = st == SONO_OK && info.seconds > s->opt.max_seconds;
-    if (st == SONO_OK && !too_long) st = decode_all(reader, &info, &err);
-    sono_audio_reader_close(reader);
+    sono_error err = {0};
+    sono_status st = sono_audio_decode_each(path, &limits, &info, NULL, NULL, &err);
+    if (st != SONO_OK && info.channels > s->opt.max_channels)
+        return refuse(u, 422, "%s has %d channels; this server takes up to %d (--max-channels)", job->input_name,
+                      info.channels, s->opt.max_channels), 0;
+    if (st != SONO_OK && info.sample_rate > s->opt.max_rate)
+        return refuse(u, 422, "%s is sampled at %d Hz; this server takes up to %d Hz (--max-rate)", job->input_name,
+                      info.sample_rate, s->opt.max_rate), 0;
+    if (st == SONO_ERR_UNSUPPORTED && strstr(err.message, ": longer than "))
+        return refuse(u, 422, "%s is longer than %g s; this server dreams recordings up to %g s (--max-seconds)",
+                      job->input_name, s->opt.max_seconds, s->opt.max_seconds), 0;
     if (st != SONO_OK) {
-        serve_hide_paths(err.message, u->job);
+        serve_hide_paths(err.message, job);
         return refuse(u, 422, "%s", err.message), 0;
     }
-    if (too_long)
-        return refuse(u, 422, "%s is %.1f s long; this server dreams recordings up to %g s (--max-seconds)",
-                      u->job->input_name, info.seconds, s->opt.max_seconds), 0;
-    if (info.frames < 1) return refuse(u, 422, "%s holds no samples", u->job->input_name), 0;
+    job->sample_rate = info.sample_rate, job->channels = info.channels, job->frames = info.frames;
+    int64_t need = dream_disk_bytes(info.frames, info.channels);
+    if (!serve_disk_take(s, job, need))
+        return refuse(u, 507, "%s decodes to %" PRId64 " MB of input and dream; the server's disk budget "
+                      "(--max-disk %" PRId64 " bytes) has no room for it now", job->input_name, need / 1000000,
+                      s->opt.max_disk), 0;
     return 1;
 }
 
 /* ---- the request ---- */
 
+static void give_back_place(serve_upload *u) {
+    if (u->reserved) serve_queue_unreserve(u->server);
+    u->reserved = 0;
+}
+
 static enum MHD_Result respond_refusal(sono_server *s, struct MHD_Connection *conn, serve_upload *u) {
     u->answered = 1;
+    give_back_place(u);
     if (u->status != 503) return serve_respond_error(conn, u->status, "%s", u->message);
     char *body = serve_error_json(u->message);
     struct MHD_Response *r = MHD_create_response_from_buffer(body ? strlen(body) : 0, body, MHD_RESPMEM_MUST_FREE);
@@ -290,9 +308,7 @@ static enum MHD_Result respond_refusal(sono_server *s, struct MHD_Connection *co
     pthread_mutex_unlock(&s->lock);
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Retry-After", retry);
-    enum MHD_Result ret = MHD_queue_response(conn, 503, r);
-    MHD_destroy_response(r);
-    return ret;
+    return serve_queue_response(conn, 503, r);
 }
 
 static void queue_full(serve_upload *u) {
@@ -305,10 +321,10 @@ static enum MHD_Result begin(sono_server *s, struct MHD_Connection *conn, serve_
     if (!u) return MHD_NO;
     u->server = s, u->fd = -1;
     *state = u;
-    pthread_mutex_lock(&s->lock);
-    int room = serve_queue_has_room(s);
-    pthread_mutex_unlock(&s->lock);
-    if (!room) return queue_full(u), respond_refusal(s, conn, u);
+    /* The place in the queue is held from the first byte, so uploads beyond
+     * the queue's room are refused before they are stored or decoded. */
+    u->reserved = serve_queue_reserve(s);
+    if (!u->reserved) return queue_full(u), respond_refusal(s, conn, u);
     /* Refused before a byte of the body is read, when the client says its size. */
     const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length && strtod(length, NULL) > (double)s->opt.max_upload) {
@@ -358,7 +374,10 @@ static enum MHD_Result complete(sono_server *s, struct MHD_Connection *conn, ser
     if (!form_ended) refuse(u, 400, "the form is not valid multipart/form-data (it ends early)");
     if (u->fd >= 0) close(u->fd);
     u->fd = -1;
-    if (!u->status && set_request(u) && check_audio(u) && !serve_job_enqueue(s, u->job)) queue_full(u);
+    if (!u->status && set_request(u) && check_audio(u)) {
+        u->reserved = 0; /* enqueue takes the place, or gives it back */
+        if (!serve_job_enqueue(s, u->job)) refuse(u, 503, "the server is stopping");
+    }
     if (u->status) return respond_refusal(s, conn, u);
     serve_job *job = u->job;
     u->job = NULL; /* the queue has it */
@@ -370,15 +389,14 @@ static enum MHD_Result complete(sono_server *s, struct MHD_Connection *conn, ser
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Location", location);
-    enum MHD_Result ret = MHD_queue_response(conn, 202, r);
-    MHD_destroy_response(r);
-    return ret;
+    return serve_queue_response(conn, 202, r);
 }
 
 enum MHD_Result serve_upload_step(sono_server *s, struct MHD_Connection *conn, serve_upload **state,
                                   const char *upload_data, size_t *upload_data_size) {
     if (!*state) return begin(s, conn, state);
     serve_upload *u = *state;
+    if (*upload_data_size == 0) serve_request_received(conn); /* the whole body is in */
     if (u->answered) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -392,5 +410,6 @@ void serve_upload_free(serve_upload *u) {
     if (u->post) MHD_destroy_post_processor(u->post);
     if (u->fd >= 0) close(u->fd);
     if (u->job) serve_job_discard(u->job);
+    give_back_place(u);
     free(u);
 }
