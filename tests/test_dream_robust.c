@@ -183,8 +183,12 @@ static void test_ensemble_gradient(void) {
     dream_free(&da), dream_free(&db);
     free(Sconv);
 
-    /* End to end, along random directions, against central differences
-     * (h = 1e-4: float rounding and the nets' kinks leave up to 2 % here). */
+    /* End to end, along random directions, against central differences.
+     * The objective is float: at h = 1e-4 its rounding alone moved the
+     * quotient by up to 5 % (trial 2, the smallest gradient, in the ASan
+     * build), at 3.7e-5 by 20 %; at h = 3e-4 both builds agree with the
+     * analytic value within 1.8 % (3e-3 and 1e-3 are off by 15 % and 8 %:
+     * the curvature and the nets' kinks). */
     float *u = malloc(cells * sizeof *u), *xp = malloc(cells * sizeof *xp), *xm = malloc(cells * sizeof *xm);
     uint64_t rng = 11;
     for (int trial = 0; trial < 3; trial++) {
@@ -193,7 +197,7 @@ static void test_ensemble_gradient(void) {
             u[i] = (float)((double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
             analytic += (double)u[i] * d.grad[i];
         }
-        const double h = 1e-4;
+        const double h = 3e-4;
         for (size_t i = 0; i < cells; i++) xp[i] = S[i] + (float)h * u[i], xm[i] = S[i] - (float)h * u[i];
         double numeric = (pair_objective(a, b, xp, T) - pair_objective(a, b, xm, T)) / (2 * h);
         CHECK_MSG(fabs(numeric - analytic) <= 0.03 * fabs(analytic) + 1e-3, "trial %d: analytic %.6g, numeric %.6g",
