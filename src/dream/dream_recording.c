@@ -384,12 +384,12 @@ static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_er
  * the settle steps (on the samples) nor a channel's own spectrum are bound
  * by it: where the channels cancel in the downmix, the ascent may raise a
  * cell that one channel alone holds loud, and the gain lifts that channel.
- * So the cap is applied to what is written, channel by channel: a cell over
- * it is turned down by the excess through the mask render's gain, measured
- * again, and corrected (the gain spreads over neighbouring bands and
- * frames). A downmix never holds more than its loudest channel (the power
- * of a mean is at most the mean of the powers), so the model's own log-mel
- * is capped too. */
+ * So each channel has a room per cell (cap - its input level) that the mask
+ * gain never exceeds, and what is written (after the fill-in, each settle
+ * step and the render) is measured channel by channel and turned down where
+ * it is over, until within HEADROOM_TOLERANCE_DB. A downmix never holds more
+ * than its loudest channel (the power of a mean is at most the mean of the
+ * powers), so the model's own log-mel is capped too. */
 #define HEADROOM_PASSES 4
 #define HEADROOM_TOLERANCE_DB 0.05
 

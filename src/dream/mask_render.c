@@ -3,8 +3,9 @@
  *
  * Each channel gets an STFT at the recording's rate with about the same
  * window length in seconds as the model's (n_fft scaled by rate / model
- * rate, moved to the nearest size FFTW transforms fast) and 75 % overlap, so the periodic Hann windows sum to a constant and an
- * untouched spectrum comes back exactly (sono_stft_inverse). The gain of a
+ * rate, moved to the nearest size FFTW transforms fast) and 75 % overlap,
+ * so the periodic Hann windows sum to a constant and an untouched spectrum
+ * comes back exactly (sono_stft_filter, frame by frame). The gain of a
  * bin at frequency f and time t is the dream's change in dB, interpolated
  * between the mel bands' centre frequencies and between the model's frames;
  * bins above the model's fmax keep gain 1, so everything the network never
@@ -46,7 +47,7 @@ static void map_bins(const sono_feature_config *cfg, int rate, int n_fft, bin_ma
     free(edges);
 }
 
-/* Linear interpolation of row r at (t0, t1, ft). */
+/* row interpolated between frames t0 and t1 at fraction ft. */
 static float between(const float *row, int t0, int t1, float ft) { return row[t0] + ft * (row[t1] - row[t0]); }
 
 /* Gain (linear amplitude) of bin b at model frame position pos: the dB
