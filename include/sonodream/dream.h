@@ -49,10 +49,14 @@ SONO_BEGIN_DECLS
 typedef enum sono_dream_objective {
     SONO_DREAM_LAYER = 0, /* mean of the squared activations of a layer (DeepDream's L2) */
     SONO_DREAM_CHANNEL,   /* mean activation of one channel (conv) or unit (dense) of a layer */
-    SONO_DREAM_CLASS      /* one class's logit (layer "logits", before softmax) */
+    SONO_DREAM_CLASS,     /* one class's logit (layer "logits", before softmax) */
+    SONO_DREAM_GUIDE      /* another recording's features at a layer (opt.guide; see sono_dream_guide_new) */
 } sono_dream_objective;
 
-/* "layer", "channel", "class". */
+/* A guide: another recording as a layer hears it (sono_dream_guide_new). */
+typedef struct sono_dream_guide sono_dream_guide;
+
+/* "layer", "channel", "class", "guide". */
 const char *sono_dream_objective_name(sono_dream_objective objective);
 
 /* Called after each step with the objective measured at that step (before
@@ -98,6 +102,17 @@ typedef struct sono_dream_options {
      * any. Each model runs one dream at a time. NULL / 0: one model. */
     sono_classifier *const *ensemble;
     int ensemble_count;
+    /* GUIDE (DeepDream's "controlling dreams"): each position of the
+     * layer's output (a vector of its channels at one row and column) is
+     * pulled toward the guide position it resembles most, i.e. the ascent
+     * climbs the mean over positions of the largest dot product with any
+     * guide position. The guide must have been heard by this classifier at
+     * the dream's layer; a guided dream takes no ensemble. With
+     * guide_same_row, a position is matched only with the guide's positions
+     * on the same row of the layer's output (the same band of frequencies,
+     * scaled to the octave): the guide's features keep their pitch. */
+    const sono_dream_guide *guide; /* NULL */
+    int guide_same_row;            /* 0 */
 } sono_dream_options;
 
 /* Models an ensemble may hold besides the first. */
@@ -340,6 +355,39 @@ typedef struct sono_recording {
 
 /* Free samples (malloc'd by the library) and zero the struct. */
 void sono_recording_free(sono_recording *r);
+
+/* ---- guides (the GUIDE objective) ---- */
+
+/* The guide is heard through at most this many windows of the net's built
+ * width, spread evenly over its first SONO_DREAM_GUIDE_SECONDS: the match's
+ * cost does not grow with the guide's length. */
+#define SONO_DREAM_GUIDE_WINDOWS 16
+#define SONO_DREAM_GUIDE_SECONDS 120.0
+
+/* The guide's positions at `layer` (-1: sono_dream_default_layer) from its
+ * standardised log-mel (n_mels, frames), frames >= the net's built width
+ * (one window). Uses the classifier's net: not while it dreams. *out is
+ * freed with sono_dream_guide_free. */
+sono_status sono_dream_guide_new(sono_classifier *c, const float *logmel_std, int frames, int layer,
+                                 sono_dream_guide **out, sono_error *err);
+
+/* The same from a decoded recording at any rate and channel count (heard
+ * as the dream hears one: resampled to the model's rate and downmixed);
+ * only its first SONO_DREAM_GUIDE_SECONDS are heard. */
+sono_status sono_dream_guide_from_recording(sono_classifier *c, const sono_recording *guide, int layer,
+                                            sono_dream_guide **out, sono_error *err);
+
+/* The same from an audio file (any format the decoder reads); errors name
+ * the file. */
+sono_status sono_dream_guide_load(sono_classifier *c, const char *path, int layer, sono_dream_guide **out,
+                                  sono_error *err);
+
+/* NULL is a no-op. */
+void sono_dream_guide_free(sono_dream_guide *g);
+
+/* The layer it was heard at; the positions kept (-1 and 0 for NULL). */
+int sono_dream_guide_layer(const sono_dream_guide *g);
+int sono_dream_guide_positions(const sono_dream_guide *g);
 
 /* sono_dream_stream from and to memory: out->samples is malloc'd. */
 sono_status sono_dream_recording(sono_classifier *c, const sono_recording *in, const sono_dream_request *req,

@@ -50,7 +50,11 @@ static void dream_usage(FILE *out) {
             "conv3 for the seed preset):\n"
             "      --layer NAME       maximise the mean squared activation of a layer\n"
             "      --channel N        ... or the mean activation of its channel N (0-based)\n"
-            "      --class NAME       maximise a class's logit (before softmax)\n\n"
+            "      --class NAME       maximise a class's logit (before softmax)\n"
+            "      --guide FILE       grow the features of another recording (any format, rate,\n"
+            "                         channels; its first %g s): each position of --layer's output\n"
+            "                         is pulled toward the guide's position it most resembles\n"
+            "      --guide-same-row   ... matched only on the same row (the same band of pitch)\n\n"
             "render (how the dream becomes sound):\n"
             "      --render NAME      mask (default): the ascent on the log-mel, applied as a gain on\n"
             "                         the recording's own spectrum at its own rate (its phase\n"
@@ -109,7 +113,7 @@ static void dream_usage(FILE *out) {
             "                         and OUT-objective.png\n"
             "  -q, --quiet            no progress bar\n"
             "  -h, --help             this help\n",
-            8000.0, r.settle_steps, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
+            SONO_DREAM_GUIDE_SECONDS, 8000.0, r.settle_steps, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
             d->iterations, d->step, d->jitter, d->smooth, d->headroom_db, NOISE_HEADROOM_DB, d->overlap, d->band_shift, d->gain_db, d->noise_db,
             SONO_DREAM_MAX_ENSEMBLE, (unsigned long long)d->seed, NOISE_LEVEL_DB,
             r.griffin_lim.griffin_lim_iterations, r.griffin_lim.momentum);
@@ -118,6 +122,7 @@ static void dream_usage(FILE *out) {
 typedef struct dream_args {
     const char *model, *input, *output;
     const char *layer_name, *class_name;
+    const char *guide;  /* --guide FILE */
     long channel;     /* -1: none */
     double noise;     /* seconds; 0: from INPUT */
     sono_dream_request req;
@@ -131,7 +136,7 @@ typedef struct dream_args {
 enum { OPT_LAYER = 256, OPT_CHANNEL, OPT_CLASS, OPT_OCTAVES, OPT_SCALE, OPT_ITER, OPT_STEP, OPT_JITTER, OPT_SMOOTH,
        OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT, OPT_RENDER, OPT_STEREO, OPT_MONO,
        OPT_CEILING, OPT_SEGMENT, OPT_SETTLE, OPT_HEADROOM, OPT_SHIFT_BANDS, OPT_GAIN_JITTER, OPT_NOISE_JITTER,
-       OPT_ENSEMBLE, OPT_SINGLE_MODEL };
+       OPT_ENSEMBLE, OPT_SINGLE_MODEL, OPT_GUIDE, OPT_GUIDE_SAME_ROW };
 
 static int parse_render_option(dream_args *a, int opt, const char *arg) {
     sono_dream_request *r = &a->req;
@@ -172,6 +177,8 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
     case OPT_LAYER: a->layer_name = arg; return 1;
     case OPT_CHANNEL: return cli_parse_int("channel", arg, 0, 1L << 30, &a->channel);
     case OPT_CLASS: a->class_name = arg; return 1;
+    case OPT_GUIDE: a->guide = arg; return 1;
+    case OPT_GUIDE_SAME_ROW: d->guide_same_row = 1; return 1;
     case OPT_OCTAVES: return cli_parse_int("octaves", arg, 1, 32, &v) && (d->octaves = (int)v);
     case OPT_SCALE: return cli_parse_double("octave-scale", arg, 1, 8, &d->octave_scale);
     case OPT_ITER: return cli_parse_int("iterations", arg, 1, 100000, &v) && (d->iterations = (int)v);
@@ -237,6 +244,7 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         {"headroom", required_argument, 0, OPT_HEADROOM}, {"shift-bands", required_argument, 0, OPT_SHIFT_BANDS},
         {"gain-jitter", required_argument, 0, OPT_GAIN_JITTER}, {"noise-jitter", required_argument, 0, OPT_NOISE_JITTER},
         {"ensemble", required_argument, 0, OPT_ENSEMBLE}, {"single-model", no_argument, 0, OPT_SINGLE_MODEL},
+        {"guide", required_argument, 0, OPT_GUIDE},    {"guide-same-row", no_argument, 0, OPT_GUIDE_SAME_ROW},
         {"report", no_argument, 0, OPT_REPORT},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -283,6 +291,14 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         cli_failf("dream: --class dreams at the logits; it cannot be combined with --layer or --channel");
         return 0;
     }
+    if (a->guide && (a->class_name || a->channel >= 0)) {
+        cli_failf("dream: --guide dreams toward the guide at --layer; it cannot be combined with --class or --channel");
+        return 0;
+    }
+    if (a->req.ascent.guide_same_row && !a->guide) {
+        cli_failf("dream: --guide-same-row needs --guide FILE");
+        return 0;
+    }
     if (model_args == 0) add_shipped_ensemble(a);
     return 1;
 }
@@ -315,6 +331,7 @@ static int resolve_objective(const sono_classifier *c, dream_args *a) {
         }
     }
     a->req.ascent.layer = layer;
+    if (a->guide) a->req.ascent.objective = SONO_DREAM_GUIDE;
     if (a->channel >= 0) {
         const sono_layer_info *li = sono_net_layer(net, layer);
         if (a->channel >= li->out.c) {
@@ -438,6 +455,9 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     cJSON_AddNumberToObject(root, "shift_bands", d->band_shift);
     cJSON_AddNumberToObject(root, "gain_jitter_db", d->gain_db);
     cJSON_AddNumberToObject(root, "noise_jitter_db", d->noise_db);
+    if (a->guide) cJSON_AddStringToObject(root, "guide", a->guide);
+    else cJSON_AddNullToObject(root, "guide");
+    cJSON_AddBoolToObject(root, "guide_same_row", d->guide_same_row);
     cJSON *ensemble = cJSON_AddArrayToObject(root, "ensemble");
     for (int i = 0; i < a->ensemble_count; i++) cJSON_AddItemToArray(ensemble, cJSON_CreateString(a->ensemble[i]));
     cJSON_AddNumberToObject(root, "seed", (double)d->seed);
@@ -526,6 +546,9 @@ static char *dream_html(const dream_args *a, const sono_classifier *c, const son
         snprintf(what, sizeof what, "class %s", c->class_names[d->class_index]);
     else if (d->objective == SONO_DREAM_CHANNEL)
         snprintf(what, sizeof what, "layer %s, channel %d", sono_net_layer(c->net, r->layer)->name, d->channel);
+    else if (d->objective == SONO_DREAM_GUIDE)
+        snprintf(what, sizeof what, "layer %s, toward the guide %s", sono_net_layer(c->net, r->layer)->name,
+                 base_name(a->guide));
     else snprintf(what, sizeof what, "layer %s", sono_net_layer(c->net, r->layer)->name);
     snprintf(numbers, sizeof numbers,
              "%s render; %d octaves (scale %g) x %d iterations, step %g levels (%.2f dB), jitter %d, seed %llu; "
@@ -642,6 +665,7 @@ static void print_summary(const dream_args *a, const sono_classifier *c, const s
     if (a->report) printf("wrote %s\nwrote %s\nwrote %s\n", paths->html, paths->input_wav, paths->curve);
     if (d->objective == SONO_DREAM_CLASS) printf("objective: logit of class %s", c->class_names[d->class_index]);
     else if (d->objective == SONO_DREAM_CHANNEL) printf("objective: mean of %s channel %d", layer, d->channel);
+    else if (d->objective == SONO_DREAM_GUIDE) printf("objective: %s's match with the guide %s", layer, a->guide);
     else printf("objective: mean squared activation of %s", layer);
     printf(": %.6g -> %.6g (%d windows, mean change %.2f dB)\n", r->objective_before, r->objective_after, r->windows,
            r->mean_change_db);
@@ -662,6 +686,7 @@ int cmd_dream(int argc, char **argv) {
     sono_classifier *c = NULL, *members[SONO_DREAM_MAX_ENSEMBLE] = {0};
     sono_audio_reader *reader = NULL;
     sono_audio_writer *writer = NULL;
+    sono_dream_guide *guide = NULL;
     float *noise = NULL;
     sono_dream_result r;
     memset(&r, 0, sizeof r);
@@ -680,9 +705,13 @@ int cmd_dream(int argc, char **argv) {
         exit_code = 2;
         goto done;
     }
-    sono_audio_source src;
+    if (a.guide) {
+        s = sono_dream_guide_load(c, a.guide, a.req.ascent.layer, &guide, &err);
+        a.req.ascent.guide = guide;
+    }
+    sono_audio_source src = {0};
     sono_audio_info info;
-    s = open_input(&a, c, &reader, &noise, &src, &info, &err);
+    if (s == SONO_OK) s = open_input(&a, c, &reader, &noise, &src, &info, &err);
     const int out_rate = a.req.out_rate ? a.req.out_rate : src.sample_rate;
     const int out_channels = a.req.mono ? 1 : src.channels;
     const int64_t out_frames = out_rate == src.sample_rate ? src.frames
@@ -717,6 +746,7 @@ done:
     sono_audio_reader_close(reader);
     sono_dream_result_free(&r);
     free(noise);
+    sono_dream_guide_free(guide);
     sono_classifier_free(c);
     for (int i = 0; i < a.ensemble_count; i++) sono_classifier_free(members[i]);
     return exit_code;

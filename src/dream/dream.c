@@ -26,6 +26,7 @@ const char *sono_dream_objective_name(sono_dream_objective objective) {
     case SONO_DREAM_LAYER: return "layer";
     case SONO_DREAM_CHANNEL: return "channel";
     case SONO_DREAM_CLASS: return "class";
+    case SONO_DREAM_GUIDE: return "guide";
     }
     return "?";
 }
@@ -83,7 +84,9 @@ double dream_objective_top_grad(float *dout, const float *out, int batch, sono_s
     for (int n = 0; n < batch; n++) {
         const float *y = out + (size_t)n * per;
         float *d = dout + (size_t)n * per;
-        if (o->kind == SONO_DREAM_LAYER) {
+        if (o->kind == SONO_DREAM_GUIDE) {
+            total += dream_guide_top_grad(o, y, d, shape);
+        } else if (o->kind == SONO_DREAM_LAYER) {
             /* mean(y^2): d/dy = 2y / count */
             double s = 0;
             float g = 2.0f / (float)per;
@@ -192,7 +195,8 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: layer index %d must be in 0..%d", l, count - 1);
     const sono_layer_info *li = sono_net_layer(net, l);
     switch (opt->objective) {
-    case SONO_DREAM_LAYER: break;
+    case SONO_DREAM_LAYER:
+    case SONO_DREAM_GUIDE: break;
     case SONO_DREAM_CHANNEL:
         if (opt->channel < 0 || opt->channel >= li->out.c)
             return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: channel %d is past layer %s's %d channels (0..%d)",
@@ -213,6 +217,7 @@ void dream_free(dream *d) {
     for (int i = 0; i < d->members; i++) dream_free(&d->member[i]);
     free(d->member);
     for (int k = 0; k < DREAM_MAX_OCTAVES; k++) free(d->conv[k]);
+    free(d->obj.scratch);
     free(d->mem);
     memset(d, 0, sizeof *d);
 }
@@ -226,7 +231,11 @@ sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *o
     d->opt = *opt;
     sono_status s = check_options(c, opt, &d->layer, err);
     if (s != SONO_OK) return s;
-    d->obj = (objective_ctx){opt->objective, opt->channel, opt->class_index};
+    d->obj = (objective_ctx){.kind = opt->objective, .channel = opt->channel, .class_index = opt->class_index};
+    if (opt->objective == SONO_DREAM_GUIDE) {
+        s = dream_guide_init(&d->obj, opt, d->net, d->layer, err);
+        if (s != SONO_OK) return s;
+    }
     d->full = sono_dream_needs_full_window(d->net, d->layer);
     sono_shape in = sono_net_input_shape(d->net);
     d->H = in.h;

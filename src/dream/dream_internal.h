@@ -13,7 +13,30 @@
 typedef struct objective_ctx {
     sono_dream_objective kind;
     int channel, class_index;
+    const sono_dream_guide *guide; /* GUIDE (guide.c) */
+    int same_row;
+    float *scratch;                /* GUIDE: the dot products of one block of positions */
 } objective_ctx;
+
+/* A guide as heard at one layer (guide.c): every position's vector of the
+ * layer's channels, grouped by row of the layer's output. */
+struct sono_dream_guide {
+    const sono_net *net; /* the net that heard it */
+    int layer;
+    int channels;        /* C */
+    int rows;            /* rows of the layer's output at full resolution */
+    int count;           /* positions */
+    float *features;     /* (count, C) */
+    int *row_start;      /* (rows + 1): row r's positions are [row_start[r], row_start[r + 1]) */
+};
+
+/* Check the guide against the dream's net and layer and make the match's
+ * scratch (freed by dream_free). */
+sono_status dream_guide_init(objective_ctx *o, const sono_dream_options *opt, const sono_net *net, int layer,
+                             sono_error *err);
+
+/* The guide objective of one window's output y (shape), its gradient into d. */
+double dream_guide_top_grad(const objective_ctx *o, const float *y, float *d, sono_shape shape);
 
 /* ---- the dream's state, allocated once ---- */
 
