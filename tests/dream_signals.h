@@ -1,0 +1,39 @@
+/* Signals for the dream tests: a recording of two sweeping tones in
+ * noise, and its standardised log-mel as a classifier hears it. Shared by
+ * test_dream_robust.c and test_dream_guide.c. */
+#ifndef SONO_TEST_DREAM_SIGNALS_H
+#define SONO_TEST_DREAM_SIGNALS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "sonodream/classifier.h"
+#include "sonodream/dsp.h"
+
+/* Two tones sweeping in noise, channels slightly different. */
+static float *test_recording(int64_t n, int channels, int rate, uint32_t seed) {
+    float *x = malloc((size_t)n * channels * sizeof *x);
+    uint32_t s = seed;
+    for (int64_t i = 0; i < n; i++)
+        for (int ch = 0; ch < channels; ch++) {
+            s = s * 1664525u + 1013904223u;
+            double t = (double)i / rate, noise = ((s >> 8) / 16777216.0 - 0.5) * 0.02;
+            x[i * channels + ch] = (float)(0.2 * sin(2 * M_PI * (300 + 400 * t) * t) +
+                                           0.1 * sin(2 * M_PI * (1200 + 100 * ch) * t) + noise);
+        }
+    return x;
+}
+
+static float *standardised(const sono_classifier *c, const float *x, int64_t n, int *frames) {
+    sono_error err = {0};
+    sono_frontend *fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, c->features.sample_rate, 1, n, &err);
+    *frames = sono_frontend_frames(fe, n);
+    float *S = malloc((size_t)c->features.n_mels * *frames * sizeof *S);
+    CHECK_OK(sono_frontend_forward(fe, x, n, S, &err));
+    sono_frontend_free(fe);
+    return S;
+}
+
+#endif
