@@ -104,7 +104,8 @@ sono_status sono_feature_set_read(const char *path, sono_feature_set **out, sono
 void sono_feature_set_free(sono_feature_set *set);
 
 /* dream.h */
-typedef enum sono_dream_objective { SONO_DREAM_LAYER, SONO_DREAM_CHANNEL, SONO_DREAM_CLASS, ... } sono_dream_objective;
+typedef enum sono_dream_objective { SONO_DREAM_LAYER, SONO_DREAM_CHANNEL, SONO_DREAM_CLASS, SONO_DREAM_GUIDE, ... } sono_dream_objective;
+typedef struct sono_dream_guide sono_dream_guide;
 const char *sono_dream_objective_name(sono_dream_objective objective);
 typedef int (*sono_dream_progress_fn)(int step, int total, double objective, void *user);
 typedef struct sono_dream_options {
@@ -128,6 +129,8 @@ typedef struct sono_dream_options {
     double noise_db;
     sono_classifier *const *ensemble;
     int ensemble_count;
+    const sono_dream_guide *guide;
+    int guide_same_row;
     ...;
 } sono_dream_options;
 int sono_dream_default_layer(const sono_net *net);
@@ -186,6 +189,11 @@ typedef struct sono_recording { float *samples; int64_t frames; int channels; in
 void sono_recording_free(sono_recording *r);
 sono_status sono_dream_recording(sono_classifier *c, const sono_recording *in, const sono_dream_request *req,
                                  sono_recording *out, sono_dream_result *result, sono_error *err);
+sono_status sono_dream_guide_from_recording(sono_classifier *c, const sono_recording *guide, int layer,
+                                            sono_dream_guide **out, sono_error *err);
+sono_status sono_dream_guide_load(sono_classifier *c, const char *path, int layer, sono_dream_guide **out,
+                                  sono_error *err);
+void sono_dream_guide_free(sono_dream_guide *g);
 
 /* Called back by the library, run as Python (sonodream._native). */
 extern "Python" void sonopy_log(sono_log_level level, const char *message, void *user);

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._audio import as_recording, mono_at
+from ._audio import _path_bytes, as_recording, mono_at
 from ._native import Error, Progress, check, ffi, lib, malloc_array, new_error, text
 
 # Windows per network call, as `sonodream dream` loads its model (the dream
@@ -245,7 +245,7 @@ class Model:
         return req
 
     def dream(self, audio, sample_rate, layer=None, channel=None, cls=None, *, progress=None,
-              spectrograms=True, ensemble=(), **options):
+              spectrograms=True, ensemble=(), guide=None, guide_same_row=False, **options):
         """DeepDream on a recording, through the library's one dream call
         (sono_dream_recording), with the options of `sonodream dream`.
 
@@ -261,6 +261,10 @@ class Model:
         noise_jitter (the transformation-robust steps).
         ensemble: further Models that dream with this one (the ascent climbs
         the mean of their objectives; classes and layers match by name).
+        guide: another recording, (audio, sample_rate) or a file path: the
+        dream grows its features at `layer` (`dream --guide`; not with
+        channel, cls or ensemble); guide_same_row matches them only on the
+        same row of the layer (`--guide-same-row`).
         progress(step, total, objective) is called after every step; a true
         return stops the dream (Interrupted). Ctrl-C stops it too and raises
         KeyboardInterrupt. The GIL is released while the library works.
@@ -277,6 +281,10 @@ class Model:
         members = list(ensemble)
         if any(not isinstance(m, Model) or m is self for m in members):
             raise Error("dream: ensemble takes other Model objects")
+        if guide is None and guide_same_row:
+            raise Error("dream: guide_same_row needs a guide")
+        if guide is not None and (channel is not None or cls is not None):
+            raise Error("dream: a guide dreams at a layer; it cannot be combined with channel or cls")
         member_array = ffi.new("sono_classifier *[]", [m._classifier() for m in members] or [ffi.NULL])
         req.ascent.ensemble, req.ascent.ensemble_count = member_array, len(members)
         samples = ffi.from_buffer("float[]", recording)
@@ -290,6 +298,10 @@ class Model:
             with contextlib.ExitStack() as locks:
                 for model in sorted([self] + members, key=id):  # one order: no deadlock between threads
                     locks.enter_context(model._lock)
+                if guide is not None:
+                    heard = locks.enter_context(self._guide(guide, req.ascent.layer))
+                    req.ascent.objective, req.ascent.guide = lib.SONO_DREAM_GUIDE, heard
+                    req.ascent.guide_same_row = 1 if guide_same_row else 0
                 status = lib.sono_dream_recording(c, source, req, out, result, err)
             try:
                 call.raise_pending()
@@ -302,7 +314,29 @@ class Model:
         if np.ndim(audio) == 1 and out.channels == 1:
             dreamed = dreamed[:, 0]
         report = self._report(req, result, members)
+        report["guide"] = guide if isinstance(guide, (str, os.PathLike)) else None if guide is None else "(array)"
+        report["guide_same_row"] = bool(guide_same_row)
         return dreamed, int(out.sample_rate), report
+
+    @contextlib.contextmanager
+    def _guide(self, guide, layer):
+        """The guide as the net hears it at `layer` (the caller holds the
+        model's lock), freed on leaving."""
+        out, err = ffi.new("sono_dream_guide **"), new_error()
+        if isinstance(guide, (str, os.PathLike)):
+            check(lib.sono_dream_guide_load(self._c, _path_bytes(guide), layer, out, err), err)
+        else:
+            if not isinstance(guide, tuple) or len(guide) != 2:
+                raise Error("dream: guide is (audio, sample_rate) or a file path")
+            audio = as_recording(guide[0], guide[1])
+            samples = ffi.from_buffer("float[]", audio)
+            rec = ffi.new("sono_recording *", {"samples": ffi.cast("float *", samples), "frames": audio.shape[0],
+                                               "channels": audio.shape[1], "sample_rate": int(guide[1])})
+            check(lib.sono_dream_guide_from_recording(self._c, rec, layer, out, err), err)
+        try:
+            yield out[0]
+        finally:
+            lib.sono_dream_guide_free(out[0])
 
     def _report(self, req, r, members=()):
         """The result as a dict with the CLI's OUT.json keys; takes over the

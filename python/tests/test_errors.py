@@ -72,6 +72,21 @@ def test_bad_layer_class_and_channel(model, dog):
         model.dream(audio, rate, seed=-1)
 
 
+def test_bad_guides(model, dog, tmp_path):
+    audio, rate = dog
+    with pytest.raises(sonodream.Error, match="shorter than one window of the model"):
+        model.dream(audio, rate, guide=(audio[:rate], rate))
+    missing = str(tmp_path / "missing.wav")
+    with pytest.raises(sonodream.Error, match=missing):
+        model.dream(audio, rate, guide=missing)
+    with pytest.raises(sonodream.Error, match="cannot be combined"):
+        model.dream(audio, rate, cls="siren", guide=(audio, rate))
+    with pytest.raises(sonodream.Error, match="guide_same_row needs a guide"):
+        model.dream(audio, rate, guide_same_row=True)
+    with pytest.raises(sonodream.Error, match=r"\(audio, sample_rate\) or a file path"):
+        model.dream(audio, rate, guide=audio)
+
+
 @pytest.mark.parametrize("audio,message", [
     (np.zeros(16000, dtype=np.float64), "must be float32, not float64"),
     (np.zeros(16000, dtype=np.int16), "must be float32, not int16"),

@@ -101,6 +101,9 @@ DREAMS = [
     # transformation-robust steps.
     (1, ["--class", "dog_bark", "--ensemble", ROBUST_MODEL, "--shift-bands", "2", "--gain-jitter", "2", "--noise-jitter", "1"],
      dict(cls="dog_bark", ensemble=ROBUST_MODEL, shift_bands=2, gain_jitter=2, noise_jitter=1)),
+    # Toward another recording, matched on the same rows (a file read by the library).
+    (0, ["--layer", "conv4", "--guide", EXAMPLES[2], "--guide-same-row", "--render", "wave"],
+     dict(layer="conv4", guide=EXAMPLES[2], guide_same_row=True, render="wave")),
 ]
 
 
@@ -125,7 +128,7 @@ def test_dream_equals_the_cli_bit_for_bit(model, stereo_wav, tmp_path, which, cl
     assert not np.array_equal(dreamed, audio)
     for key in ("objective", "layer", "channel", "class", "render", "stereo", "octaves", "iterations", "seed",
                 "sample_rate", "channels", "samples", "frames", "segments", "windows", "settle_steps", "headroom_db", "smooth", "step",
-                "shift_bands", "gain_jitter_db", "noise_jitter_db", "ensemble"):
+                "shift_bands", "gain_jitter_db", "noise_jitter_db", "ensemble", "guide", "guide_same_row"):
         assert report[key] == expected_report[key], key
     for key in ("objective_before", "objective_after", "mean_change_db", "consistency_db"):
         assert math.isclose(report[key], expected_report[key], rel_tol=1e-12, abs_tol=1e-15), key
