@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "bench_ensemble.h"
+#include "bench_recording.h"
 #include "bench_util.h"
 #include "../tests/highpass.h"
 #include "sonodream/audio.h"
@@ -90,18 +91,6 @@ static void apply_overrides(sono_dream_request *req) {
     req->ascent.ensemble_count = ensemble_count;
 }
 
-static sono_status write_wav(const char *path, const sono_recording *r, sono_error *err) {
-    sono_audio_writer *w;
-    sono_status s = sono_audio_writer_open(path, r->sample_rate, r->channels, r->frames, SONO_WAV_FLOAT32, &w, err);
-    if (s != SONO_OK) return s;
-    s = sono_audio_writer_write(w, r->samples, r->frames, err);
-    if (s != SONO_OK) {
-        sono_audio_writer_abort(w);
-        return s;
-    }
-    return sono_audio_writer_commit(w, err);
-}
-
 /* Mean |dB| between the WAV read back (model rate, mono) and the dream. */
 static double consistency_of_file(const sono_classifier *c, const char *path, const sono_dream_result *r) {
     sono_error err = {0};
@@ -152,7 +141,7 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
     double t0 = bench_now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
     t->seconds += bench_now() - t0;
-    if (write_wav(tmp, &out, &err) != SONO_OK) die(&err);
+    if (bench_write_recording(tmp, &out, &err) != SONO_OK) die(&err);
     int top = 0;
     double before_l = probability(listener, source, target), after_l = probability_top(listener, tmp, target, &top);
     t->top += top;
@@ -191,7 +180,7 @@ static void fidelity(sono_classifier *dreamer, const char *hifi, sono_dream_rend
     double t0 = bench_now();
     if (sono_dream_recording(dreamer, &in, &req, &out, &r, &err) != SONO_OK) die(&err);
     double seconds = bench_now() - t0;
-    if (write_wav(tmp, &out, &err) != SONO_OK) die(&err);
+    if (bench_write_recording(tmp, &out, &err) != SONO_OK) die(&err);
     sono_recording back = {0};
     if (sono_audio_load_recording(tmp, &back.samples, &back.frames, &back.channels, &back.sample_rate, &err) != SONO_OK)
         die(&err);
