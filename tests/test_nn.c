@@ -957,6 +957,51 @@ static double l2_objective(float *dout, const float *out, int batch, sono_shape 
     return v;
 }
 
+/* 0.5*|out|^2 weighted by layer (0.5 at the first listed, 2 at the
+ * second), added into dout as sono_net_input_gradient_layers asks. */
+static double weighted_l2_adding(int which, float *dout, const float *out, int batch, sono_shape s, void *user) {
+    (void)user;
+    const float w = which == 0 ? 0.5f : 2.0f;
+    size_t n = (size_t)batch * s.c * s.h * s.w;
+    double v = 0;
+    for (size_t i = 0; i < n; i++) {
+        dout[i] += w * out[i];
+        v += 0.5 * w * (double)out[i] * out[i];
+    }
+    return v;
+}
+
+/* An objective of two layers is the sum of the two one-layer objectives,
+ * value and input gradient; layers out of order are refused. */
+static void test_input_gradient_layers(void) {
+    sono_net *net = make_net("c4,p2,c4,f8", (sono_shape){1, 8, 8}, 3, 3, 11);
+    perturb_params(net);
+    const int layers[2] = {0, 2}, batch = 2, H = 8, W = 8;
+    const size_t nin = (size_t)batch * H * W;
+    double *x = random_input(nin);
+    float *fx = to_float(x, nin), *both = falloc(nin), *first = falloc(nin), *second = falloc(nin);
+    sono_error err = {0};
+    double v_both = 0, v1 = 0, v2 = 0;
+    CHECK_OK(sono_net_input_gradient_layers(net, fx, batch, H, W, layers, 2, weighted_l2_adding, NULL, both, &v_both,
+                                            &err));
+    CHECK_OK(sono_net_input_gradient(net, fx, batch, H, W, layers[0], l2_objective, NULL, first, &v1, &err));
+    CHECK_OK(sono_net_input_gradient(net, fx, batch, H, W, layers[1], l2_objective, NULL, second, &v2, &err));
+    CHECK_NEAR(v_both, 0.5 * v1 + 2 * v2, 1e-5 * (1 + fabs(v_both)));
+    double worst = 0, largest = 0;
+    for (size_t i = 0; i < nin; i++) {
+        double want = 0.5 * first[i] + 2.0 * second[i];
+        worst = fmax(worst, fabs(want - both[i]));
+        largest = fmax(largest, fabs(want));
+    }
+    CHECK_MSG(worst <= 1e-5 * largest && largest > 0, "worst %.3g of %.3g", worst, largest);
+    const int backwards[2] = {2, 0};
+    CHECK(sono_net_input_gradient_layers(net, fx, batch, H, W, backwards, 2, weighted_l2_adding, NULL, both, NULL,
+                                         &err) == SONO_ERR_ARGUMENT);
+    CHECK_MSG(strstr(err.message, "increasing") != NULL, "message: %s", err.message);
+    free(x), free(fx), free(both), free(first), free(second);
+    sono_net_free(net);
+}
+
 /* DeepDream's operation: the input gradient of 0.5*|conv2|^2, at the built
  * shape, smaller and larger (fitting) inputs; parameter gradients untouched. */
 static void test_input_gradient(void) {
@@ -1304,6 +1349,7 @@ int main(void) {
     test_small_gemm(3, 5, 1);
     test_small_gemm(9, 33, 37);
     test_small_gemm(1, 1, 0);
+    test_input_gradient_layers();
     test_pool(2, 3, 8, 12, 4); /* unpadded rows: the vectorised column pick */
     test_pool(1, 2, 5, 8, 2);
     /* Winograd F(4x4, 3x3), vectorised and portable: whole tiles, partial

@@ -429,6 +429,19 @@ sono_status sono_net_input_gradient(sono_net *net, const float *input, int batch
                                     int layer, sono_top_grad_fn fn, void *user, float *dinput,
                                     double *objective, sono_error *err);
 
+/* The same for an objective of several layers (e.g. Gram matrices of
+ * several layers for textures): layers[0 .. count-1] strictly increasing.
+ * fn is called once per listed layer, deepest first, with which = its
+ * position in `layers`, and ADDS that layer's gradient into dout (batch,
+ * shape of that layer), which holds what came from above; the objective is
+ * the sum of what the calls return. count = 1 is sono_net_input_gradient
+ * with an adding fn. */
+typedef double (*sono_layer_grad_fn)(int which, float *dout, const float *out, int batch, sono_shape shape,
+                                     void *user);
+sono_status sono_net_input_gradient_layers(sono_net *net, const float *input, int batch, int H, int W,
+                                           const int *layers, int count, sono_layer_grad_fn fn, void *user,
+                                           float *dinput, double *objective, sono_error *err);
+
 /* ======================= optimizers ======================= */
 
 typedef enum sono_optim_kind {

@@ -308,6 +308,37 @@ sono_status sono_net_input_gradient(sono_net *net, const float *input, int batch
     return sono_net_backward_to_input(net, net->dbuf[0], dinput, err);
 }
 
+sono_status sono_net_input_gradient_layers(sono_net *net, const float *input, int batch, int H, int W,
+                                           const int *layers, int count, sono_layer_grad_fn fn, void *user,
+                                           float *dinput, double *objective, sono_error *err) {
+    if (!layers || count < 1 || !fn || !dinput)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "network: input_gradient_layers needs layers, fn and dinput");
+    for (int k = 0; k < count; k++)
+        if (layers[k] < 0 || layers[k] >= net->count || (k && layers[k] <= layers[k - 1]))
+            return sono_error_set(err, SONO_ERR_ARGUMENT,
+                                  "network: the objective's layers must be increasing indices in 0..%d",
+                                  net->count - 1);
+    const int last = layers[count - 1];
+    sono_status st = run_forward(net, input, batch, H, W, last, 0, err);
+    if (st) return st;
+    float *cur = net->dbuf[0];
+    memset(cur, 0, (size_t)batch * shape_size(net->layers[last].cur_out) * sizeof(float));
+    double total = 0;
+    int k = count - 1;
+    for (int i = last; i >= 0; i--) {
+        sono_layer *L = &net->layers[i];
+        /* The objective's own work (matrix products) may use every thread. */
+        if (k >= 0 && layers[k] == i) total += fn(k--, cur, L->out, batch, L->cur_out, user);
+        float *dst = i ? (cur == net->dbuf[0] ? net->dbuf[1] : net->dbuf[0]) : dinput;
+        int blas = sono_blas_single();
+        layer_backward(net, i, dst, cur, batch, 0);
+        sono_blas_restore(blas);
+        cur = dst;
+    }
+    if (objective) *objective = total;
+    return SONO_OK;
+}
+
 int sono_net_max_width(const sono_net *net, int H, int layer) {
     sono_shape shapes[SONO_NET_MAX_LAYERS];
     /* Capacity grows with the width, so the widest that fits is a bisection
