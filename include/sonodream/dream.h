@@ -50,13 +50,17 @@ typedef enum sono_dream_objective {
     SONO_DREAM_LAYER = 0, /* mean of the squared activations of a layer (DeepDream's L2) */
     SONO_DREAM_CHANNEL,   /* mean activation of one channel (conv) or unit (dense) of a layer */
     SONO_DREAM_CLASS,     /* one class's logit (layer "logits", before softmax) */
-    SONO_DREAM_GUIDE      /* another recording's features at a layer (opt.guide; see sono_dream_guide_new) */
+    SONO_DREAM_GUIDE,     /* another recording's features at a layer (opt.guide; see sono_dream_guide_new) */
+    SONO_DREAM_GRAM       /* another recording's texture: its Gram matrices at layers (opt.gram) */
 } sono_dream_objective;
+
+/* An example's texture as layers hear it (sono_dream_gram_new). */
+typedef struct sono_dream_gram sono_dream_gram;
 
 /* A guide: another recording as a layer hears it (sono_dream_guide_new). */
 typedef struct sono_dream_guide sono_dream_guide;
 
-/* "layer", "channel", "class", "guide". */
+/* "layer", "channel", "class", "guide", "texture". */
 const char *sono_dream_objective_name(sono_dream_objective objective);
 
 /* Called after each step with the objective measured at that step (before
@@ -113,6 +117,17 @@ typedef struct sono_dream_options {
      * scaled to the octave): the guide's features keep their pitch. */
     const sono_dream_guide *guide; /* NULL */
     int guide_same_row;            /* 0 */
+    /* GRAM (texture and style; Gatys et al. 2015): every window of the
+     * dream climbs -sum over the example's layers of w |G - T|^2 / |T|^2,
+     * G the window's Gram matrix (its channels' correlations over
+     * positions), T the example's. The layers are the example's; `layer`
+     * is ignored. A texture dreams from noise; a style from the content,
+     * held by content_weight: each step also climbs
+     * -content_weight * mean over cells of (dB change / 10 dB)^2 (a pull
+     * toward the recording the ascent started from; 0: none). Reported
+     * objectives are the Gram part. One model (no ensemble). */
+    const sono_dream_gram *gram;   /* NULL */
+    double content_weight;         /* 0 */
 } sono_dream_options;
 
 /* Models an ensemble may hold besides the first. */
@@ -358,11 +373,12 @@ void sono_recording_free(sono_recording *r);
 
 /* ---- guides (the GUIDE objective) ---- */
 
-/* The guide is heard through at most this many windows of the net's built
- * width, spread evenly over its first SONO_DREAM_GUIDE_SECONDS: the match's
- * cost does not grow with the guide's length. */
+/* A guide, or a texture's example, is heard through windows of the net's
+ * built width spread evenly over its first SONO_DREAM_EXAMPLE_SECONDS; a
+ * guide through at most SONO_DREAM_GUIDE_WINDOWS of them, so the match's
+ * cost does not grow with its length. */
 #define SONO_DREAM_GUIDE_WINDOWS 16
-#define SONO_DREAM_GUIDE_SECONDS 120.0
+#define SONO_DREAM_EXAMPLE_SECONDS 120.0
 
 /* The guide's positions at `layer` (-1: sono_dream_default_layer) from its
  * standardised log-mel (n_mels, frames), frames >= the net's built width
@@ -373,7 +389,7 @@ sono_status sono_dream_guide_new(sono_classifier *c, const float *logmel_std, in
 
 /* The same from a decoded recording at any rate and channel count (heard
  * as the dream hears one: resampled to the model's rate and downmixed);
- * only its first SONO_DREAM_GUIDE_SECONDS are heard. */
+ * only its first SONO_DREAM_EXAMPLE_SECONDS are heard. */
 sono_status sono_dream_guide_from_recording(sono_classifier *c, const sono_recording *guide, int layer,
                                             sono_dream_guide **out, sono_error *err);
 
@@ -388,6 +404,43 @@ void sono_dream_guide_free(sono_dream_guide *g);
 /* The layer it was heard at; the positions kept (-1 and 0 for NULL). */
 int sono_dream_guide_layer(const sono_dream_guide *g);
 int sono_dream_guide_positions(const sono_dream_guide *g);
+
+/* ---- textures and styles (the GRAM objective) ---- */
+
+#define SONO_DREAM_GRAM_MAX_LAYERS 8
+
+/* An example's Gram matrices at `layers` (increasing indices of layers
+ * before flatten) with `weights` (> 0), count of them; layers NULL: every
+ * convolution, weight 1. From its standardised log-mel (n_mels, frames),
+ * frames >= the net's built width: the mean over non-overlapping windows
+ * spread over it of each window's Y Y^T / P. A silent example (a zero
+ * Gram) is refused. Uses the classifier's net: not while it dreams. */
+sono_status sono_dream_gram_new(sono_classifier *c, const float *logmel_std, int frames, const int *layers,
+                                const double *weights, int count, sono_dream_gram **out, sono_error *err);
+
+/* The same from a recording at any rate and channel count (its first
+ * SONO_DREAM_EXAMPLE_SECONDS), or from a file (errors name it). */
+sono_status sono_dream_gram_from_recording(sono_classifier *c, const sono_recording *example, const int *layers,
+                                           const double *weights, int count, sono_dream_gram **out,
+                                           sono_error *err);
+sono_status sono_dream_gram_load(sono_classifier *c, const char *path, const int *layers, const double *weights,
+                                 int count, sono_dream_gram **out, sono_error *err);
+
+/* NULL is a no-op. */
+void sono_dream_gram_free(sono_dream_gram *g);
+
+/* Where a texture starts: `seconds` of noise at the example's rate, one
+ * independent noise per channel, each shaped to its channel's mean power
+ * spectrum (STFT of about 40 ms), so the bands above the model's fmax,
+ * which the dream leaves as they are, have the example's colour too. The
+ * first SONO_DREAM_EXAMPLE_SECONDS of the example are measured, in chunks.
+ * out->samples is malloc'd. Deterministic for a seed. */
+sono_status sono_dream_texture_start(const sono_recording *example, double seconds, uint64_t seed,
+                                     sono_recording *out, sono_error *err);
+
+/* Its layers and weights into the arrays (either may be NULL; room for
+ * SONO_DREAM_GRAM_MAX_LAYERS); returns how many (0 for NULL). */
+int sono_dream_gram_layers(const sono_dream_gram *g, int *layers, double *weights);
 
 /* sono_dream_stream from and to memory: out->samples is malloc'd. */
 sono_status sono_dream_recording(sono_classifier *c, const sono_recording *in, const sono_dream_request *req,

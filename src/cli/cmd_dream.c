@@ -113,7 +113,7 @@ static void dream_usage(FILE *out) {
             "                         and OUT-objective.png\n"
             "  -q, --quiet            no progress bar\n"
             "  -h, --help             this help\n",
-            SONO_DREAM_GUIDE_SECONDS, 8000.0, r.settle_steps, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
+            SONO_DREAM_EXAMPLE_SECONDS, 8000.0, r.settle_steps, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
             d->iterations, d->step, d->jitter, d->smooth, d->headroom_db, NOISE_HEADROOM_DB, d->overlap, d->band_shift, d->gain_db, d->noise_db,
             SONO_DREAM_MAX_ENSEMBLE, (unsigned long long)d->seed, NOISE_LEVEL_DB,
             r.griffin_lim.griffin_lim_iterations, r.griffin_lim.momentum);

@@ -27,6 +27,7 @@ const char *sono_dream_objective_name(sono_dream_objective objective) {
     case SONO_DREAM_CHANNEL: return "channel";
     case SONO_DREAM_CLASS: return "class";
     case SONO_DREAM_GUIDE: return "guide";
+    case SONO_DREAM_GRAM: return "texture";
     }
     return "?";
 }
@@ -191,12 +192,17 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
                               SONO_DREAM_MAX_ENSEMBLE, opt->ensemble_count);
     int l = opt->objective == SONO_DREAM_CLASS ? count - 1 : opt->layer < 0 ? sono_dream_default_layer(net)
                                                                              : opt->layer;
+    if (opt->objective == SONO_DREAM_GRAM && opt->gram) l = opt->gram->layers[opt->gram->count - 1];
+    if (!(opt->content_weight >= 0 && opt->content_weight <= 1e6))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the content weight must be in [0, 1e6] (got %g)",
+                              opt->content_weight);
     if (l < 0 || l >= count)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: layer index %d must be in 0..%d", l, count - 1);
     const sono_layer_info *li = sono_net_layer(net, l);
     switch (opt->objective) {
     case SONO_DREAM_LAYER:
-    case SONO_DREAM_GUIDE: break;
+    case SONO_DREAM_GUIDE:
+    case SONO_DREAM_GRAM: break;
     case SONO_DREAM_CHANNEL:
         if (opt->channel < 0 || opt->channel >= li->out.c)
             return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: channel %d is past layer %s's %d channels (0..%d)",
@@ -232,10 +238,9 @@ sono_status dream_init(dream *d, sono_classifier *c, const sono_dream_options *o
     sono_status s = check_options(c, opt, &d->layer, err);
     if (s != SONO_OK) return s;
     d->obj = (objective_ctx){.kind = opt->objective, .channel = opt->channel, .class_index = opt->class_index};
-    if (opt->objective == SONO_DREAM_GUIDE) {
-        s = dream_guide_init(&d->obj, opt, d->net, d->layer, err);
-        if (s != SONO_OK) return s;
-    }
+    if (opt->objective == SONO_DREAM_GUIDE) s = dream_guide_init(&d->obj, opt, d->net, d->layer, err);
+    if (opt->objective == SONO_DREAM_GRAM) s = dream_gram_init(&d->obj, opt, d->net, err);
+    if (s != SONO_OK) return s;
     d->full = sono_dream_needs_full_window(d->net, d->layer);
     sono_shape in = sono_net_input_shape(d->net);
     d->H = in.h;
@@ -338,7 +343,13 @@ sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, 
         }
         double value = 0;
         sono_status s;
-        if (backward) {
+        if (d->obj.kind == SONO_DREAM_GRAM) {
+            /* Several layers: their gradients join on the way down (the
+             * objective alone costs the same pass). */
+            const sono_dream_gram *g = d->obj.gram;
+            s = sono_net_input_gradient_layers(d->net, d->bin, nb, ih, iw, g->layers, g->count,
+                                               dream_gram_layer_grad, &d->obj, d->bgrad, &value, err);
+        } else if (backward) {
             s = sono_net_input_gradient(d->net, d->bin, nb, ih, iw, d->layer, dream_objective_top_grad, &d->obj,
                                         d->bgrad, &value, err);
         } else {
@@ -409,6 +420,7 @@ sono_status dream_step_gradient(dream *d, int k, const float *x, const dream_tra
     }
     sono_status s = dream_ensemble_gradient(d, k, seen, tr->roll, 1, objective, err);
     if (s == SONO_OK) dream_transform_adjoint(tr, o, d->H, d->grad, d->tmp);
+    if (s == SONO_OK) dream_content_pull(d, o, x);
     return s;
 }
 

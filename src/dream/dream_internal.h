@@ -15,8 +15,33 @@ typedef struct objective_ctx {
     int channel, class_index;
     const sono_dream_guide *guide; /* GUIDE (guide.c) */
     int same_row;
-    float *scratch;                /* GUIDE: the dot products of one block of positions */
+    const sono_dream_gram *gram;   /* GRAM (gram.c) */
+    float *scratch;                /* GUIDE: the dot products of one block of positions; GRAM: one C x C */
 } objective_ctx;
+
+/* An example's Gram matrices (gram.c). */
+struct sono_dream_gram {
+    const sono_net *net; /* the net that heard it */
+    int count;
+    int layers[SONO_DREAM_GRAM_MAX_LAYERS];
+    double weights[SONO_DREAM_GRAM_MAX_LAYERS];
+    int channels[SONO_DREAM_GRAM_MAX_LAYERS];
+    float *target[SONO_DREAM_GRAM_MAX_LAYERS]; /* (C, C) the mean of the example's windows' Y Y^T / P */
+    double norm[SONO_DREAM_GRAM_MAX_LAYERS];   /* |target|^2 */
+};
+
+/* ---- another recording as the net hears it (example.c) ---- */
+
+/* Start of window i of `windows` of width W spread evenly over `frames`. */
+int dream_spread_window_start(int i, int windows, int frames, int W);
+
+/* The standardised log-mel of rec's first SONO_DREAM_EXAMPLE_SECONDS
+ * (*logmel_std malloc'd, (n_mels, *frames)). */
+sono_status dream_hear_recording(sono_classifier *c, const sono_recording *rec, float **logmel_std, int *frames,
+                                 sono_error *err);
+
+/* A file's first SONO_DREAM_EXAMPLE_SECONDS into rec (rec->samples malloc'd). */
+sono_status dream_read_heard_part(const char *path, sono_recording *rec, sono_error *err);
 
 /* A guide as heard at one layer (guide.c): every position's vector of the
  * layer's channels, grouped by row of the layer's output. */
@@ -37,6 +62,12 @@ sono_status dream_guide_init(objective_ctx *o, const sono_dream_options *opt, co
 
 /* The guide objective of one window's output y (shape), its gradient into d. */
 double dream_guide_top_grad(const objective_ctx *o, const float *y, float *d, sono_shape shape);
+
+/* Check the example against the dream's net and make the scratch (gram.c). */
+sono_status dream_gram_init(objective_ctx *o, const sono_dream_options *opt, const sono_net *net, sono_error *err);
+
+/* The Gram objective at layer `which` of the example (sono_layer_grad_fn). */
+double dream_gram_layer_grad(int which, float *dout, const float *out, int batch, sono_shape shape, void *user);
 
 /* ---- the dream's state, allocated once ---- */
 
@@ -204,6 +235,12 @@ sono_status dream_limiter_init(dream_limiter *l, int64_t frames, sono_error *err
 void dream_limiter_free(dream_limiter *l);
 double dream_limit(dream_limiter *l, const float *base, float *delta, int64_t n, int channels, int rate,
                    double ceiling);
+
+/* The style's pull toward the content (opt.content_weight): adds to d->grad
+ * the gradient of -content_weight * mean((dB change / CONTENT_DB)^2) of the
+ * picture x at octave o against its base (gram.c). */
+#define CONTENT_DB 10.0
+void dream_content_pull(dream *d, const octave *o, const float *x);
 
 /* The jitter's random numbers. */
 uint64_t dream_splitmix64(uint64_t *state);

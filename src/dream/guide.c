@@ -15,8 +15,9 @@
  * the octave's height), so the guide's features arrive at their own pitch.
  *
  * The guide is heard through windows of the net's built width, spread
- * evenly over it (at most SONO_DREAM_GUIDE_WINDOWS), so its size, and the
- * cost of a match, do not grow with its length. */
+ * evenly over its first SONO_DREAM_EXAMPLE_SECONDS (at most
+ * SONO_DREAM_GUIDE_WINDOWS; example.c), so its size, and the cost of a
+ * match, do not grow with its length. */
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -24,7 +25,6 @@
 #include <string.h>
 
 #include "dream/dream_internal.h"
-#include "sonodream/audio.h"
 
 /* Input positions matched per matrix product: bounds the scratch to
  * GUIDE_BLOCK x (guide positions) floats. */
@@ -55,11 +55,6 @@ static void keep_positions(sono_dream_guide *g, const float *out, sono_shape sha
         }
 }
 
-static int guide_window_start(int i, int windows, int frames, int W) {
-    if (windows == 1) return 0;
-    return (int)((int64_t)i * (frames - W) / (windows - 1));
-}
-
 sono_status sono_dream_guide_new(sono_classifier *c, const float *logmel_std, int frames, int layer,
                                  sono_dream_guide **out, sono_error *err) {
     *out = NULL;
@@ -86,7 +81,7 @@ sono_status sono_dream_guide_new(sono_classifier *c, const float *logmel_std, in
     for (int i0 = 0; s == SONO_OK && i0 < windows; i0 += batch) {
         const int nb = windows - i0 < batch ? windows - i0 : batch;
         for (int b = 0; b < nb; b++) {
-            const int start = guide_window_start(i0 + b, windows, frames, W);
+            const int start = dream_spread_window_start(i0 + b, windows, frames, W);
             for (int m = 0; m < H; m++)
                 memcpy(bin + ((size_t)b * H + m) * W, logmel_std + (size_t)m * frames + start, W * sizeof *bin);
         }
@@ -121,22 +116,11 @@ sono_status sono_dream_guide_new(sono_classifier *c, const float *logmel_std, in
 sono_status sono_dream_guide_from_recording(sono_classifier *c, const sono_recording *guide, int layer,
                                             sono_dream_guide **out, sono_error *err) {
     *out = NULL;
-    if (!c || !guide || !guide->samples || guide->frames < 1 || guide->channels < 1 || guide->sample_rate < 1)
-        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the guide is empty");
-    int64_t n = guide->frames, most = (int64_t)(SONO_DREAM_GUIDE_SECONDS * guide->sample_rate);
-    if (n > most) n = most;
-    sono_frontend *fe =
-        sono_frontend_new(&c->features, c->norm_mean, c->norm_std, guide->sample_rate, guide->channels, n, err);
-    if (!fe) return err ? err->status : SONO_ERR_MEMORY;
-    const int frames = sono_frontend_frames(fe, n);
-    float *S = frames > 0 ? malloc((size_t)c->features.n_mels * frames * sizeof *S) : NULL;
-    sono_status s = SONO_OK;
-    if (frames < 1) s = sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the guide is shorter than one frame");
-    else if (!S) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: guide: out of memory");
-    if (s == SONO_OK) s = sono_frontend_forward(fe, guide->samples, n, S, err);
+    float *S = NULL;
+    int frames = 0;
+    sono_status s = dream_hear_recording(c, guide, &S, &frames, err);
     if (s == SONO_OK) s = sono_dream_guide_new(c, S, frames, layer, out, err);
     free(S);
-    sono_frontend_free(fe);
     return s;
 }
 
@@ -205,22 +189,12 @@ sono_status dream_guide_init(objective_ctx *o, const sono_dream_options *opt, co
 sono_status sono_dream_guide_load(sono_classifier *c, const char *path, int layer, sono_dream_guide **out,
                                   sono_error *err) {
     *out = NULL;
-    sono_audio_reader *reader = NULL;
-    sono_status s = sono_audio_reader_open(path, &reader, err);
-    if (s != SONO_OK) return s;
-    const sono_audio_info *info = sono_audio_reader_info(reader);
-    sono_recording rec = {NULL, info->frames, info->channels, info->sample_rate};
-    const int64_t most = (int64_t)(SONO_DREAM_GUIDE_SECONDS * info->sample_rate);
-    if (rec.frames > most) rec.frames = most;
-    if (rec.frames < 1) s = sono_error_set(err, SONO_ERR_ARGUMENT, "%s: the guide is empty", path);
-    else if (!(rec.samples = malloc((size_t)rec.frames * rec.channels * sizeof *rec.samples)))
-        s = sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory for the guide", path);
-    if (s == SONO_OK) s = sono_audio_reader_read(reader, 0, rec.frames, rec.samples, err);
+    sono_recording rec;
+    sono_status s = dream_read_heard_part(path, &rec, err);
     if (s == SONO_OK) {
         s = sono_dream_guide_from_recording(c, &rec, layer, out, err);
         if (s != SONO_OK) sono_error_prefix(err, "%s: ", path);
     }
     free(rec.samples);
-    sono_audio_reader_close(reader);
     return s;
 }
