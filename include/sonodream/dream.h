@@ -416,7 +416,11 @@ sono_status sono_dream_recording(sono_classifier *c, const sono_recording *in, c
  * made (declared here as struct cJSON, from <cjson/cJSON.h>), after any keys
  * it already holds; they return 0 when out of memory (the object may then
  * hold part of the keys). The *_to_json calls return the keys alone as
- * malloc'd JSON text (free it with free()), or NULL when out of memory. */
+ * malloc'd JSON text (free it with free()), or NULL when out of memory, with
+ * every number exact (the shortest of 15 to 17 digits that reads back the
+ * same double; cJSON_Print writes 15 digits when they read back within an
+ * ulp): the text is for bindings, which take the library's numbers as they
+ * are (the Python package). Non-finite numbers are null. */
 struct cJSON;
 
 /* A dream's report: the objective (objective, layer: the name of the layer
