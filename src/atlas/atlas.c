@@ -41,7 +41,7 @@ void sono_atlas_defaults(sono_atlas_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->classes = 1;
     opt->seconds = 2.0;
-    opt->noise_db = -40.0;
+    opt->noise_db = SONO_DREAM_NOISE_LEVEL_DB;
     opt->top = 6;
     sono_dream_request_defaults(&opt->dream);
 }
