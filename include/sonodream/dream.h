@@ -428,19 +428,17 @@ struct cJSON;
  * the request asked (render, stereo, mono, ceiling, segment_seconds,
  * settle_steps, octaves, octave_scale, iterations, step, step_db, jitter,
  * smooth, headroom_db, overlap, shift_bands, gain_jitter_db,
- * noise_jitter_db, guide_same_row, ensemble, seed; for Griffin-Lim griffin_lim_iterations,
+ * noise_jitter_db, guide_same_row, seed; for Griffin-Lim griffin_lim_iterations,
  * griffin_lim_momentum, hop_divisor and spectral_convergence) and what came
  * out (sample_rate, channels, samples, frames: log-mel frames, segments,
  * windows, objective_before, objective_after, mean_change_db,
  * consistency_db, limited_share, objective_per_step). `c` is the model that
  * dreamed, req and r the request and result of sono_dream_stream or
- * sono_dream_recording. ensemble_names (req->ascent.ensemble_count names,
- * as the caller knows the members: the CLI's paths) fill "ensemble"; NULL:
- * no "ensemble" key. */
+ * sono_dream_recording. The names of an ensemble's members and of a guide
+ * are the caller's (the CLI's paths): it adds them ("ensemble", "guide"). */
 int sono_dream_result_add_json(struct cJSON *into, const sono_classifier *c, const sono_dream_request *req,
-                               const sono_dream_result *r, const char *const *ensemble_names);
-char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r,
-                                const char *const *ensemble_names);
+                               const sono_dream_result *r);
+char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r);
 
 /* What a model offers to dream with: arch (sono_net_spec), input_shape
  * [channels, mel bands, frames], classes, layers (each: index, name, type,

@@ -197,8 +197,7 @@ sono_status sono_dream_guide_from_recording(sono_classifier *c, const sono_recor
 sono_status sono_dream_guide_load(sono_classifier *c, const char *path, int layer, sono_dream_guide **out,
                                   sono_error *err);
 void sono_dream_guide_free(sono_dream_guide *g);
-char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r,
-                                const char *const *ensemble_names);
+char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r);
 char *sono_dream_model_to_json(const sono_classifier *c);
 
 /* Called back by the library, run as Python (sonodream._native). */

@@ -360,11 +360,9 @@ class Model:
     def _report(self, req, r, members=()):
         """The result as a dict with the CLI's OUT.json keys (the library's
         report of the dream); takes over the result's arrays."""
-        names = [ffi.new("char[]", os.fsencode(m.path)) for m in members]
-        name_array = ffi.new("char *[]", names or [ffi.NULL])  # never NULL: "ensemble" is always there
-        report = _library_json(lib.sono_dream_result_to_json(self._c, req, r, name_array), self.path)
+        report = _library_json(lib.sono_dream_result_to_json(self._c, req, r), self.path)
         report = {key: _typed(key, value) for key, value in report.items()}
-        report["ensemble"] = [m.path for m in members]  # as given (str or bytes), which JSON cannot carry
+        report["ensemble"] = [m.path for m in members]
         lib.free(r.objective)
         r.objective = ffi.NULL
         for key in ("input_db", "dream_db", "output_db"):

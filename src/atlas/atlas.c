@@ -297,7 +297,7 @@ static sono_status write_item_json(const atlas_job *job, const atlas_item *it, c
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "params", item_params(job, it));
     cJSON *res = cJSON_AddObjectToObject(root, "result");
-    sono_dream_result_add_json(res, job->c, req, r, NULL);
+    sono_dream_result_add_json(res, job->c, req, r);
     cJSON_AddNumberToObject(res, "dream_class_index", it->dream_class);
     cJSON_AddStringToObject(res, "dream_class", job->c->class_names[it->dream_class]);
     cJSON_AddNumberToObject(res, "dream_class_probability", it->dream_prob);

@@ -425,7 +425,9 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     cJSON_AddNumberToObject(input, "channels", in->channels);
     cJSON_AddNumberToObject(input, "frames", (double)in->frames);
     cJSON_AddStringToObject(input, "encoding", in->encoding);
-    sono_dream_result_add_json(root, c, &a->req, r, a->ensemble);
+    sono_dream_result_add_json(root, c, &a->req, r);
+    cJSON *ensemble = cJSON_AddArrayToObject(root, "ensemble");
+    for (int i = 0; i < a->ensemble_count; i++) cJSON_AddItemToArray(ensemble, cJSON_CreateString(a->ensemble[i]));
     if (a->guide) cJSON_AddStringToObject(root, "guide", a->guide);
     else cJSON_AddNullToObject(root, "guide");
     cJSON_AddStringToObject(root, "encoding", "32 bit float");

@@ -42,8 +42,7 @@ static void add_shape(cJSON *o, const char *key, sono_shape shape, int exact) {
 }
 
 /* The objective and how the ascent and the render were asked to run. */
-static void add_request(cJSON *o, const sono_classifier *c, const sono_dream_request *req, int layer,
-                        const char *const *ensemble_names, int exact) {
+static void add_request(cJSON *o, const sono_classifier *c, const sono_dream_request *req, int layer, int exact) {
     const sono_dream_options *d = &req->ascent;
     cJSON_AddStringToObject(o, "objective", sono_dream_objective_name(d->objective));
     cJSON_AddStringToObject(o, "layer", sono_net_layer(c->net, layer)->name);
@@ -70,15 +69,14 @@ static void add_request(cJSON *o, const sono_classifier *c, const sono_dream_req
     add_number(o, "gain_jitter_db", d->gain_db, exact);
     add_number(o, "noise_jitter_db", d->noise_db, exact);
     cJSON_AddBoolToObject(o, "guide_same_row", d->guide_same_row);
-    if (ensemble_names) add_name_list(o, "ensemble", ensemble_names, d->ensemble_count);
     add_number(o, "seed", (double)d->seed, exact);
 }
 
 /* The request, then what came out. */
 static int add_report(cJSON *o, const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r,
-                      const char *const *ensemble_names, int exact) {
+                      int exact) {
     if (!o) return 0;
-    add_request(o, c, req, r->layer, ensemble_names, exact);
+    add_request(o, c, req, r->layer, exact);
     if (req->render == SONO_RENDER_GRIFFIN_LIM) {
         const sono_dream_audio_options *g = &req->griffin_lim;
         add_number(o, "griffin_lim_iterations", g->griffin_lim_iterations, exact);
@@ -111,14 +109,13 @@ static char *print(cJSON *o) {
 }
 
 int sono_dream_result_add_json(struct cJSON *into, const sono_classifier *c, const sono_dream_request *req,
-                               const sono_dream_result *r, const char *const *ensemble_names) {
-    return add_report(into, c, req, r, ensemble_names, 0);
+                               const sono_dream_result *r) {
+    return add_report(into, c, req, r, 0);
 }
 
-char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r,
-                                const char *const *ensemble_names) {
+char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r) {
     cJSON *o = cJSON_CreateObject();
-    if (!add_report(o, c, req, r, ensemble_names, 1)) return cJSON_Delete(o), NULL;
+    if (!add_report(o, c, req, r, 1)) return cJSON_Delete(o), NULL;
     return print(o);
 }
 

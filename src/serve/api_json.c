@@ -60,7 +60,7 @@ char *serve_report_json(const serve_model *m, const serve_job *job, const sono_d
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", m->name);
     cJSON_AddStringToObject(o, "input", job->input_name);
-    sono_dream_result_add_json(o, m->meta, &job->req, r, NULL);
+    sono_dream_result_add_json(o, m->meta, &job->req, r);
     cJSON_AddNumberToObject(o, "seconds", r->sample_rate ? (double)r->frames / r->sample_rate : 0);
     cJSON_AddNumberToObject(o, "dream_seconds", seconds);
     return print(o);
