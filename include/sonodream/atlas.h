@@ -117,7 +117,7 @@ typedef struct sono_atlas_options {
     int channel_count;
     int classes;               /* 1: dream every class too (the default) */
     double seconds;            /* 2: length of each dream, at the model's rate */
-    double noise_db;           /* -40: level of the noise every dream starts from */
+    double noise_db;           /* SONO_DREAM_NOISE_LEVEL_DB (-40): level of the noise every dream starts from */
     int top;                   /* 6: dataset examples per channel */
     int every_slice;           /* 0: UrbanSound8K clips cut from one recording (one fsID) count
                                   once among a channel's examples; 1: every clip on its own */

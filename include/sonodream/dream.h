@@ -46,6 +46,19 @@ SONO_BEGIN_DECLS
 /* One level of the step's unit, in dB: 80 dB over 255 levels. */
 #define SONO_DREAM_LEVEL_DB (80.0 / 255.0)
 
+/* Windows per network call when dreaming (the max_batch every client loads
+ * its models with: the CLI's dream, the server's workers, the atlas, the
+ * Python package), so that their dreams are the same bit for bit; the conv
+ * kernels run one window per thread. */
+#define SONO_DREAM_MAX_BATCH 8
+
+/* The largest seed a client takes: 2^53 - 1, exact as a JSON number. */
+#define SONO_DREAM_SEED_MAX 9007199254740991LL
+
+/* The level of the white noise a dream from noise starts from (`dream
+ * --noise`, Model.noise): its log-mel averages this many dB. */
+#define SONO_DREAM_NOISE_LEVEL_DB (-40.0)
+
 typedef enum sono_dream_objective {
     SONO_DREAM_LAYER = 0, /* mean of the squared activations of a layer (DeepDream's L2) */
     SONO_DREAM_CHANNEL,   /* mean activation of one channel (conv) or unit (dense) of a layer */
@@ -445,6 +458,49 @@ int sono_dream_gram_layers(const sono_dream_gram *g, int *layers, double *weight
 /* sono_dream_stream from and to memory: out->samples is malloc'd. */
 sono_status sono_dream_recording(sono_classifier *c, const sono_recording *in, const sono_dream_request *req,
                                  sono_recording *out, sono_dream_result *result, sono_error *err);
+
+/* ---- the report of a dream and the description of a model, as JSON ----
+ *
+ * Built here once for every client: the CLI (dream's OUT.json, layers
+ * --json), the server (a job's report, GET /api/models), the atlas (an
+ * item's result) and the Python package (Model.dream's report, Model's
+ * classes and layers); each adds only its own keys (file names, job id,
+ * timing). The *_add_json calls append the keys to a cJSON object the caller
+ * made (declared here as struct cJSON, from <cjson/cJSON.h>), after any keys
+ * it already holds; they return 0 when out of memory (the object may then
+ * hold part of the keys). The *_to_json calls return the keys alone as
+ * malloc'd JSON text (free it with free()), or NULL when out of memory, with
+ * every number exact (the shortest of 15 to 17 digits that reads back the
+ * same double; cJSON_Print writes 15 digits when they read back within an
+ * ulp): the text is for bindings, which take the library's numbers as they
+ * are (the Python package). Non-finite numbers are null. */
+struct cJSON;
+
+/* A dream's report: the objective (objective, layer: the name of the layer
+ * it was measured at, channel, class; null when not that objective), what
+ * the request asked (render, stereo, mono, ceiling, segment_seconds,
+ * settle_steps, octaves, octave_scale, iterations, step, step_db, jitter,
+ * smooth, headroom_db, overlap, shift_bands, gain_jitter_db,
+ * noise_jitter_db, guide_same_row, seed; for Griffin-Lim griffin_lim_iterations,
+ * griffin_lim_momentum, hop_divisor and spectral_convergence) and what came
+ * out (sample_rate, channels, samples, frames: log-mel frames, segments,
+ * windows, objective_before, objective_after, mean_change_db,
+ * consistency_db, limited_share, objective_per_step). `c` is the model that
+ * dreamed, req and r the request and result of sono_dream_stream or
+ * sono_dream_recording. The names of an ensemble's members and of a guide
+ * are the caller's (the CLI's paths): it adds them ("ensemble", "guide"). */
+int sono_dream_result_add_json(struct cJSON *into, const sono_classifier *c, const sono_dream_request *req,
+                               const sono_dream_result *r);
+char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r);
+
+/* What a model offers to dream with: arch (sono_net_spec), input_shape
+ * [channels, mel bands, frames], classes, layers (each: index, name, type,
+ * output_shape [C, H, W] for one window, channels, needs_full_window),
+ * default_layer (sono_dream_default_layer's name), sample_rate, features
+ * (sono_feature_config_to_json) and defaults (of sono_dream_request_defaults:
+ * objective, octaves, iterations, step, seed, render). */
+int sono_dream_model_add_json(struct cJSON *into, const sono_classifier *c);
+char *sono_dream_model_to_json(const sono_classifier *c);
 
 /* ---- helpers (public for tests and tools) ---- */
 

@@ -134,6 +134,9 @@ typedef struct sono_dream_options {
     ...;
 } sono_dream_options;
 int sono_dream_default_layer(const sono_net *net);
+#define SONO_DREAM_MAX_BATCH ...
+#define SONO_DREAM_SEED_MAX ...
+static const double SONO_DREAM_NOISE_LEVEL_DB;
 typedef struct sono_dream_audio_options {
     int griffin_lim_iterations;
     double momentum;
@@ -194,6 +197,8 @@ sono_status sono_dream_guide_from_recording(sono_classifier *c, const sono_recor
 sono_status sono_dream_guide_load(sono_classifier *c, const char *path, int layer, sono_dream_guide **out,
                                   sono_error *err);
 void sono_dream_guide_free(sono_dream_guide *g);
+char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r);
+char *sono_dream_model_to_json(const sono_classifier *c);
 
 /* Called back by the library, run as Python (sonodream._native). */
 extern "Python" void sonopy_log(sono_log_level level, const char *message, void *user);

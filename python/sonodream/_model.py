@@ -10,16 +10,42 @@ import numpy as np
 from ._audio import _path_bytes, as_recording, mono_at
 from ._native import Error, Progress, check, ffi, lib, malloc_array, new_error, text
 
-# Windows per network call, as `sonodream dream` loads its model (the dream
-# is then the CLI's bit for bit).
-MAX_BATCH = 8
-NOISE_LEVEL_DB = -40.0  # as `sonodream dream --noise`
-SEED_MAX = 2**53 - 1    # as the CLI: exact in JSON
+# The library's (dream.h): windows per network call, as every client loads
+# its models (the dream is then the CLI's bit for bit); the noise level of
+# `sonodream dream --noise`; the largest seed (2^53 - 1: exact in JSON).
+MAX_BATCH = lib.SONO_DREAM_MAX_BATCH
+NOISE_LEVEL_DB = lib.SONO_DREAM_NOISE_LEVEL_DB
+SEED_MAX = lib.SONO_DREAM_SEED_MAX
+
+# Report keys the library holds as integers. JSON keeps no C types (a whole
+# double reads back as an int, a large seed may read back as a float), so the
+# report is given these as ints and every other number as a float.
+_INT_KEYS = frozenset(("channel", "settle_steps", "octaves", "iterations", "jitter", "shift_bands", "seed",
+                       "griffin_lim_iterations", "hop_divisor", "sample_rate", "channels", "samples", "frames",
+                       "segments", "windows"))
 
 
 class Layer(NamedTuple):
     name: str
     channels: int
+
+
+def _library_json(pointer, what):
+    """The library's malloc'd JSON text, parsed and freed."""
+    if pointer == ffi.NULL:
+        raise Error(f"{what}: out of memory", "out of memory")
+    try:
+        return json.loads(text(pointer))
+    finally:
+        lib.free(pointer)
+
+
+def _typed(key, value):
+    if isinstance(value, list):
+        return [_typed(key, v) for v in value] if key == "objective_per_step" else value
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    return int(value) if key in _INT_KEYS else float(value)
 
 
 def _int_option(name, value, low, high):
@@ -108,18 +134,12 @@ class Model:
         self._logmel = ffi.gc(logmel, lib.sono_logmel_free)
         self._lock = threading.Lock()
         c = self._c
-        self.classes = [text(c.class_names[i]) for i in range(c.class_count)]
-        self.layers = [Layer(text(info.name), info.out.c)
-                       for info in (lib.sono_net_layer(c.net, i) for i in range(lib.sono_net_layer_count(c.net)))]
-        self.default_layer = self.layers[lib.sono_dream_default_layer(c.net)].name
-        config = lib.sono_feature_config_to_json(ffi.addressof(c.features))
-        if config == ffi.NULL:
-            raise Error(f"{self.path}: out of memory", "out of memory")
-        try:
-            self.feature_config = json.loads(text(config))
-        finally:
-            lib.free(config)
-        self.sample_rate = int(c.features.sample_rate)
+        described = _library_json(lib.sono_dream_model_to_json(c), self.path)
+        self.classes = described["classes"]
+        self.layers = [Layer(layer["name"], layer["channels"]) for layer in described["layers"]]
+        self.default_layer = described["default_layer"]
+        self.feature_config = described["features"]
+        self.sample_rate = described["sample_rate"]
         self.n_mels = int(c.features.n_mels)
         self.frames = lib.sono_feature_frames(ffi.addressof(c.features),
                                               lib.sono_feature_clip_samples(ffi.addressof(c.features)))
@@ -315,7 +335,6 @@ class Model:
             dreamed = dreamed[:, 0]
         report = self._report(req, result, members)
         report["guide"] = guide if isinstance(guide, (str, os.PathLike)) else None if guide is None else "(array)"
-        report["guide_same_row"] = bool(guide_same_row)
         return dreamed, int(out.sample_rate), report
 
     @contextlib.contextmanager
@@ -339,35 +358,11 @@ class Model:
             lib.sono_dream_guide_free(out[0])
 
     def _report(self, req, r, members=()):
-        """The result as a dict with the CLI's OUT.json keys; takes over the
-        result's arrays."""
-        d = req.ascent
-        report = {
-            "objective": text(lib.sono_dream_objective_name(d.objective)),
-            "layer": self.layers[r.layer].name,
-            "channel": d.channel if d.objective == lib.SONO_DREAM_CHANNEL else None,
-            "class": self.classes[d.class_index] if d.objective == lib.SONO_DREAM_CLASS else None,
-            "render": text(lib.sono_dream_render_name(req.render)),
-            "stereo": "joint" if req.stereo == lib.SONO_STEREO_JOINT else "per-channel",
-            "mono": bool(req.mono), "ceiling": req.ceiling, "segment_seconds": req.segment_seconds,
-            "settle_steps": req.settle_steps if req.render == lib.SONO_RENDER_MASK else 0,
-            "octaves": d.octaves, "octave_scale": d.octave_scale, "iterations": d.iterations,
-            "step": d.step, "step_db": d.step * 80.0 / 255.0, "jitter": d.jitter, "smooth": d.smooth,
-            "headroom_db": d.headroom_db,
-            "overlap": d.overlap, "seed": int(d.seed),
-            "shift_bands": d.band_shift, "gain_jitter_db": d.gain_db, "noise_jitter_db": d.noise_db,
-            "ensemble": [m.path for m in members],
-        }
-        if req.render == lib.SONO_RENDER_GRIFFIN_LIM:
-            g = req.griffin_lim
-            report.update(griffin_lim_iterations=g.griffin_lim_iterations, griffin_lim_momentum=g.momentum,
-                          hop_divisor=g.hop_divisor or lib.sono_dream_hop_divisor(ffi.addressof(self._c.features)),
-                          spectral_convergence=r.convergence)
-        report.update(sample_rate=r.sample_rate, channels=r.channels, samples=int(r.frames), frames=r.spec_frames,
-                      segments=r.segments, windows=r.windows, objective_before=r.objective_before,
-                      objective_after=r.objective_after, mean_change_db=r.mean_change_db,
-                      consistency_db=r.consistency_db, limited_share=r.limited_share,
-                      objective_per_step=[r.objective[i] for i in range(r.steps)])
+        """The result as a dict with the CLI's OUT.json keys (the library's
+        report of the dream); takes over the result's arrays."""
+        report = _library_json(lib.sono_dream_result_to_json(self._c, req, r), self.path)
+        report = {key: _typed(key, value) for key, value in report.items()}
+        report["ensemble"] = [m.path for m in members]
         lib.free(r.objective)
         r.objective = ffi.NULL
         for key in ("input_db", "dream_db", "output_db"):

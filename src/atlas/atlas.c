@@ -22,8 +22,6 @@
 #include "sonodream/plot.h"
 #include "sonodream/train.h"
 
-#define ATLAS_MAX_BATCH 8 /* windows per network call; the index pass goes 8 clips at a time */
-
 const char *sono_atlas_stage_name(sono_atlas_stage stage) {
     switch (stage) {
     case SONO_ATLAS_INDEX: return "index";
@@ -43,7 +41,7 @@ void sono_atlas_defaults(sono_atlas_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->classes = 1;
     opt->seconds = 2.0;
-    opt->noise_db = -40.0;
+    opt->noise_db = SONO_DREAM_NOISE_LEVEL_DB;
     opt->top = 6;
     sono_dream_request_defaults(&opt->dream);
 }
@@ -292,21 +290,19 @@ static int on_dream_step(int step, int total, double objective, void *user) {
     return report_progress(user);
 }
 
-static sono_status write_item_json(const atlas_job *job, const atlas_item *it, const sono_dream_result *r,
-                                   const float *probs, sono_error *err) {
+/* The item's JSON: the parameters that decide whether it can be reused, and
+ * the dream's report with the class the dream is heard as. */
+static sono_status write_item_json(const atlas_job *job, const atlas_item *it, const sono_dream_request *req,
+                                   const sono_dream_result *r, const float *probs, sono_error *err) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "params", item_params(job, it));
     cJSON *res = cJSON_AddObjectToObject(root, "result");
-    cJSON_AddNumberToObject(res, "objective_before", r->objective_before);
-    cJSON_AddNumberToObject(res, "objective_after", r->objective_after);
-    cJSON_AddNumberToObject(res, "mean_change_db", r->mean_change_db);
+    sono_dream_result_add_json(res, job->c, req, r);
     cJSON_AddNumberToObject(res, "dream_class_index", it->dream_class);
     cJSON_AddStringToObject(res, "dream_class", job->c->class_names[it->dream_class]);
     cJSON_AddNumberToObject(res, "dream_class_probability", it->dream_prob);
     cJSON *p = cJSON_AddArrayToObject(res, "dream_probabilities");
     for (int k = 0; k < job->c->class_count; k++) cJSON_AddItemToArray(p, cJSON_CreateNumber(probs[k]));
-    cJSON *curve = cJSON_AddArrayToObject(res, "objective_per_step");
-    for (int i = 0; i < r->steps; i++) cJSON_AddItemToArray(curve, cJSON_CreateNumber(r->objective[i]));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
@@ -318,8 +314,9 @@ static sono_status write_item_json(const atlas_job *job, const atlas_item *it, c
 }
 
 /* Pictures, sound, then the JSON that marks the item finished. */
-static sono_status write_item(const atlas_job *job, atlas_item *it, const sono_recording *out, sono_dream_result *r,
-                              const float *probs, sono_error *err) {
+static sono_status write_item(const atlas_job *job, atlas_item *it, const sono_recording *out,
+                              const sono_dream_request *req, sono_dream_result *r, const float *probs,
+                              sono_error *err) {
     char path[4096];
     const int n_mels = r->n_mels;
     atlas_path(job, path, sizeof path, it->dir, it->stem, ".png");
@@ -335,7 +332,7 @@ static sono_status write_item(const atlas_job *job, atlas_item *it, const sono_r
         atlas_path(job, path, sizeof path, it->dir, it->stem, ".flac");
         s = atlas_write_flac(path, out->samples, out->frames, out->channels, out->sample_rate, 16, err);
     }
-    if (s == SONO_OK) s = write_item_json(job, it, r, probs, err);
+    if (s == SONO_OK) s = write_item_json(job, it, req, r, probs, err);
     return s;
 }
 
@@ -370,7 +367,7 @@ static sono_status dream_item(atlas_job *job, sono_classifier *c, atlas_item *it
         for (int k = 1; k < c->class_count; k++)
             if (probs[k] > probs[it->dream_class]) it->dream_class = k;
         it->dream_prob = probs[it->dream_class];
-        s = write_item(job, it, &out, &r, probs, err);
+        s = write_item(job, it, &out, &req, &r, probs, err);
     }
     if (s != SONO_OK && s != SONO_ERR_INTERRUPTED)
         sono_error_prefix(err, "%s %s: ", it->layer >= 0 ? it->dir : "class",
@@ -412,7 +409,7 @@ static sono_status load_workers(atlas_job *job, sono_error *err) {
     if (!job->workers) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     job->workers[0] = job->c;
     for (int w = 1; w < job->jobs; w++) {
-        sono_status s = sono_classifier_load(job->model_path, ATLAS_MAX_BATCH, &job->workers[w], NULL, err);
+        sono_status s = sono_classifier_load(job->model_path, SONO_DREAM_MAX_BATCH, &job->workers[w], NULL, err);
         if (s != SONO_OK) return s;
     }
     return SONO_OK;
@@ -559,7 +556,7 @@ sono_status sono_atlas_build(const char *model_path, const char *features_path, 
     job.opt = opt, job.model_path = model_path, job.features_path = features_path, job.out_dir = out_dir;
     if (!out_dir || !*out_dir) return sono_error_set(err, SONO_ERR_ARGUMENT, "atlas: no output folder");
     sono_status s = check_options(opt, err);
-    if (s == SONO_OK) s = sono_classifier_load(model_path, ATLAS_MAX_BATCH, &job.c, NULL, err);
+    if (s == SONO_OK) s = sono_classifier_load(model_path, SONO_DREAM_MAX_BATCH, &job.c, NULL, err);
     if (s == SONO_OK) s = resolve_layers(&job, err);
     if (s == SONO_OK && features_path) s = check_features(&job, err);
     if (s == SONO_OK) s = file_hash(model_path, job.model_hash, err);

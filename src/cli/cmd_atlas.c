@@ -12,7 +12,6 @@
 #include "sonodream/train.h"
 
 #define MAX_LIST 4096
-#define SEED_MAX 9007199254740991L /* 2^53 - 1: exact in JSON */
 
 static void atlas_usage(FILE *out) {
     sono_atlas_options d;
@@ -133,7 +132,7 @@ static int parse_option(atlas_args *a, int opt, const char *arg) {
         if (!cli_parse_double("step", arg, 0, 1000, &d->step)) return 0;
         return d->step > 0 ? 1 : (cli_failf("option --step: must be positive"), 0);
     case OPT_SEED:
-        return cli_parse_int("seed", arg, 0, SEED_MAX, &v) &&
+        return cli_parse_int("seed", arg, 0, SONO_DREAM_SEED_MAX, &v) &&
                ((d->seed = a->opt.dream.griffin_lim.seed = (uint64_t)v), 1);
     }
     return 0;

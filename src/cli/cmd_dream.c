@@ -23,11 +23,7 @@
 #include "sonodream/memory.h"
 #include "sonodream/plot.h"
 
-/* Windows per network call: the conv kernels run one window per thread. */
-#define DREAM_MAX_BATCH 8
-#define NOISE_LEVEL_DB (-40.0)
 #define NOISE_HEADROOM_DB 20.0 /* a dream from noise builds on it: it may rise well above it */
-#define SEED_MAX 9007199254740991L /* 2^53 - 1: exact in JSON */
 #define COPY_BLOCK_FRAMES 65536
 
 static void dream_usage(FILE *out) {
@@ -115,7 +111,7 @@ static void dream_usage(FILE *out) {
             "  -h, --help             this help\n",
             SONO_DREAM_EXAMPLE_SECONDS, 8000.0, r.settle_steps, r.ceiling, SONO_DREAM_SEGMENT_OVERLAP, r.segment_seconds, d->octaves, d->octave_scale,
             d->iterations, d->step, d->jitter, d->smooth, d->headroom_db, NOISE_HEADROOM_DB, d->overlap, d->band_shift, d->gain_db, d->noise_db,
-            SONO_DREAM_MAX_ENSEMBLE, (unsigned long long)d->seed, NOISE_LEVEL_DB,
+            SONO_DREAM_MAX_ENSEMBLE, (unsigned long long)d->seed, SONO_DREAM_NOISE_LEVEL_DB,
             r.griffin_lim.griffin_lim_iterations, r.griffin_lim.momentum);
 }
 
@@ -202,7 +198,7 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
         a->ensemble[a->ensemble_count++] = arg;
         return 1;
     case OPT_SEED:
-        return cli_parse_int("seed", arg, 0, SEED_MAX, &v) && ((d->seed = a->req.griffin_lim.seed = (uint64_t)v), 1);
+        return cli_parse_int("seed", arg, 0, SONO_DREAM_SEED_MAX, &v) && ((d->seed = a->req.griffin_lim.seed = (uint64_t)v), 1);
     case OPT_NOISE:
         if (!cli_parse_double("noise", arg, 0, 3600, &a->noise)) return 0;
         if (a->noise > 0) return 1;
@@ -416,8 +412,6 @@ static sono_status write_text(const char *path, const char *text, sono_error *er
 
 static char *dream_json(const dream_args *a, const sono_classifier *c, const sono_dream_result *r,
                         const sono_audio_info *in, const out_paths *p) {
-    const sono_net *net = c->net;
-    const sono_dream_options *d = &a->req.ascent;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "sonodream_version", SONO_VERSION);
     cJSON_AddStringToObject(root, "model", a->model);
@@ -425,63 +419,18 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     else cJSON_AddNullToObject(root, "input");
     if (a->noise > 0) cJSON_AddNumberToObject(root, "noise_seconds", a->noise);
     else cJSON_AddNullToObject(root, "noise_seconds");
-    if (a->noise > 0) cJSON_AddNumberToObject(root, "noise_level_db", NOISE_LEVEL_DB);
+    if (a->noise > 0) cJSON_AddNumberToObject(root, "noise_level_db", SONO_DREAM_NOISE_LEVEL_DB);
     cJSON *input = cJSON_AddObjectToObject(root, "input_format");
     cJSON_AddNumberToObject(input, "sample_rate", in->sample_rate);
     cJSON_AddNumberToObject(input, "channels", in->channels);
     cJSON_AddNumberToObject(input, "frames", (double)in->frames);
     cJSON_AddStringToObject(input, "encoding", in->encoding);
-    cJSON_AddStringToObject(root, "objective", sono_dream_objective_name(d->objective));
-    cJSON_AddStringToObject(root, "layer", sono_net_layer(net, r->layer)->name);
-    if (d->objective == SONO_DREAM_CHANNEL) cJSON_AddNumberToObject(root, "channel", d->channel);
-    else cJSON_AddNullToObject(root, "channel");
-    if (d->objective == SONO_DREAM_CLASS) cJSON_AddStringToObject(root, "class", c->class_names[d->class_index]);
-    else cJSON_AddNullToObject(root, "class");
-    cJSON_AddStringToObject(root, "render", sono_dream_render_name(a->req.render));
-    cJSON_AddStringToObject(root, "stereo", a->req.stereo == SONO_STEREO_JOINT ? "joint" : "per-channel");
-    cJSON_AddBoolToObject(root, "mono", a->req.mono);
-    cJSON_AddNumberToObject(root, "ceiling", a->req.ceiling);
-    cJSON_AddNumberToObject(root, "segment_seconds", a->req.segment_seconds);
-    cJSON_AddNumberToObject(root, "settle_steps", a->req.render == SONO_RENDER_MASK ? a->req.settle_steps : 0);
-    cJSON_AddNumberToObject(root, "octaves", d->octaves);
-    cJSON_AddNumberToObject(root, "octave_scale", d->octave_scale);
-    cJSON_AddNumberToObject(root, "iterations", d->iterations);
-    cJSON_AddNumberToObject(root, "step", d->step);
-    cJSON_AddNumberToObject(root, "step_db", d->step * SONO_DREAM_LEVEL_DB);
-    cJSON_AddNumberToObject(root, "jitter", d->jitter);
-    cJSON_AddNumberToObject(root, "smooth", d->smooth);
-    cJSON_AddNumberToObject(root, "headroom_db", d->headroom_db);
-    cJSON_AddNumberToObject(root, "overlap", d->overlap);
-    cJSON_AddNumberToObject(root, "shift_bands", d->band_shift);
-    cJSON_AddNumberToObject(root, "gain_jitter_db", d->gain_db);
-    cJSON_AddNumberToObject(root, "noise_jitter_db", d->noise_db);
-    if (a->guide) cJSON_AddStringToObject(root, "guide", a->guide);
-    else cJSON_AddNullToObject(root, "guide");
-    cJSON_AddBoolToObject(root, "guide_same_row", d->guide_same_row);
+    sono_dream_result_add_json(root, c, &a->req, r);
     cJSON *ensemble = cJSON_AddArrayToObject(root, "ensemble");
     for (int i = 0; i < a->ensemble_count; i++) cJSON_AddItemToArray(ensemble, cJSON_CreateString(a->ensemble[i]));
-    cJSON_AddNumberToObject(root, "seed", (double)d->seed);
-    if (a->req.render == SONO_RENDER_GRIFFIN_LIM) {
-        cJSON_AddNumberToObject(root, "griffin_lim_iterations", a->req.griffin_lim.griffin_lim_iterations);
-        cJSON_AddNumberToObject(root, "griffin_lim_momentum", a->req.griffin_lim.momentum);
-        cJSON_AddNumberToObject(root, "hop_divisor", a->req.griffin_lim.hop_divisor ? a->req.griffin_lim.hop_divisor
-                                                                                    : sono_dream_hop_divisor(&c->features));
-        cJSON_AddNumberToObject(root, "spectral_convergence", r->convergence);
-    }
-    cJSON_AddNumberToObject(root, "sample_rate", r->sample_rate);
-    cJSON_AddNumberToObject(root, "channels", r->channels);
-    cJSON_AddNumberToObject(root, "samples", (double)r->frames);
+    if (a->guide) cJSON_AddStringToObject(root, "guide", a->guide);
+    else cJSON_AddNullToObject(root, "guide");
     cJSON_AddStringToObject(root, "encoding", "32 bit float");
-    cJSON_AddNumberToObject(root, "frames", r->spec_frames);
-    cJSON_AddNumberToObject(root, "segments", r->segments);
-    cJSON_AddNumberToObject(root, "windows", r->windows);
-    cJSON_AddNumberToObject(root, "objective_before", r->objective_before);
-    cJSON_AddNumberToObject(root, "objective_after", r->objective_after);
-    cJSON_AddNumberToObject(root, "mean_change_db", r->mean_change_db);
-    cJSON_AddNumberToObject(root, "consistency_db", r->consistency_db);
-    cJSON_AddNumberToObject(root, "limited_share", r->limited_share);
-    cJSON *curve = cJSON_AddArrayToObject(root, "objective_per_step");
-    for (int i = 0; i < r->steps; i++) cJSON_AddItemToArray(curve, cJSON_CreateNumber(r->objective[i]));
     cJSON *outs = cJSON_AddObjectToObject(root, "outputs");
     cJSON_AddStringToObject(outs, "wav", p->wav);
     cJSON_AddStringToObject(outs, "png", p->png);
@@ -647,7 +596,7 @@ static sono_status open_input(const dream_args *a, const sono_classifier *c, son
         return SONO_OK;
     }
     int64_t n = 0;
-    sono_status s = sono_dream_noise(&c->features, a->noise, NOISE_LEVEL_DB, a->req.ascent.seed, noise, &n, err);
+    sono_status s = sono_dream_noise(&c->features, a->noise, SONO_DREAM_NOISE_LEVEL_DB, a->req.ascent.seed, noise, &n, err);
     if (s != SONO_OK) return s;
     info->sample_rate = c->features.sample_rate, info->channels = 1, info->frames = n;
     snprintf(info->encoding, sizeof info->encoding, "white noise");
@@ -691,9 +640,9 @@ int cmd_dream(int argc, char **argv) {
     sono_dream_result r;
     memset(&r, 0, sizeof r);
     sono_status s = check_writable(paths.wav, &err);
-    if (s == SONO_OK) s = sono_classifier_load(a.model, DREAM_MAX_BATCH, &c, NULL, &err);
+    if (s == SONO_OK) s = sono_classifier_load(a.model, SONO_DREAM_MAX_BATCH, &c, NULL, &err);
     for (int i = 0; s == SONO_OK && i < a.ensemble_count; i++)
-        s = sono_classifier_load(a.ensemble[i], DREAM_MAX_BATCH, &members[i], NULL, &err);
+        s = sono_classifier_load(a.ensemble[i], SONO_DREAM_MAX_BATCH, &members[i], NULL, &err);
     a.req.ascent.ensemble = members;
     a.req.ascent.ensemble_count = a.ensemble_count;
     int exit_code = 1;

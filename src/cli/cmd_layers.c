@@ -30,33 +30,9 @@ static const char *layer_detail(const sono_layer_info *li, char *buf, size_t n) 
     return buf;
 }
 
-static void print_json(const sono_classifier *c, int default_layer) {
-    const sono_net *net = c->net;
-    sono_shape in = sono_net_input_shape(net);
+static void print_json(const sono_classifier *c) {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "arch", sono_net_spec(net));
-    cJSON *input = cJSON_AddArrayToObject(root, "input_shape");
-    cJSON_AddItemToArray(input, cJSON_CreateNumber(in.c));
-    cJSON_AddItemToArray(input, cJSON_CreateNumber(in.h));
-    cJSON_AddItemToArray(input, cJSON_CreateNumber(in.w));
-    cJSON_AddStringToObject(root, "default_layer", sono_net_layer(net, default_layer)->name);
-    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    for (int i = 0; i < sono_net_layer_count(net); i++) {
-        const sono_layer_info *li = sono_net_layer(net, i);
-        cJSON *l = cJSON_CreateObject();
-        cJSON_AddNumberToObject(l, "index", i);
-        cJSON_AddStringToObject(l, "name", li->name);
-        cJSON_AddStringToObject(l, "type", sono_layer_type_name(li->type));
-        cJSON *shape = cJSON_AddArrayToObject(l, "output_shape");
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(li->out.c));
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(li->out.h));
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(li->out.w));
-        cJSON_AddNumberToObject(l, "channels", li->out.c);
-        cJSON_AddBoolToObject(l, "needs_full_window", sono_dream_needs_full_window(net, i));
-        cJSON_AddItemToArray(layers, l);
-    }
-    cJSON *classes = cJSON_AddArrayToObject(root, "classes");
-    for (int k = 0; k < c->class_count; k++) cJSON_AddItemToArray(classes, cJSON_CreateString(c->class_names[k]));
+    sono_dream_model_add_json(root, c);
     char *text = cJSON_Print(root);
     if (text) puts(text);
     free(text);
@@ -83,7 +59,7 @@ int cmd_layers(int argc, char **argv) {
     const sono_net *net = c->net;
     int default_layer = sono_dream_default_layer(net);
     if (json) {
-        print_json(c, default_layer);
+        print_json(c);
     } else {
         sono_shape in = sono_net_input_shape(net);
         printf("%s: %s\ninput %d x %d x %d (channels x mel bands x frames), %d classes\n\n", argv[optind],

@@ -21,8 +21,6 @@
 #include "sonodream/audio.h"
 #include "sonodream/plot.h"
 
-#define WORKER_MAX_BATCH 8 /* windows per network call, as the CLI's dream */
-
 double serve_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -329,7 +327,7 @@ void serve_hide_paths(char *message, const serve_job *job) {
 static sono_classifier *worker_classifier(worker *w, int model, sono_error *err) {
     if (!w->classifiers[model]) {
         const serve_model *m = &w->server->models[model];
-        if (sono_classifier_load(m->path, WORKER_MAX_BATCH, &w->classifiers[model], NULL, err) != SONO_OK)
+        if (sono_classifier_load(m->path, SONO_DREAM_MAX_BATCH, &w->classifiers[model], NULL, err) != SONO_OK)
             return NULL;
     }
     return w->classifiers[model];

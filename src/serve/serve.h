@@ -5,7 +5,7 @@
  * API only: `sonodream serve` links it with libsonodream.so.
  *
  * One page (embedded in the library) and a JSON API:
- *   GET    /api/models                 the models: name, classes, layers, rate, features
+ *   GET    /api/models                 the models: name and sono_dream_model_add_json's description
  *   GET    /api/examples[/NAME]        shipped example recordings (when an examples folder is given)
  *   POST   /api/dreams                 multipart form (audio, model, objective, layer, channel,
  *                                      class, octaves, iterations, step, seed, render) -> 202 {"id"}

@@ -17,7 +17,7 @@
 #include "sonodream/audio.h"
 
 #define FIELD_MAX 256
-#define SEED_MAX 9007199254740991.0 /* 2^53 - 1: exact in JSON */
+#define SEED_MAX ((double)SONO_DREAM_SEED_MAX)
 #define OCTAVES_MAX 8
 #define ITERATIONS_MAX 200
 #define STEP_MAX 50.0
