@@ -136,11 +136,16 @@ typedef struct sono_dream_options {
      * positions), T the example's. The layers are the example's; `layer`
      * is ignored. A texture dreams from noise; a style from the content,
      * held by content_weight: each step also climbs
-     * -content_weight * mean over cells of (dB change / 10 dB)^2 (a pull
+     * -content_weight * mean over cells of (dB change)^2 (a pull
      * toward the recording the ascent started from; 0: none). Reported
      * objectives are the Gram part. One model (no ensemble). */
     const sono_dream_gram *gram;   /* NULL */
     double content_weight;         /* 0 */
+    /* The step at the last step of the ascent, the steps between shrinking
+     * geometrically from `step`: an objective with a minimum to settle in
+     * (a texture's Gram error) needs smaller steps as it nears it, where a
+     * step of fixed size circles around it. 0: every step is `step`. */
+    double step_final;             /* 0 */
 } sono_dream_options;
 
 /* Models an ensemble may hold besides the first. */
@@ -335,6 +340,16 @@ typedef struct sono_dream_request {
  * that). */
 
 void sono_dream_request_defaults(sono_dream_request *req);
+
+/* A texture's request (the GRAM objective; opt.gram still to set): one
+ * octave of 40 steps shrinking from 2 to 0.2 levels, no blur and no band
+ * shift (a Gram error has a minimum to settle in: blur and shifts kept the
+ * ascent circling 10x above it), headroom 20 dB (it starts from noise). A
+ * style's is the same with the recording's 3 dB headroom and
+ * content_weight 1 / SONO_DREAM_STYLE_WEIGHT. */
+#define SONO_DREAM_STYLE_WEIGHT 10.0
+void sono_dream_texture_defaults(sono_dream_request *req);
+void sono_dream_style_defaults(sono_dream_request *req);
 
 typedef struct sono_dream_result {
     sono_dream_render render;

@@ -20,6 +20,8 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_dream(int argc, char **argv);
+int cmd_texture(int argc, char **argv);
+int cmd_style(int argc, char **argv);
 int cmd_layers(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_atlas(int argc, char **argv);

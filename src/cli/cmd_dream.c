@@ -82,6 +82,8 @@ static void dream_usage(FILE *out) {
             "      --step LEVELS      mean absolute change of the log-mel per step, in levels of the\n"
             "                         80 dB colour scale of OUT.png (255 levels: 1 = 0.31 dB)\n"
             "                         (default %g)\n"
+            "      --step-final LEVELS the last step, the steps shrinking to it geometrically\n"
+            "                         (default: none, every step is --step)\n"
             "      --jitter FRAMES    random roll along time before each step (default %d)\n"
             "      --smooth SIGMA     Gaussian blur of the gradient, in cells (default %g; 0: off)\n"
             "      --headroom DB      mask and griffin-lim renders: no log-mel cell rises more than\n"
@@ -99,6 +101,8 @@ static void dream_usage(FILE *out) {
             "                         (half the time; fewer dreams another model hears)\n"
             "      --seed N           jitter and noise; same seed, same dream (default %llu)\n"
             "      --noise SECONDS    start from white noise (log-mel at %g dB) instead of INPUT\n\n"
+            "textures (sonodream texture and style; see their --help): --seconds,\n"
+            "--style-weight and --texture-layers are theirs\n\n"
             "griffin-lim render:\n"
             "      --griffin-lim N    iterations (default %d, momentum %g)\n"
             "      --hop-divisor N    at the model's hop / N (default: the smallest N giving 75 %%\n"
@@ -115,7 +119,52 @@ static void dream_usage(FILE *out) {
             r.griffin_lim.griffin_lim_iterations, r.griffin_lim.momentum);
 }
 
+/* dream, and the commands that are dreams toward another recording's
+ * texture: texture (from noise) and style (from a content recording). */
+typedef enum dream_mode { MODE_DREAM = 0, MODE_TEXTURE, MODE_STYLE } dream_mode;
+
+
+static void texture_usage(FILE *out, dream_mode mode) {
+    if (mode == MODE_TEXTURE)
+        fprintf(out,
+                "usage: sonodream texture [MODEL] EXAMPLE -o OUT.wav [--seconds N] [options]\n\n"
+                "A new sound whose texture is EXAMPLE's: every window of the output takes the\n"
+                "example's Gram matrices (which of a layer's channels respond together) at every\n"
+                "convolution, from noise. OUT.wav has the example's rate and channels: each channel\n"
+                "starts from its own noise with the example's colour (its mean spectrum, above\n"
+                "the model's fmax too), and the dream shapes all channels alike.\n\n"
+                "      --seconds N        length (default: the example's, up to %g s)\n",
+                SONO_DREAM_EXAMPLE_SECONDS);
+    else
+        fprintf(out,
+                "usage: sonodream style [MODEL] CONTENT STYLE -o OUT.wav [options]\n\n"
+                "CONTENT in the texture of STYLE: the ascent starts from the content and climbs\n"
+                "the style's Gram matrices (as texture), held to the content by a pull of\n"
+                "1/WEIGHT per dB^2 of mean squared change. OUT.wav keeps the content's rate,\n"
+                "channels, length and everything above the model's fmax.\n\n"
+                "      --style-weight W   how far the style may take the content (default %g;\n"
+                "                         larger: more style, less content)\n",
+                SONO_DREAM_STYLE_WEIGHT);
+    fprintf(out,
+            "      --texture-layers L layers and weights, e.g. conv1,conv3:0.5 (default: every\n"
+            "                         convolution, weight 1; at most %d)\n\n"
+            "The ascent, render and output options of 'sonodream dream' apply, with defaults\n"
+            "for textures: one octave of 40 steps shrinking from 2 to 0.2 levels, no blur, no\n"
+            "band shift (see dream --help for each): --octaves, --octave-scale, --iterations,\n"
+            "--step, --step-final, --jitter, --smooth, --overlap, --headroom, --shift-bands,\n"
+            "--gain-jitter, --noise-jitter, --seed, --render, --settle, --stereo, --rate, --mono,\n"
+            "--ceiling, --segment, --griffin-lim, --hop-divisor, -o/--output, --report,\n"
+            "-q/--quiet, -h/--help. Not dream's objectives: --layer, --channel, --class,\n"
+            "--guide, --guide-same-row, --ensemble, --single-model, --noise; %s.\n",
+            SONO_DREAM_GRAM_MAX_LAYERS, mode == MODE_TEXTURE ? "--style-weight is style's" : "--seconds is texture's");
+}
+
 typedef struct dream_args {
+    dream_mode mode;
+    const char *example;        /* texture's EXAMPLE, style's STYLE */
+    const char *texture_layers; /* --texture-layers */
+    double seconds;             /* texture: --seconds (0: the example's length) */
+    double style_weight;
     const char *model, *input, *output;
     const char *layer_name, *class_name;
     const char *guide;  /* --guide FILE */
@@ -132,7 +181,8 @@ typedef struct dream_args {
 enum { OPT_LAYER = 256, OPT_CHANNEL, OPT_CLASS, OPT_OCTAVES, OPT_SCALE, OPT_ITER, OPT_STEP, OPT_JITTER, OPT_SMOOTH,
        OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT, OPT_RENDER, OPT_STEREO, OPT_MONO,
        OPT_CEILING, OPT_SEGMENT, OPT_SETTLE, OPT_HEADROOM, OPT_SHIFT_BANDS, OPT_GAIN_JITTER, OPT_NOISE_JITTER,
-       OPT_ENSEMBLE, OPT_SINGLE_MODEL, OPT_GUIDE, OPT_GUIDE_SAME_ROW };
+       OPT_ENSEMBLE, OPT_SINGLE_MODEL, OPT_GUIDE, OPT_GUIDE_SAME_ROW, OPT_SECONDS, OPT_STYLE_WEIGHT,
+       OPT_TEXTURE_LAYERS, OPT_STEP_FINAL };
 
 static int parse_render_option(dream_args *a, int opt, const char *arg) {
     sono_dream_request *r = &a->req;
@@ -205,6 +255,19 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
         cli_failf("option --noise: the length in seconds must be positive");
         return 0;
     case OPT_SINGLE_MODEL: a->single_model = 1; return 1;
+    case OPT_STEP_FINAL: return cli_parse_double("step-final", arg, 0, 1000, &d->step_final);
+    case OPT_SECONDS:
+        if (a->mode != MODE_TEXTURE) return cli_failf("option --seconds is texture's"), 0;
+        return cli_parse_double("seconds", arg, 0.01, 3600, &a->seconds);
+    case OPT_STYLE_WEIGHT:
+        if (a->mode != MODE_STYLE) return cli_failf("option --style-weight is style's"), 0;
+        if (!cli_parse_double("style-weight", arg, 0, 1e6, &a->style_weight)) return 0;
+        if (a->style_weight > 0) return 1;
+        return cli_failf("option --style-weight: must be positive"), 0;
+    case OPT_TEXTURE_LAYERS:
+        if (a->mode == MODE_DREAM) return cli_failf("option --texture-layers is texture's and style's"), 0;
+        a->texture_layers = arg;
+        return 1;
     case OPT_REPORT: a->report = 1; return 1;
     case 'q': a->quiet = 1; return 1;
     }
@@ -224,6 +287,28 @@ static void add_shipped_ensemble(dream_args *a) {
             robust);
 }
 
+/* texture [MODEL] EXAMPLE, style [MODEL] CONTENT STYLE. */
+static int texture_positionals(int argc, char **argv, dream_args *a) {
+    const int needed = a->mode == MODE_STYLE ? 2 : 1;
+    const char *what = a->mode == MODE_STYLE ? "style needs CONTENT and STYLE" : "texture needs an EXAMPLE";
+    int positional = argc - optind, model_args;
+    a->model = cli_model_argument(positional, argv + optind, needed, &model_args);
+    if (!a->model) {
+        if (positional < needed) cli_failf("%s", what);
+        return 0;
+    }
+    if (positional - model_args != needed) return cli_failf("%s (got %d files)", what, positional - model_args), 0;
+    char **files = argv + optind + model_args;
+    if (a->mode == MODE_STYLE) a->input = files[0];
+    a->example = files[needed - 1];
+    if (a->noise > 0) return cli_failf("%s: --noise is dream's", a->mode == MODE_STYLE ? "style" : "texture"), 0;
+    if (a->class_name || a->layer_name || a->channel >= 0 || a->guide)
+        return cli_failf("%s: the layers are --texture-layers (no --class, --layer, --channel or --guide)",
+                         a->mode == MODE_STYLE ? "style" : "texture"), 0;
+    if (!a->output) return cli_failf("%s needs -o OUT.wav", a->mode == MODE_STYLE ? "style" : "texture"), 0;
+    return 1;
+}
+
 static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},        {"layer", required_argument, 0, OPT_LAYER},
@@ -241,25 +326,35 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         {"gain-jitter", required_argument, 0, OPT_GAIN_JITTER}, {"noise-jitter", required_argument, 0, OPT_NOISE_JITTER},
         {"ensemble", required_argument, 0, OPT_ENSEMBLE}, {"single-model", no_argument, 0, OPT_SINGLE_MODEL},
         {"guide", required_argument, 0, OPT_GUIDE},    {"guide-same-row", no_argument, 0, OPT_GUIDE_SAME_ROW},
+        {"seconds", required_argument, 0, OPT_SECONDS}, {"style-weight", required_argument, 0, OPT_STYLE_WEIGHT},
+        {"texture-layers", required_argument, 0, OPT_TEXTURE_LAYERS}, {"step-final", required_argument, 0, OPT_STEP_FINAL},
         {"report", no_argument, 0, OPT_REPORT},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
+    const dream_mode mode = a->mode;
     memset(a, 0, sizeof *a);
+    a->mode = mode;
+    a->style_weight = SONO_DREAM_STYLE_WEIGHT;
     a->channel = -1;
-    sono_dream_request_defaults(&a->req);
+    if (mode == MODE_TEXTURE) sono_dream_texture_defaults(&a->req);
+    else if (mode == MODE_STYLE) sono_dream_style_defaults(&a->req);
+    else sono_dream_request_defaults(&a->req);
     int opt;
     *exit_code = 2;
     while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         if (opt == 'h') {
-            dream_usage(stdout);
+            if (mode == MODE_DREAM) dream_usage(stdout);
+            else texture_usage(stdout, mode);
             *exit_code = 0;
             return 0;
         }
         if (opt == '?') {
-            dream_usage(stderr);
+            if (mode == MODE_DREAM) dream_usage(stderr);
+            else texture_usage(stderr, mode);
             return 0;
         }
         if (!parse_option(a, opt, optarg)) return 0;
     }
+    if (mode != MODE_DREAM) return texture_positionals(argc, argv, a);
     int positional = argc - optind, model_args;
     a->model = cli_model_argument(positional, argv + optind, a->noise > 0 ? 0 : 1, &model_args);
     if (!a->model) {
@@ -301,9 +396,42 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
 
 /* ---- objective from names ---- */
 
+/* --texture-layers "conv1,conv3:0.5" into layer indices (in the net's
+ * order) and weights; NULL list: *count = 0 (the library's default). */
+static int parse_texture_layers(const sono_classifier *c, const char *list, int *layers, double *weights, int *count) {
+    *count = 0;
+    if (!list) return 1;
+    char copy[1024];
+    if (strlen(list) >= sizeof copy) return cli_failf("option --texture-layers: too long"), 0;
+    strcpy(copy, list);
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (*count == SONO_DREAM_GRAM_MAX_LAYERS)
+            return cli_failf("option --texture-layers: at most %d layers", SONO_DREAM_GRAM_MAX_LAYERS), 0;
+        char *colon = strchr(item, ':');
+        double w = 1.0;
+        if (colon) {
+            *colon = '\0';
+            if (!cli_parse_double("texture-layers weight", colon + 1, 1e-6, 1e6, &w)) return 0;
+        }
+        int index = sono_net_find_layer(c->net, item);
+        if (index < 0) return cli_failf("option --texture-layers: no layer '%s' (see 'sonodream layers')", item), 0;
+        int at = *count;
+        while (at > 0 && layers[at - 1] > index) layers[at] = layers[at - 1], weights[at] = weights[at - 1], at--;
+        if (at > 0 && layers[at - 1] == index) return cli_failf("option --texture-layers: %s twice", item), 0;
+        layers[at] = index, weights[at] = w;
+        (*count)++;
+    }
+    return 1;
+}
+
 static int resolve_objective(const sono_classifier *c, dream_args *a) {
     const sono_net *net = c->net;
     int count = sono_net_layer_count(net);
+    if (a->mode != MODE_DREAM) {
+        a->req.ascent.objective = SONO_DREAM_GRAM;
+        a->req.ascent.content_weight = a->mode == MODE_STYLE ? 1.0 / a->style_weight : 0.0;
+        return 1;
+    }
     if (a->class_name) {
         int k = sono_classifier_find_class(c, a->class_name);
         if (k < 0) {
@@ -366,7 +494,8 @@ static sono_status reader_read(void *user, int64_t start, int64_t count, float *
 
 static sono_status memory_read(void *user, int64_t start, int64_t count, float *dst, sono_error *err) {
     (void)err;
-    memcpy(dst, (const float *)user + start, (size_t)count * sizeof(float));
+    const sono_recording *r = user;
+    memcpy(dst, r->samples + start * r->channels, (size_t)count * r->channels * sizeof(float));
     return SONO_OK;
 }
 
@@ -430,6 +559,9 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     for (int i = 0; i < a->ensemble_count; i++) cJSON_AddItemToArray(ensemble, cJSON_CreateString(a->ensemble[i]));
     if (a->guide) cJSON_AddStringToObject(root, "guide", a->guide);
     else cJSON_AddNullToObject(root, "guide");
+    if (a->mode == MODE_TEXTURE) cJSON_AddStringToObject(root, "texture", a->example);
+    if (a->mode == MODE_STYLE) cJSON_AddStringToObject(root, "style", a->example);
+    if (a->mode == MODE_STYLE) cJSON_AddNumberToObject(root, "style_weight", a->style_weight);
     cJSON_AddStringToObject(root, "encoding", "32 bit float");
     cJSON *outs = cJSON_AddObjectToObject(root, "outputs");
     cJSON_AddStringToObject(outs, "wav", p->wav);
@@ -495,6 +627,8 @@ static char *dream_html(const dream_args *a, const sono_classifier *c, const son
         snprintf(what, sizeof what, "class %s", c->class_names[d->class_index]);
     else if (d->objective == SONO_DREAM_CHANNEL)
         snprintf(what, sizeof what, "layer %s, channel %d", sono_net_layer(c->net, r->layer)->name, d->channel);
+    else if (d->objective == SONO_DREAM_GRAM)
+        snprintf(what, sizeof what, "the texture of %s", base_name(a->example));
     else if (d->objective == SONO_DREAM_GUIDE)
         snprintf(what, sizeof what, "layer %s, toward the guide %s", sono_net_layer(c->net, r->layer)->name,
                  base_name(a->guide));
@@ -579,28 +713,59 @@ static sono_status check_writable(const char *path, sono_error *err) {
 }
 
 /* The input as a source: the file, or noise at the model's rate. */
+/* MP3 and Ogg are decoded whole: half the memory this process may take is
+ * the most they may hold, so a long one fails with a message rather than by
+ * the out-of-memory killer. */
+static sono_status open_file(const char *path, sono_audio_reader **reader, sono_error *err) {
+    sono_audio_limits limits = {0};
+    unsigned long long avail = sono_memory_available();
+    if (avail > 0 && avail / 2 < (unsigned long long)INT64_MAX) limits.max_bytes = (int64_t)(avail / 2);
+    return sono_audio_reader_open_limited(path, &limits, reader, err);
+}
+
+/* A texture's start: noise like the example (its first
+ * SONO_DREAM_EXAMPLE_SECONDS), as long as --seconds or the example. */
+static sono_status texture_start(const dream_args *a, sono_recording *start, sono_error *err) {
+    sono_audio_reader *reader = NULL;
+    sono_status s = open_file(a->example, &reader, err);
+    if (s != SONO_OK) return s;
+    const sono_audio_info *info = sono_audio_reader_info(reader);
+    const int64_t most = (int64_t)(SONO_DREAM_EXAMPLE_SECONDS * info->sample_rate);
+    sono_recording ex = {NULL, info->frames < most ? info->frames : most, info->channels, info->sample_rate};
+    if (!(ex.samples = malloc((size_t)ex.frames * ex.channels * sizeof *ex.samples)))
+        s = sono_error_set(err, SONO_ERR_MEMORY, "%s: out of memory", a->example);
+    if (s == SONO_OK) s = sono_audio_reader_read(reader, 0, ex.frames, ex.samples, err);
+    const double seconds = a->seconds > 0 ? a->seconds : (double)ex.frames / ex.sample_rate;
+    if (s == SONO_OK) s = sono_dream_texture_start(&ex, seconds, a->req.ascent.seed, start, err);
+    free(ex.samples);
+    sono_audio_reader_close(reader);
+    return s;
+}
+
+/* The input as a source: the file, noise at the model's rate, or noise like
+ * a texture's example (start holds the noise). */
 static sono_status open_input(const dream_args *a, const sono_classifier *c, sono_audio_reader **reader,
-                              float **noise, sono_audio_source *src, sono_audio_info *info, sono_error *err) {
+                              sono_recording *start, sono_audio_source *src, sono_audio_info *info, sono_error *err) {
     memset(info, 0, sizeof *info);
     if (a->input) {
-        /* MP3 and Ogg are decoded whole: half the memory this process may
-         * take is the most they may hold, so a long one fails with a message
-         * rather than by the out-of-memory killer. */
-        sono_audio_limits limits = {0};
-        unsigned long long avail = sono_memory_available();
-        if (avail > 0 && avail / 2 < (unsigned long long)INT64_MAX) limits.max_bytes = (int64_t)(avail / 2);
-        sono_status s = sono_audio_reader_open_limited(a->input, &limits, reader, err);
+        sono_status s = open_file(a->input, reader, err);
         if (s != SONO_OK) return s;
         *info = *sono_audio_reader_info(*reader);
         *src = (sono_audio_source){info->sample_rate, info->channels, info->frames, reader_read, *reader};
         return SONO_OK;
     }
-    int64_t n = 0;
-    sono_status s = sono_dream_noise(&c->features, a->noise, SONO_DREAM_NOISE_LEVEL_DB, a->req.ascent.seed, noise, &n, err);
+    sono_status s;
+    if (a->mode == MODE_TEXTURE) {
+        s = texture_start(a, start, err);
+    } else {
+        *start = (sono_recording){NULL, 0, 1, c->features.sample_rate};
+        s = sono_dream_noise(&c->features, a->noise, SONO_DREAM_NOISE_LEVEL_DB, a->req.ascent.seed, &start->samples,
+                             &start->frames, err);
+    }
     if (s != SONO_OK) return s;
-    info->sample_rate = c->features.sample_rate, info->channels = 1, info->frames = n;
-    snprintf(info->encoding, sizeof info->encoding, "white noise");
-    *src = (sono_audio_source){info->sample_rate, 1, n, memory_read, *noise};
+    info->sample_rate = start->sample_rate, info->channels = start->channels, info->frames = start->frames;
+    snprintf(info->encoding, sizeof info->encoding, a->mode == MODE_TEXTURE ? "noise like the example" : "white noise");
+    *src = (sono_audio_source){info->sample_rate, info->channels, info->frames, memory_read, start};
     return SONO_OK;
 }
 
@@ -615,6 +780,7 @@ static void print_summary(const dream_args *a, const sono_classifier *c, const s
     if (d->objective == SONO_DREAM_CLASS) printf("objective: logit of class %s", c->class_names[d->class_index]);
     else if (d->objective == SONO_DREAM_CHANNEL) printf("objective: mean of %s channel %d", layer, d->channel);
     else if (d->objective == SONO_DREAM_GUIDE) printf("objective: %s's match with the guide %s", layer, a->guide);
+    else if (d->objective == SONO_DREAM_GRAM) printf("objective: -(Gram error) against %s's texture", a->example);
     else printf("objective: mean squared activation of %s", layer);
     printf(": %.6g -> %.6g (%d windows, mean change %.2f dB)\n", r->objective_before, r->objective_after, r->windows,
            r->mean_change_db);
@@ -624,8 +790,9 @@ static void print_summary(const dream_args *a, const sono_classifier *c, const s
     putchar('\n');
 }
 
-int cmd_dream(int argc, char **argv) {
+static int run_dream(int argc, char **argv, dream_mode mode) {
     dream_args a;
+    a.mode = mode;
     int code = 0;
     if (!parse_args(argc, argv, &a, &code)) return code;
     out_paths paths;
@@ -636,7 +803,8 @@ int cmd_dream(int argc, char **argv) {
     sono_audio_reader *reader = NULL;
     sono_audio_writer *writer = NULL;
     sono_dream_guide *guide = NULL;
-    float *noise = NULL;
+    sono_dream_gram *gram = NULL;
+    sono_recording start = {0};
     sono_dream_result r;
     memset(&r, 0, sizeof r);
     sono_status s = check_writable(paths.wav, &err);
@@ -658,9 +826,19 @@ int cmd_dream(int argc, char **argv) {
         s = sono_dream_guide_load(c, a.guide, a.req.ascent.layer, &guide, &err);
         a.req.ascent.guide = guide;
     }
+    if (a.mode != MODE_DREAM) {
+        int layers[SONO_DREAM_GRAM_MAX_LAYERS], count = 0;
+        double weights[SONO_DREAM_GRAM_MAX_LAYERS];
+        if (!parse_texture_layers(c, a.texture_layers, layers, weights, &count)) {
+            exit_code = 2;
+            goto done;
+        }
+        s = sono_dream_gram_load(c, a.example, count ? layers : NULL, weights, count, &gram, &err);
+        a.req.ascent.gram = gram;
+    }
     sono_audio_source src = {0};
     sono_audio_info info;
-    if (s == SONO_OK) s = open_input(&a, c, &reader, &noise, &src, &info, &err);
+    if (s == SONO_OK) s = open_input(&a, c, &reader, &start, &src, &info, &err);
     const int out_rate = a.req.out_rate ? a.req.out_rate : src.sample_rate;
     const int out_channels = a.req.mono ? 1 : src.channels;
     const int64_t out_frames = out_rate == src.sample_rate ? src.frames
@@ -668,7 +846,7 @@ int cmd_dream(int argc, char **argv) {
     if (s == SONO_OK) s = sono_audio_writer_open(paths.wav, out_rate, out_channels, out_frames, SONO_WAV_FLOAT32, &writer, &err);
     cli_progress bar;
     if (s == SONO_OK) {
-        cli_progress_start(&bar, "dream", 1);
+        cli_progress_start(&bar, mode == MODE_TEXTURE ? "texture" : mode == MODE_STYLE ? "style" : "dream", 1);
         if (a.quiet) bar.enabled = 0;
         a.req.ascent.progress = progress;
         a.req.ascent.progress_user = &bar;
@@ -694,9 +872,14 @@ done:
     sono_audio_writer_abort(writer);
     sono_audio_reader_close(reader);
     sono_dream_result_free(&r);
-    free(noise);
+    sono_recording_free(&start);
     sono_dream_guide_free(guide);
+    sono_dream_gram_free(gram);
     sono_classifier_free(c);
     for (int i = 0; i < a.ensemble_count; i++) sono_classifier_free(members[i]);
     return exit_code;
 }
+
+int cmd_dream(int argc, char **argv) { return run_dream(argc, argv, MODE_DREAM); }
+int cmd_texture(int argc, char **argv) { return run_dream(argc, argv, MODE_TEXTURE); }
+int cmd_style(int argc, char **argv) { return run_dream(argc, argv, MODE_STYLE); }

@@ -12,6 +12,8 @@ static const cli_command commands[] = {
     {"eval", "accuracy, per-class scores and confusion matrix of a model", cmd_eval},
     {"classify", "top classes of sound files", cmd_classify},
     {"dream", "DeepDream a sound: make a layer, channel or class respond more", cmd_dream},
+    {"texture", "a new sound with another recording's texture, from noise", cmd_texture},
+    {"style", "a recording in the texture of another", cmd_style},
     {"layers", "list a model's layers (what dream --layer/--channel take)", cmd_layers},
     {"serve", "a local dream studio: web page and JSON API", cmd_serve},
     {"atlas", "what every channel hears, and the recordings that excite it most", cmd_atlas},

@@ -168,6 +168,9 @@ static sono_status check_options(const sono_classifier *c, const sono_dream_opti
                               opt->iterations);
     if (!(opt->step > 0 && opt->step <= 1000))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: step must be in (0, 1000] levels (got %g)", opt->step);
+    if (!(opt->step_final >= 0 && opt->step_final <= 1000))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the final step must be in [0, 1000] levels (got %g)",
+                              opt->step_final);
     if (opt->jitter < 0)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: jitter must be >= 0 (got %d)", opt->jitter);
     if (!(opt->smooth >= 0 && opt->smooth <= 16))
@@ -386,8 +389,14 @@ sono_status dream_gradient(dream *d, const octave *o, const float *x, int roll, 
     return SONO_OK;
 }
 
-/* One ascent step on x at octave o; the gradient is already in d->grad. */
-static void dream_update(dream *d, const octave *o, float *x) {
+double dream_step_at(const sono_dream_options *opt, int i, int total) {
+    if (!(opt->step_final > 0) || total < 2) return opt->step;
+    return opt->step * pow(opt->step_final / opt->step, (double)i / (total - 1));
+}
+
+/* One ascent step of `step` levels on x at octave o; the gradient is
+ * already in d->grad. */
+static void dream_update(dream *d, const octave *o, float *x, double step) {
     const int h = o->h, t = o->t;
     sono_dream_blur(d->grad, h, t, d->opt.smooth, d->tmp);
     double mean_abs = 0; /* of the gradient in dB units, so the step is in dB (levels) */
@@ -398,7 +407,7 @@ static void dream_update(dream *d, const octave *o, float *x) {
         mean_abs += s * o->std[m];
     }
     mean_abs /= (double)h * t;
-    float scale = (float)(d->opt.step * SONO_DREAM_LEVEL_DB / (mean_abs + GRAD_EPS));
+    float scale = (float)(step * SONO_DREAM_LEVEL_DB / (mean_abs + GRAD_EPS));
     for (int m = 0; m < h; m++) {
         float *xr = x + (size_t)m * t;
         const float *gr = d->grad + (size_t)m * t;
@@ -499,7 +508,7 @@ sono_status sono_dream_run(sono_classifier *c, const float *input, int frames,
             double value = 0;
             s = dream_step_gradient(&d, k, d.x, &tr, &value, err);
             if (s != SONO_OK) break;
-            dream_update(&d, o, d.x);
+            dream_update(&d, o, d.x, dream_step_at(opt, step, total));
             curve[step++] = value;
             if (opt->progress && opt->progress(step, total, value, opt->progress_user))
                 s = sono_error_set(err, SONO_ERR_INTERRUPTED, "dream: interrupted");

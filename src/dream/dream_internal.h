@@ -239,8 +239,12 @@ double dream_limit(dream_limiter *l, const float *base, float *delta, int64_t n,
 /* The style's pull toward the content (opt.content_weight): adds to d->grad
  * the gradient of -content_weight * mean((dB change / CONTENT_DB)^2) of the
  * picture x at octave o against its base (gram.c). */
-#define CONTENT_DB 10.0
+#define CONTENT_DB 1.0
 void dream_content_pull(dream *d, const octave *o, const float *x);
+
+/* The step (levels) at step i of total (0-based): opt->step shrinking
+ * geometrically to opt->step_final, or opt->step throughout. */
+double dream_step_at(const sono_dream_options *opt, int i, int total);
 
 /* The jitter's random numbers. */
 uint64_t dream_splitmix64(uint64_t *state);

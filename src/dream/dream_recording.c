@@ -53,6 +53,24 @@ void sono_dream_request_defaults(sono_dream_request *req) {
     req->ascent.band_shift = 4;
 }
 
+void sono_dream_texture_defaults(sono_dream_request *req) {
+    sono_dream_request_defaults(req);
+    sono_dream_options *a = &req->ascent;
+    a->objective = SONO_DREAM_GRAM;
+    a->octaves = 1, a->iterations = 40;
+    a->step = 2.0, a->step_final = 0.2;
+    a->smooth = 0, a->band_shift = 0;
+    a->headroom_db = 20.0;
+}
+
+void sono_dream_style_defaults(sono_dream_request *req) {
+    sono_dream_texture_defaults(req);
+    sono_dream_request defaults;
+    sono_dream_request_defaults(&defaults);
+    req->ascent.headroom_db = defaults.ascent.headroom_db;
+    req->ascent.content_weight = 1.0 / SONO_DREAM_STYLE_WEIGHT;
+}
+
 void sono_dream_result_free(sono_dream_result *r) {
     if (!r) return;
     free(r->objective), free(r->input_db), free(r->dream_db), free(r->output_db);
@@ -472,6 +490,7 @@ static sono_status settle(job *j, int64_t n, int T, sono_error *err) {
     if (s != SONO_OK) return s;
     sono_dream_options o = j->opt;
     o.octaves = 1, o.iterations = j->settle_steps;
+    if (o.step_final > 0) o.step = o.step_final; /* the settle goes on where the ascent ended */
     dream_segment_log log = {.input = j->s_out, .final = j->s_final, .curve = j->curve + j->ascent_steps,
                              .progress = forward_progress, .project = settle_projection, .user = j};
     j->settle_frames = n;

@@ -41,6 +41,21 @@ static void add_shape(cJSON *o, const char *key, sono_shape shape, int exact) {
     cJSON_AddItemToArray(list, number(shape.w, exact));
 }
 
+/* A texture's or style's layers with their weights, and the content's pull. */
+static void add_texture(cJSON *o, const sono_classifier *c, const sono_dream_options *d, int exact) {
+    cJSON *layers = cJSON_AddArrayToObject(o, "texture_layers");
+    int index[SONO_DREAM_GRAM_MAX_LAYERS];
+    double weight[SONO_DREAM_GRAM_MAX_LAYERS];
+    const int count = d->objective == SONO_DREAM_GRAM ? sono_dream_gram_layers(d->gram, index, weight) : 0;
+    for (int i = 0; i < count; i++) {
+        cJSON *item = cJSON_CreateObject();
+        cJSON_AddStringToObject(item, "layer", sono_net_layer(c->net, index[i])->name);
+        add_number(item, "weight", weight[i], exact);
+        cJSON_AddItemToArray(layers, item);
+    }
+    add_number(o, "content_weight", d->content_weight, exact);
+}
+
 /* The objective and how the ascent and the render were asked to run. */
 static void add_request(cJSON *o, const sono_classifier *c, const sono_dream_request *req, int layer, int exact) {
     const sono_dream_options *d = &req->ascent;
@@ -69,6 +84,7 @@ static void add_request(cJSON *o, const sono_classifier *c, const sono_dream_req
     add_number(o, "gain_jitter_db", d->gain_db, exact);
     add_number(o, "noise_jitter_db", d->noise_db, exact);
     cJSON_AddBoolToObject(o, "guide_same_row", d->guide_same_row);
+    add_texture(o, c, d, exact);
     add_number(o, "seed", (double)d->seed, exact);
 }
 

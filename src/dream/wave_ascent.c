@@ -295,12 +295,16 @@ sono_status dream_wave_ascent(sono_classifier *c, sono_frontend *fe, float *x, c
     }
     uint64_t rng = opt->seed ^ 0x647265616d6a6974ull; /* "dreamjit", as the log-mel dream */
     int step = 0;
+    const int total = lead->d.noct * opt->iterations;
     for (int k = lead->d.noct - 1; s == SONO_OK && k >= 0; k--) {
         for (int it = 0; s == SONO_OK && it < opt->iterations; it++) {
             dream_transform tr;
             dream_transform_draw(opt, &rng, &tr);
             double value = 0;
             s = sample_direction(&w, k, &tr, &value, err);
+            const double target = dream_step_at(opt, step, total) * SONO_DREAM_LEVEL_DB;
+            if (step > 0 && target != w.target_db) w.alpha *= target / w.target_db; /* the step shrinks */
+            w.target_db = target;
             if (s == SONO_OK && step == 0) s = probe_step_length(&w, x, err);
             if (s == SONO_OK) s = take_step(&w, x, x, w.alpha, err);
             if (s != SONO_OK) break;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every subcommand of the program has a man page (sonodream-<command>.1.gz in
 # MAN_DIR) that mentions each long option its parser accepts: the getopt
-# table of src/cli/cmd_<command>.c, read independently of --help.
+# table of the file in src/cli that defines cmd_<command>, read independently
+# of --help.
 set -euo pipefail
 binary=${SONO_BINARY:?set by CTest}
 man_dir=${1:-${SONO_MAN_DIR:?set by CTest}}
@@ -14,9 +15,11 @@ for command in $commands; do
   page=$man_dir/sonodream-$command.1.gz
   [ -f "$page" ] || { echo "man: no page for '$command' ($page)" >&2; status=1; continue; }
   text=$(zcat "$page" | sed 's/\\-/-/g; s/\\f[BIRP]//g; s/\\f(..//g')
-  options=$(grep -oE '\{"[a-z][a-z0-9-]*", *(required|no|optional)_argument' "$source_dir/src/cli/cmd_$command.c" |
+  # The file that defines cmd_<command> (texture and style share dream's parser).
+  source=$(grep -l "^int cmd_${command//-/_}(" "$source_dir"/src/cli/*.c | head -1)
+  options=$(grep -oE '\{"[a-z][a-z0-9-]*", *(required|no|optional)_argument' "${source:-/dev/null}" |
             sed -E 's/^\{"([^"]+)".*/\1/')
-  [ -n "$options" ] || { echo "man: no option table found in src/cli/cmd_$command.c" >&2; status=1; }
+  [ -n "$options" ] || { echo "man: no option table found for cmd_$command in src/cli" >&2; status=1; }
   for option in $options; do
     grep -qE -- "--$option([^a-z0-9-]|$)" <<< "$text" ||
       { echo "man: sonodream-$command(1) does not mention --$option" >&2; status=1; }
