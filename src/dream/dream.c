@@ -403,13 +403,6 @@ sono_status dream_step_gradient(dream *d, int k, const float *x, const dream_tra
     return s;
 }
 
-uint64_t dream_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 sono_status sono_dream_objective_value(sono_classifier *c, const float *input, int frames,
                                        const sono_dream_options *opt, double *value, sono_error *err) {
     if (!c || !input || !opt || frames < 1)

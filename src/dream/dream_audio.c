@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "sonodream/audio.h"
 #include "sonodream/dream.h"
 #include "sonodream/reconstruct.h"
@@ -155,13 +156,6 @@ sono_status sono_dream_to_audio(const sono_classifier *c, const float *logmel_st
     return s;
 }
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 sono_status sono_dream_noise(const sono_feature_config *cfg, double seconds, double level_db, uint64_t seed,
                              float **out, int64_t *n_out, sono_error *err) {
     *out = NULL;
@@ -183,8 +177,8 @@ sono_status sono_dream_noise(const sono_feature_config *cfg, double seconds, dou
         /* Unit-variance Gaussian samples (Box-Muller on 53-bit uniforms). */
         uint64_t state = seed ^ 0x6e6f6973654e4f49ull; /* "noiseNOI" */
         for (int64_t i = 0; i < n; i += 2) {
-            double u1 = ((double)(splitmix64(&state) >> 11) + 1.0) * 0x1.0p-53;
-            double u2 = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
+            double u1 = ((double)(sono_splitmix64(&state) >> 11) + 1.0) * 0x1.0p-53;
+            double u2 = sono_unit_double(sono_splitmix64(&state));
             double r = sqrt(-2.0 * log(u1));
             x[i] = (float)(r * cos(2 * M_PI * u2));
             if (i + 1 < n) x[i + 1] = (float)(r * sin(2 * M_PI * u2));

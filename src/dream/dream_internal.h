@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "core/core_internal.h"
 #include "sonodream/dream.h"
 
 #define DREAM_MAX_OCTAVES 32
@@ -181,8 +182,5 @@ sono_status dream_limiter_init(dream_limiter *l, int64_t frames, sono_error *err
 void dream_limiter_free(dream_limiter *l);
 double dream_limit(dream_limiter *l, const float *base, float *delta, int64_t n, int channels, int rate,
                    double ceiling);
-
-/* The jitter's random numbers. */
-uint64_t dream_splitmix64(uint64_t *state);
 
 #endif

@@ -260,7 +260,7 @@ static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request
 static uint64_t segment_seed(uint64_t seed, int i) {
     if (i == 0) return seed;
     uint64_t state = seed ^ ((uint64_t)i * 0xD1B54A32D192ED03ull);
-    return dream_splitmix64(&state);
+    return sono_splitmix64(&state);
 }
 
 /* Mel-domain ascent on the segment's log-mel: s_in -> s_final. */
@@ -359,7 +359,7 @@ static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_er
         for (int t = 0; t < T; t++)
             for (int k = 0; k < bins; k++) {
                 double mag = pow(lin[(size_t)k * T + t] > 0 ? lin[(size_t)k * T + t] : 0, 1.0 / cfg->power);
-                double phase = 2 * M_PI * (double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53;
+                double phase = 2 * M_PI * sono_unit_double(sono_splitmix64(&rng));
                 spec[((size_t)t * bins + k) * 2] = (float)(mag * cos(phase));
                 spec[((size_t)t * bins + k) * 2 + 1] = (float)(mag * sin(phase));
             }

@@ -6,16 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core_internal.h"
 #include "sonodream/nn.h"
-
-/* splitmix64's finaliser (Steele, Lea, Flood 2014): a bijective mix, good
- * enough to turn a counter into independent-looking bits. */
-static inline uint64_t sono_mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 /* A stream key from up to three counters; each stream then hashes its index. */
 static inline uint64_t sono_stream_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t domain) {
