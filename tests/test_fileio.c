@@ -66,6 +66,15 @@ static void test_commit_and_abort(void) {
     const char *nowhere = in_dir("missing/out.txt");
     CHECK(sono_atomic_begin(&f, nowhere, 1, &err) != SONO_OK);
     CHECK_MSG(strstr(err.message, nowhere) != NULL, "%s", err.message);
+
+    /* The whole file in one call: the same, and the same refusal. */
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s", nowhere); /* in_dir's buffer is reused */
+    CHECK_OK(sono_atomic_write_file(in_dir("out.txt"), "fourth", 6, &err));
+    CHECK(content_is("out.txt", "fourth") && count_temporaries() == 0);
+    CHECK(sono_atomic_write_file(missing, "fifth", 5, &err) != SONO_OK);
+    CHECK_MSG(strstr(err.message, missing) != NULL, "%s", err.message);
+    CHECK(content_is("out.txt", "fourth") && count_temporaries() == 0);
 }
 
 /* A writer killed with SIGKILL mid-file (no handler, no cleanup): the

@@ -36,6 +36,10 @@ void sono_atomic_abort(sono_atomic_file *f);
 /* Write n bytes or fail with a message naming the final path. */
 sono_status sono_atomic_write(sono_atomic_file *f, const void *data, size_t n, sono_error *err);
 
+/* The whole output at once: begin, write n bytes, commit (or abort on any
+ * failure, leaving the destination untouched). For text, n = strlen. */
+sono_status sono_atomic_write_file(const char *path, const void *data, size_t n, sono_error *err);
+
 /* Open an input for reading ("rb") only if it is a regular file: a named
  * pipe would block the open forever, a device would never end. The check and
  * the open are one step (O_NONBLOCK, then fstat). On success *size holds the

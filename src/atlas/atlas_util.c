@@ -95,12 +95,7 @@ static int same_content(const char *path, const char *text, size_t len) {
 
 sono_status atlas_write_text(const char *path, const char *text, size_t len, sono_error *err) {
     if (same_content(path, text, len)) return SONO_OK;
-    sono_atomic_file f;
-    sono_status s = sono_atomic_begin(&f, path, 1, err);
-    if (s == SONO_OK) s = sono_atomic_write(&f, text, len, err);
-    if (s == SONO_OK) return sono_atomic_commit(&f, err);
-    sono_atomic_abort(&f);
-    return s;
+    return sono_atomic_write_file(path, text, len, err);
 }
 
 sono_status atlas_write_flac(const char *path, const float *samples, int64_t frames, int channels, int rate,

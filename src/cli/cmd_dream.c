@@ -387,15 +387,6 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
-static sono_status write_text(const char *path, const char *text, sono_error *err) {
-    sono_atomic_file f;
-    sono_status s = sono_atomic_begin(&f, path, 1, err);
-    if (s == SONO_OK) s = sono_atomic_write(&f, text, strlen(text), err);
-    if (s == SONO_OK) return sono_atomic_commit(&f, err);
-    sono_atomic_abort(&f);
-    return s;
-}
-
 
 static char *dream_json(const dream_args *a, const sono_classifier *c, const sono_dream_result *r,
                         const sono_audio_info *in, const out_paths *p) {
@@ -587,12 +578,12 @@ static sono_status write_outputs(const dream_args *a, const sono_classifier *c, 
                              &curve, 1, r->steps, err);
         char *html = s == SONO_OK ? dream_html(a, c, r, p) : NULL;
         if (s == SONO_OK && !html) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-        if (s == SONO_OK) s = write_text(p->html, html, err);
+        if (s == SONO_OK) s = sono_atomic_write_file(p->html, html, strlen(html), err);
         free(html);
     }
     char *json = s == SONO_OK ? dream_json(a, c, r, in, p) : NULL;
     if (s == SONO_OK && !json) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    if (s == SONO_OK) s = write_text(p->json, json, err);
+    if (s == SONO_OK) s = sono_atomic_write_file(p->json, json, strlen(json), err);
     free(json);
     if (s == SONO_OK) s = write_picture(a, c, r, p, err);
     return s;

@@ -49,6 +49,15 @@ sono_status sono_atomic_write(sono_atomic_file *f, const void *data, size_t n, s
     return SONO_OK;
 }
 
+sono_status sono_atomic_write_file(const char *path, const void *data, size_t n, sono_error *err) {
+    sono_atomic_file f;
+    sono_status s = sono_atomic_begin(&f, path, 1, err);
+    if (s == SONO_OK) s = sono_atomic_write(&f, data, n, err);
+    if (s == SONO_OK) return sono_atomic_commit(&f, err);
+    sono_atomic_abort(&f);
+    return s;
+}
+
 static int sync_path(const char *path) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return -1;
