@@ -14,7 +14,6 @@
 #define MAX_BYTES ((size_t)64 << 30)
 
 static size_t align_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
-static size_t shape_size(sono_shape s) { return (size_t)s.c * s.h * s.w; }
 
 /* Zeroed, 64-byte aligned; NULL on failure. */
 static void *alloc_zero(size_t bytes) {
@@ -44,7 +43,7 @@ static int layer_tensors(const sono_layer_info *li, int i, tensor_plan *t) {
         t[1] = (tensor_plan){i, "bias", 1, {li->units}, 1};
         return 2;
     case SONO_LAYER_DENSE:
-        t[0] = (tensor_plan){i, "weight", 2, {li->units, (int64_t)shape_size(in)}, 1};
+        t[0] = (tensor_plan){i, "weight", 2, {li->units, (int64_t)sono_shape_size(in)}, 1};
         t[1] = (tensor_plan){i, "bias", 1, {li->units}, 1};
         return 2;
     case SONO_LAYER_BATCHNORM:
@@ -122,12 +121,12 @@ static void bind_tensors(sono_net *net) {
  * `shapes` (layers 0..last) for an input of shape `in`. */
 static void grow_caps(sono_net *net, int batch, sono_shape in, const sono_shape *shapes, int last) {
     size_t b = (size_t)batch;
-    if (b * shape_size(in) > net->in_cap) net->in_cap = b * shape_size(in);
+    if (b * sono_shape_size(in) > net->in_cap) net->in_cap = b * sono_shape_size(in);
     if (net->in_cap > net->dbuf_cap) net->dbuf_cap = net->in_cap;
     sono_shape s = in;
     for (int i = 0; i <= last; i++) {
         sono_layer *L = &net->layers[i];
-        size_t cap = b * shape_size(shapes[i]), ws = 0;
+        size_t cap = b * sono_shape_size(shapes[i]), ws = 0;
         if (cap > L->out_cap) L->out_cap = cap;
         if (cap > net->dbuf_cap) net->dbuf_cap = cap;
         if (L->info.type == SONO_LAYER_CONV)

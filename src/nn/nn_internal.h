@@ -9,6 +9,9 @@
 #include "core/core_internal.h"
 #include "sonodream/nn.h"
 
+/* Floats in one sample of shape s. */
+static inline size_t sono_shape_size(sono_shape s) { return (size_t)s.c * s.h * s.w; }
+
 /* A stream key from up to three counters; each stream then hashes its index. */
 static inline uint64_t sono_stream_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t domain) {
     return sono_mix64(sono_mix64(sono_mix64(seed ^ domain) ^ a) ^ b);
