@@ -61,7 +61,9 @@ int sono_csv_column(const sono_csv_table *table, const char *name);
 static inline const char *sono_csv_cell(const sono_csv_table *t, int row, int column) {
     return t->cells[(size_t)row * t->columns + column];
 }
-/* A whole-number field in lo..hi (no sign-less garbage, no spaces). */
+/* A whole-number field in lo..hi: decimal digits after an optional '-',
+ * nothing else (no '+', no spaces, no trailing text). Every layout's CSV
+ * (UrbanSound8K, ESC-50, manifests) reads its numbers with this one rule. */
 int sono_data_parse_int(const char *text, long lo, long hi, int *out);
 
 /* The layouts (dataset.c dispatches). */
