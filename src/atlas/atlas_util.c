@@ -7,6 +7,7 @@
 
 #include "atlas/atlas_internal.h"
 #include "sonodream/fileio.h"
+#include "sonodream/text.h"
 
 static int sbuf_reserve(sbuf *b, size_t extra) {
     if (b->failed) return 0;
@@ -37,19 +38,11 @@ void sbuf_printf(sbuf *b, const char *fmt, ...) {
 }
 
 void sbuf_html(sbuf *b, const char *s) {
-    for (; s && *s; s++) {
-        const char *rep = *s == '&'    ? "&amp;"
-                          : *s == '<'  ? "&lt;"
-                          : *s == '>'  ? "&gt;"
-                          : *s == '"'  ? "&quot;"
-                          : *s == '\'' ? "&#39;"
-                                       : NULL;
-        size_t n = rep ? strlen(rep) : 1;
-        if (!sbuf_reserve(b, n)) return;
-        memcpy(b->data + b->len, rep ? rep : s, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-    }
+    size_t n = sono_html_escape(s, NULL);
+    if (!sbuf_reserve(b, n)) return;
+    sono_html_escape(s, b->data + b->len);
+    b->len += n;
+    b->data[b->len] = '\0';
 }
 
 void sbuf_free(sbuf *b) {

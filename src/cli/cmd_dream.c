@@ -22,6 +22,7 @@
 #include "sonodream/fileio.h"
 #include "sonodream/memory.h"
 #include "sonodream/plot.h"
+#include "sonodream/text.h"
 
 /* Windows per network call: the conv kernels run one window per thread. */
 #define DREAM_MAX_BATCH 8
@@ -473,19 +474,16 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
 
 /* Append s to the buffer, HTML-escaped. */
 static void html_escaped(char **buf, size_t *len, size_t *cap, const char *s) {
-    for (; *s; s++) {
-        const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
-        size_t n = rep ? strlen(rep) : 1;
-        if (*len + n + 1 > *cap) {
-            size_t ncap = *cap * 2 + n + 256;
-            char *nb = realloc(*buf, ncap);
-            if (!nb) return;
-            *buf = nb, *cap = ncap;
-        }
-        memcpy(*buf + *len, rep ? rep : s, n);
-        *len += n;
-        (*buf)[*len] = '\0';
+    size_t n = sono_html_escape(s, NULL);
+    if (*len + n + 1 > *cap) {
+        size_t ncap = *cap * 2 + n + 256;
+        char *nb = realloc(*buf, ncap);
+        if (!nb) return;
+        *buf = nb, *cap = ncap;
     }
+    sono_html_escape(s, *buf + *len);
+    *len += n;
+    (*buf)[*len] = '\0';
 }
 
 /* A small template: every '@' takes the next argument, HTML-escaped; the
