@@ -1,5 +1,6 @@
 /* The network object: construction (parameter layout, buffers sized once),
- * initialisation, and accessors. The passes are in net_pass.c. */
+ * initialisation, and accessors. The passes are in net_pass.c, which calls
+ * nothing here (this file uses its layer shapes). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -427,8 +428,6 @@ float *sono_net_grads(sono_net *net, size_t *count) {
     if (count) *count = net->nparams;
     return net->grads;
 }
-
-void sono_net_zero_grad(sono_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
 
 void sono_net_rng_state(const sono_net *net, uint64_t *seed, uint64_t *step) {
     if (seed) *seed = net->rng_seed;

@@ -247,6 +247,8 @@ sono_status sono_net_backward(sono_net *net, const float *dlogits, float *dinput
     return SONO_OK;
 }
 
+void sono_net_zero_grad(sono_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
+
 sono_status sono_net_compute_gradients(sono_net *net, const float *input, const int32_t *labels,
                                        int batch, double *loss, sono_error *err) {
     sono_net_zero_grad(net);

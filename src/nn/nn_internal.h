@@ -187,14 +187,15 @@ struct sono_net {
     sono_shape pass_input;
 };
 
-/* net_pass.c */
-/* sono_net_new with a check of the planned tensors (names, shapes) that
+/* net.c: sono_net_new with a check of the planned tensors (names, shapes) that
  * runs before anything large is allocated: the model loader uses it to refuse
  * a file whose tensors do not fit its arch before building that network. */
 typedef sono_status (*sono_net_tensor_check)(const sono_net *planned, void *user, sono_error *err);
 sono_status sono_net_new_checked(sono_net **out, const char *spec, sono_shape input, int classes, int max_batch,
                                  uint64_t seed, sono_net_tensor_check check, void *user, sono_error *err);
 
+/* net_pass.c: whether a pass of `batch` inputs H x W up to layer `last` fits
+ * the buffers the network was built with; the layers' shapes in `shapes`. */
 sono_status sono_net_plan_pass(const sono_net *net, int batch, int H, int W, int last,
                                sono_shape *shapes, sono_error *err);
 
