@@ -126,7 +126,8 @@ void sono_sgemm_nn(int M, int N, int K, const float *A, int lda, const float *B,
 void sono_sgemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                    int ldc, int accumulate);
 
-/* One sample's dpre (O, hw) = dout * act'(out), and with pb (O) not NULL
+/* conv2d_grad.c: the backward steps of both convolution algorithms.
+ * One sample's dpre (O, hw) = dout * act'(out), and with pb (O) not NULL
  * the bias gradient pb[o] = sum of row o of dpre (in a fixed order).
  * Returns dpre, or dout itself for SONO_ACT_NONE (dpre is then not written). */
 const float *sono_conv2d_act_grad(float *dpre, float *pb, const float *dout, const float *out,
