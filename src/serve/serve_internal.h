@@ -106,9 +106,20 @@ struct sono_server {
     int reaper_started, reaper_stop;
 };
 
+/* ---- the deadline for a whole request (deadline.c) ---- */
+
+/* MHD_OPTION_NOTIFY_CONNECTION: list a connection as it opens, unlist it as
+ * it closes (cls is the server). */
+void serve_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                         enum MHD_ConnectionNotificationCode code);
 /* The request on this connection is in (headers and, for a POST, body):
  * its deadline no longer applies. */
 void serve_request_received(struct MHD_Connection *conn);
+/* The next request on a kept-alive connection begins to arrive. */
+void serve_request_next(struct MHD_Connection *conn);
+/* The reaper thread (arg: the server): closes connections whose request is
+ * not in after --request-timeout, and sweeps the trash. */
+void *serve_reaper_main(void *arg);
 
 /* ---- jobs (jobs.c) ---- */
 
@@ -168,7 +179,7 @@ char *serve_report_json(const serve_model *m, const serve_job *job, const sono_d
 /* {"error": message} */
 char *serve_error_json(const char *message);
 
-/* ---- HTTP (server.c, upload.c) ---- */
+/* ---- HTTP: answers (reply.c), routes (server.c), uploads (upload.c) ---- */
 
 typedef struct serve_upload serve_upload;
 
