@@ -21,6 +21,7 @@
 
 typedef enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } job_state;
 
+/* "queued", "running", ... (job_status.c). */
 const char *serve_job_state_name(job_state state);
 
 typedef struct serve_model {
@@ -156,7 +157,8 @@ void serve_sweep(sono_server *s);
 /* DELETE: a queued job ends cancelled at once, a running one at its next
  * step; a finished one is removed. Returns the HTTP status to answer. */
 int serve_job_delete(sono_server *s, serve_job *job);
-/* 1-based place among the queued jobs, 0 when not queued (lock held). */
+/* job_status.c: 1-based place among the queued jobs, 0 when not queued
+ * (lock held). */
 int serve_job_position(const sono_server *s, const serve_job *job);
 /* Replace the job folder's paths in a message (SONO_ERROR_MESSAGE_MAX
  * bytes) by the upload's own name. */
