@@ -1,6 +1,7 @@
 /* dream internals shared by the ascent on log-mel (dream.c), the ascent on
  * waveforms (wave_ascent.c) and the one call for recordings
- * (dream_recording.c). Not part of the public API. */
+ * (dream_recording.c). The state and the gradient are in dream_state.c,
+ * below all of them and the ensemble. Not part of the public API. */
 #ifndef SONO_DREAM_INTERNAL_H
 #define SONO_DREAM_INTERNAL_H
 
