@@ -12,9 +12,13 @@
  *   - the gradient of the objective with respect to the standardised log-mel,
  *     optionally blurred, and a step normalised by its mean absolute value;
  *   - values clipped to a plausible dB range after every step.
- * Inputs of any length are dreamed through the network's fixed window with
- * overlapping windows (50 % by default) whose gradients are cross-faded with
- * a Hann-shaped weight, so there is no seam where windows meet.
+ * Inputs of any length are dreamed through overlapping windows whose
+ * gradients are cross-faded with a Hann-shaped weight, so there is no seam
+ * where windows meet; they overlap by `overlap` of the built width (50 % by
+ * default). An objective behind a flatten or dense layer sees windows of the
+ * width the network was built for; a convolutional one takes any width, so
+ * its windows are as wide as the network's buffers hold (sono_net_max_width)
+ * and a long input is dreamed in few pieces, a short one in one.
  *
  * The step is in levels of an 8-bit picture of an 80 dB range, the unit of
  * the notebook's step (1.5 on images of 0..255) carried over to the

@@ -19,8 +19,9 @@
  *     input gradient for DeepDream, optimizers and the model file.
  *
  * Threads: OpenMP over the batch (or channels, or elements); BLAS runs
- * single-threaded inside (the passes switch OpenBLAS to one thread and back,
- * so do not run passes of two nets at once from different threads). Every
+ * single-threaded inside (the passes switch OpenBLAS to one thread and back;
+ * those sections are counted across threads, so two nets may run passes at
+ * once from two threads; one net is used by one thread at a time). Every
  * reduction has a fixed order, so results do not depend on the thread count
  * beyond BLAS rounding (in practice they are equal).
  * Speed: 3x3 convolutions use Winograd F(4x4, 3x3); built for AVX-512

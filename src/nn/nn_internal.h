@@ -27,7 +27,10 @@ static inline float sono_stream_uniform(uint64_t key, uint64_t index) {
 
 /* BLAS runs single-threaded while we parallelise with OpenMP around it (the
  * pthread OpenBLAS would otherwise start its own threads inside each of
- * ours). Returns the previous setting for sono_blas_restore. */
+ * ours). OpenBLAS's count is one setting for the process, so these sections
+ * are counted across threads (nn_util.c): the first to enter sets 1, the last
+ * to leave restores the count saved then. sono_blas_single returns that
+ * saved count; sono_blas_restore ends a section (its argument is unused). */
 int sono_blas_single(void);
 void sono_blas_restore(int previous);
 
