@@ -54,7 +54,8 @@ static float *test_recording(int64_t n, int channels, int rate, uint32_t seed) {
 
 static float *standardised(const sono_classifier *c, const float *x, int64_t n, int *frames) {
     sono_error err = {0};
-    sono_frontend *fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, c->features.sample_rate, 1, n, &err);
+    sono_frontend *fe;
+    sono_frontend_new(&c->features, c->norm_mean, c->norm_std, c->features.sample_rate, 1, n, &fe, &err);
     *frames = sono_frontend_frames(fe, n);
     float *S = malloc((size_t)c->features.n_mels * *frames * sizeof *S);
     CHECK_OK(sono_frontend_forward(fe, x, n, S, &err));
@@ -210,7 +211,8 @@ static void test_ensemble_gradient(void) {
 
 static double heard_objective(sono_classifier *c, const float *x, int64_t n, int channels, int rate) {
     sono_error err = {0};
-    sono_frontend *fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rate, channels, n, &err);
+    sono_frontend *fe;
+    sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rate, channels, n, &fe, &err);
     int T = sono_frontend_frames(fe, n);
     float *S = malloc((size_t)c->features.n_mels * T * sizeof *S);
     CHECK_OK(sono_frontend_forward(fe, x, n, S, &err));

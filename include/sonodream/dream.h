@@ -129,7 +129,7 @@ typedef struct sono_dream_report {
     double mean_change_db;   /* mean |dream - input| in dB over all cells */
 } sono_dream_report;
 
-/* Free the report's arrays (not the struct); safe on a zeroed report. */
+/* Free the report's arrays (not the struct); safe on a zeroed report. NULL is a no-op. */
 void sono_dream_report_free(sono_dream_report *r);
 
 /* Dream: gradient ascent on a standardised log-mel `input` (n_mels, frames),
@@ -320,7 +320,7 @@ typedef struct sono_dream_result {
     float *output_db;         /* (n_mels, spec_frames) the log-mel of the output samples, dB */
 } sono_dream_result;
 
-/* Free the result's arrays (not the struct); safe on a zeroed result. */
+/* Free the result's arrays (not the struct); safe on a zeroed result. NULL is a no-op. */
 void sono_dream_result_free(sono_dream_result *r);
 
 /* Dream a recording from `in` into `out`. Output: in->frames frames (at the
@@ -342,7 +342,7 @@ typedef struct sono_recording {
     int sample_rate;
 } sono_recording;
 
-/* Free samples (malloc'd by the library) and zero the struct. */
+/* Free samples (malloc'd by the library) and zero the struct. NULL is a no-op. */
 void sono_recording_free(sono_recording *r);
 
 /* sono_dream_stream from and to memory: out->samples is malloc'd. */

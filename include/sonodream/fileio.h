@@ -43,9 +43,9 @@ sono_status sono_atomic_write_file(const char *path, const void *data, size_t n,
 /* Open an input for reading ("rb") only if it is a regular file: a named
  * pipe would block the open forever, a device would never end. The check and
  * the open are one step (O_NONBLOCK, then fstat). On success *size holds the
- * file's size (size may be NULL). On failure returns NULL with a message
- * naming the file. */
-FILE *sono_open_input(const char *path, long long *size, sono_error *err);
+ * file's size (size may be NULL). On failure *out is NULL and the message
+ * names the file. */
+sono_status sono_open_input(const char *path, long long *size, FILE **out, sono_error *err);
 
 SONO_END_DECLS
 #endif

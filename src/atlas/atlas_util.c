@@ -73,8 +73,8 @@ void atlas_safe_stem(const char *path, char *out, size_t size) {
 /* 1 when the file at path holds exactly text. */
 static int same_content(const char *path, const char *text, size_t len) {
     long long size = -1;
-    FILE *f = sono_open_input(path, &size, NULL);
-    if (!f) return 0;
+    FILE *f;
+    if (sono_open_input(path, &size, &f, NULL) != SONO_OK) return 0;
     int same = size == (long long)len;
     char block[8192];
     for (size_t at = 0; same && at < len;) {

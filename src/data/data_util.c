@@ -38,8 +38,9 @@ int sono_data_is_regular_file(const char *path) {
 
 sono_status sono_data_read_text(const char *path, char **text, size_t *len, sono_error *err) {
     long long size = 0;
-    FILE *f = sono_open_input(path, &size, err);
-    if (!f) return err ? err->status : SONO_ERR_IO;
+    FILE *f;
+    sono_status s = sono_open_input(path, &size, &f, err);
+    if (s != SONO_OK) return s;
     if (size > CSV_MAX_BYTES) {
         fclose(f);
         return sono_error_set(err, SONO_ERR_FORMAT, "%s: %lld bytes is more than a metadata file can be (%ld)",

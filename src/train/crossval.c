@@ -26,8 +26,9 @@ void sono_crossval_result_free(sono_crossval_result *r) {
 
 static sono_status read_text(const char *path, char **out, sono_error *err) {
     long long size = 0;
-    FILE *f = sono_open_input(path, &size, err);
-    if (!f) return err ? err->status : SONO_ERR_IO;
+    FILE *f;
+    sono_status s = sono_open_input(path, &size, &f, err);
+    if (s != SONO_OK) return s;
     char *text = size < (1 << 26) ? malloc((size_t)size + 1) : NULL;
     if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
         fclose(f);
