@@ -63,7 +63,8 @@ static int bench_whole_dream(int repeats) {
     }
     size_t cells = (size_t)cfg.n_mels * frames;
     float *in = malloc(cells * sizeof(float)), *out = malloc(cells * sizeof(float));
-    sono_logmel *lm = sono_logmel_new(&cfg, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&cfg, &lm, &err);
     if (!lm || sono_logmel_compute(lm, x, n, in, &err) != SONO_OK) {
         fprintf(stderr, "bench_dream: %s\n", err.message);
         return 1;

@@ -66,7 +66,8 @@ static double ours(int rate, int channels, double seconds, int repeats, const ch
     const int64_t n = (int64_t)(seconds * rate);
     float mean[128], std[128];
     for (int m = 0; m < 128; m++) mean[m] = (float)(-45 - 0.2 * m), std[m] = (float)(12 + 0.05 * m);
-    sono_frontend *f = sono_frontend_new(&cfg, mean, std, rate, channels, n, &err);
+    sono_frontend *f;
+    sono_frontend_new(&cfg, mean, std, rate, channels, n, &f, &err);
     if (!f) {
         fprintf(stderr, "bench_frontend: %s\n", err.message);
         exit(1);
@@ -85,7 +86,8 @@ static double ours(int rate, int channels, double seconds, int repeats, const ch
         FILE *m = fopen(path, "w");
         fputs(meta, m);
         fclose(m);
-        sono_logmel *lm = sono_logmel_new(&cfg, &err);
+        sono_logmel *lm;
+        sono_logmel_new(&cfg, &lm, &err);
         write_floats(dir, "signal.f32", x, (size_t)n);
         write_floats(dir, "filterbank.f32", sono_logmel_filterbank(lm), (size_t)128 * (cfg.n_fft / 2 + 1));
         write_floats(dir, "mean.f32", mean, 128);

@@ -59,8 +59,8 @@ static void band_profile(const sono_classifier *c, const char *path, double *pro
     float *x = NULL;
     int64_t n = 0;
     if (sono_audio_load(path, c->features.sample_rate, 0, &x, &n, NULL, &err) != SONO_OK) die(&err);
-    sono_logmel *lm = sono_logmel_new(&c->features, &err);
-    if (!lm) die(&err);
+    sono_logmel *lm;
+    if (sono_logmel_new(&c->features, &lm, &err) != SONO_OK) die(&err);
     const int H = c->features.n_mels, T = sono_feature_frames(&c->features, n);
     float *db = malloc((size_t)H * T * sizeof *db);
     if (sono_logmel_compute(lm, x, n, db, &err) != SONO_OK) die(&err);

@@ -97,7 +97,8 @@ static double consistency_of_file(const sono_classifier *c, const char *path, co
     float *x = NULL;
     int64_t n = 0;
     if (sono_audio_load(path, c->features.sample_rate, 0, &x, &n, NULL, &err) != SONO_OK) die(&err);
-    sono_logmel *lm = sono_logmel_new(&c->features, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&c->features, &lm, &err);
     int frames = sono_feature_frames(&c->features, n);
     if (frames != r->spec_frames) {
         fprintf(stderr, "bench_render: %d frames read back, %d dreamed\n", frames, r->spec_frames);

@@ -28,7 +28,8 @@ static float *test_recording(int64_t n, int channels, int rate, uint32_t seed) {
 
 static float *standardised(const sono_classifier *c, const float *x, int64_t n, int *frames) {
     sono_error err = {0};
-    sono_frontend *fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, c->features.sample_rate, 1, n, &err);
+    sono_frontend *fe;
+    CHECK_OK(sono_frontend_new(&c->features, c->norm_mean, c->norm_std, c->features.sample_rate, 1, n, &fe, &err));
     *frames = sono_frontend_frames(fe, n);
     float *S = malloc((size_t)c->features.n_mels * *frames * sizeof *S);
     CHECK_OK(sono_frontend_forward(fe, x, n, S, &err));

@@ -16,6 +16,7 @@
 #include "sonodream/audio.h"
 #include "sonodream/classifier.h"
 #include "sonodream/data.h"
+#include "sonodream/text.h"
 #include "small_model.h"
 
 #define CLIPS 45
@@ -450,6 +451,16 @@ static void test_refusals(const fixtures *f) {
     }
 }
 
+/* The pages' one escaper: sized with NULL, then written. */
+static void test_html_escape(void) {
+    const char *in = "a&b<c>d\"e'f";
+    const char *want = "a&amp;b&lt;c&gt;d&quot;e&#39;f";
+    char out[64] = {0};
+    CHECK(sono_html_escape(in, NULL) == strlen(want));
+    CHECK(sono_html_escape(in, out) == strlen(want) && strcmp(out, want) == 0);
+    CHECK(sono_html_escape(NULL, NULL) == 0 && sono_html_escape("", out) == 0);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--fixtures") == 0) {
         fixtures f;
@@ -458,6 +469,7 @@ int main(int argc, char **argv) {
     }
     fixtures f;
     make_fixtures(&f, test_make_dir());
+    test_html_escape();
     test_top_k();
     test_top_k_grouped();
     test_index(&f);

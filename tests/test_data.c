@@ -89,6 +89,9 @@ static void test_csv(void) {
     expect_csv_error("slice_file_name,fold,classID,class\nx.wav,0,3,dog\n", "fold '0'");
     expect_csv_error("slice_file_name,fold,classID,class\nx.wav,1,-1,dog\n", "classID '-1'");
     expect_csv_error("slice_file_name,fold,classID,class\nx.wav,1,3x,dog\n", "classID '3x'");
+    /* Numbers are digits only, as in every layout's CSV (sono_data_parse_int). */
+    expect_csv_error("slice_file_name,fold,classID,class\nx.wav,+7,3,dog\n", "fold '+7'");
+    expect_csv_error("slice_file_name,fold,classID,class\nx.wav,1, 3,dog\n", "classID ' 3'");
     expect_csv_error("slice_file_name,fold,classID,class\nx.wav,1,3,dog\nx.wav,1,3,dog\n", "twice");
     expect_csv_error("slice_file_name,fold,classID,class\nx.wav,1,3,dog\ny.wav,1,3,cat\n", "named both");
     expect_csv_error("slice_file_name,fold,classID,class\n\"x.wav,1,3,dog\n", "unterminated");

@@ -30,7 +30,8 @@ static float *test_sound(int64_t n, uint32_t seed) {
 /* Standardised log-mel (N_MELS, *frames) of n samples. */
 static float *standardised_logmel(const sono_classifier *c, const float *x, int64_t n, int *frames) {
     sono_error err = {0};
-    sono_logmel *lm = sono_logmel_new(&c->features, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&c->features, &lm, &err);
     *frames = sono_feature_frames(&c->features, n);
     float *out = malloc((size_t)N_MELS * *frames * sizeof(float));
     CHECK_OK(sono_logmel_compute(lm, x, n, out, &err));
@@ -322,7 +323,8 @@ static void test_noise(sono_classifier *c) {
     sono_error err = {0};
     CHECK_OK(sono_dream_noise(&c->features, 2.0, -40, 9, &x, &n, &err));
     CHECK(n == 32000);
-    sono_logmel *lm = sono_logmel_new(&c->features, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&c->features, &lm, &err);
     int frames = sono_feature_frames(&c->features, n);
     float *l = malloc((size_t)N_MELS * frames * sizeof(float));
     CHECK_OK(sono_logmel_compute(lm, x, n, l, &err));

@@ -126,7 +126,7 @@ static void test_value_and_gradient(int same_row) {
     for (int trial = 0; trial < 3; trial++) {
         double analytic = 0;
         for (size_t i = 0; i < cells; i++) {
-            u[i] = (float)((double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
+            u[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
             analytic += (double)u[i] * d.grad[i];
         }
         const double h = 3e-4;

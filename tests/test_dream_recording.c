@@ -196,7 +196,8 @@ static void test_limiter(void) {
  * (C, H, T); returns the loudest cell. */
 static double channel_log_mels(sono_classifier *c, const float *x, int64_t n, int C, int rate, float *db) {
     sono_error err = {0};
-    sono_frontend *fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rate, 1, n, &err);
+    sono_frontend *fe;
+    sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rate, 1, n, &fe, &err);
     CHECK_MSG(fe != NULL, "%s", err.message);
     if (!fe) return NAN;
     const int H = c->features.n_mels, T = sono_frontend_frames(fe, n);

@@ -171,7 +171,7 @@ static void test_ensemble_gradient(void) {
     for (int trial = 0; trial < 3; trial++) {
         double analytic = 0;
         for (size_t i = 0; i < cells; i++) {
-            u[i] = (float)((double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
+            u[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
             analytic += (double)u[i] * d.grad[i];
         }
         const double h = 3e-4;
@@ -187,7 +187,8 @@ static void test_ensemble_gradient(void) {
 
 static double heard_objective(sono_classifier *c, const float *x, int64_t n, int channels, int rate) {
     sono_error err = {0};
-    sono_frontend *fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rate, channels, n, &err);
+    sono_frontend *fe;
+    CHECK_OK(sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rate, channels, n, &fe, &err));
     int T = sono_frontend_frames(fe, n);
     float *S = malloc((size_t)c->features.n_mels * T * sizeof *S);
     CHECK_OK(sono_frontend_forward(fe, x, n, S, &err));
@@ -279,8 +280,8 @@ static void test_transform(void) {
     o.std = std;
     uint64_t rng = 5;
     for (int i = 0; i < o.h * T; i++) {
-        x[i] = (float)((double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
-        g[i] = (float)((double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
+        x[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
+        g[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
     }
     sono_dream_options opt;
     sono_dream_defaults(&opt);

@@ -53,10 +53,11 @@ static void test_frame_counts(void) {
     CHECK(sono_feature_frames(&cfg, 64000) == 124);
     CHECK(sono_feature_frames(&cfg, 1023) == 0);
     sono_error err = {0};
-    sono_stft *s = sono_stft_new(1024, 512, 1, SONO_PAD_CONSTANT, &err);
+    sono_stft *s;
+    sono_stft_new(1024, 512, 1, SONO_PAD_CONSTANT, &s, &err);
     CHECK(s && sono_stft_frames(s, 64000) == 126 && sono_stft_bins(s) == 513);
     sono_stft_free(s);
-    s = sono_stft_new(1024, 512, 0, SONO_PAD_CONSTANT, &err);
+    sono_stft_new(1024, 512, 0, SONO_PAD_CONSTANT, &s, &err);
     CHECK(s && sono_stft_frames(s, 64000) == 124 && sono_stft_frames(s, 1000) == 0);
     sono_stft_free(s);
 }
@@ -65,7 +66,8 @@ static void test_frame_counts(void) {
 
 static double round_trip_snr(int n_fft, int hop, sono_pad_mode pad, const float *x, int64_t n) {
     sono_error err = {0};
-    sono_stft *s = sono_stft_new(n_fft, hop, 1, pad, &err);
+    sono_stft *s;
+    sono_stft_new(n_fft, hop, 1, pad, &s, &err);
     CHECK_MSG(s != NULL, "%s", err.message);
     if (!s) return 0;
     int frames = sono_stft_frames(s, n);
@@ -152,7 +154,8 @@ static void test_frame_dft(void) {
     float *x = malloc((size_t)n * sizeof(float));
     fill_random(x, n, 99, 1.0f);
     sono_error err = {0};
-    sono_stft *s = sono_stft_new(n_fft, hop, 1, SONO_PAD_REFLECT, &err);
+    sono_stft *s;
+    sono_stft_new(n_fft, hop, 1, SONO_PAD_REFLECT, &s, &err);
     int frames = sono_stft_frames(s, n);
     float *spec = malloc((size_t)frames * (n_fft / 2 + 1) * 2 * sizeof(float));
     CHECK_OK(sono_stft_forward(s, x, n, spec, &err));
@@ -166,7 +169,8 @@ static void test_frame_dft(void) {
 /* A signal shorter than the padding, down to one sample (numpy repeats it). */
 static void test_reflect_short(void) {
     sono_error err = {0};
-    sono_stft *s = sono_stft_new(64, 16, 1, SONO_PAD_REFLECT, &err);
+    sono_stft *s;
+    sono_stft_new(64, 16, 1, SONO_PAD_REFLECT, &s, &err);
     float one = 0.25f, spec[2 * 33];
     CHECK(sono_stft_frames(s, 1) == 1);
     CHECK_OK(sono_stft_forward(s, &one, 1, spec, &err));
@@ -232,17 +236,18 @@ static void check_filterbank_rows(const float *fb, int n_fft, int n_mels, double
 
 static void test_filterbank(void) {
     sono_error err = {0};
-    float *fb = sono_mel_filterbank(SR, 1024, 128, 0, 0, &err);
+    float *fb;
+    sono_mel_filterbank(SR, 1024, 128, 0, 0, &fb, &err);
     CHECK_MSG(fb != NULL, "%s", err.message);
     if (fb) check_filterbank_rows(fb, 1024, 128, 0, 8000);
     free(fb);
-    fb = sono_mel_filterbank(SR, 512, 40, 50, 6000, &err);
+    sono_mel_filterbank(SR, 512, 40, 50, 6000, &fb, &err);
     CHECK_MSG(fb != NULL, "%s", err.message);
     if (fb) check_filterbank_rows(fb, 512, 40, 50, 6000);
     free(fb);
-    CHECK(sono_mel_filterbank(SR, 1024, 128, 0, 9000, &err) == NULL);
+    CHECK(sono_mel_filterbank(SR, 1024, 128, 0, 9000, &fb, &err) != SONO_OK && fb == NULL);
     CHECK(strstr(err.message, "fmax") != NULL);
-    CHECK(sono_mel_filterbank(SR, 1024, 600, 0, 8000, &err) == NULL);
+    CHECK(sono_mel_filterbank(SR, 1024, 600, 0, 8000, &fb, &err) != SONO_OK && fb == NULL);
     CHECK(strstr(err.message, "n_mels") != NULL);
 }
 
@@ -251,7 +256,8 @@ static void test_tone_band(void) {
     sono_feature_config cfg;
     sono_feature_config_default(&cfg);
     sono_error err = {0};
-    sono_logmel *lm = sono_logmel_new(&cfg, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&cfg, &lm, &err);
     CHECK_MSG(lm != NULL, "%s", err.message);
     if (!lm) return;
     const int64_t n = 16000;
@@ -359,7 +365,8 @@ static double check_golden_case(golden_reader *r) {
     take_f32s(r, want, cells);
     double worst = INFINITY;
     sono_error err = {0};
-    sono_logmel *lm = r->ok ? sono_logmel_new(&cfg, &err) : NULL;
+    sono_logmel *lm = NULL;
+    if (r->ok) sono_logmel_new(&cfg, &lm, &err);
     CHECK_MSG(lm != NULL, "golden case %s: %s", name, err.message);
     if (lm && sono_feature_frames(&cfg, n) == frames && sono_logmel_compute(lm, x, n, got, &err) == SONO_OK) {
         worst = 0;
@@ -550,17 +557,20 @@ static void test_validate(void) {
 
 static void test_errors_and_fix_length(void) {
     sono_error err = {0};
-    CHECK(sono_stft_new(1023, 256, 1, SONO_PAD_CONSTANT, &err) == NULL);
+    sono_stft *no_stft = NULL;
+    CHECK(sono_stft_new(1023, 256, 1, SONO_PAD_CONSTANT, &no_stft, &err) == SONO_ERR_ARGUMENT && !no_stft);
     CHECK(strstr(err.message, "n_fft") != NULL);
-    CHECK(sono_stft_new(1024, 0, 1, SONO_PAD_CONSTANT, &err) == NULL);
+    CHECK(sono_stft_new(1024, 0, 1, SONO_PAD_CONSTANT, &no_stft, &err) == SONO_ERR_ARGUMENT && !no_stft);
     CHECK(strstr(err.message, "hop") != NULL);
     sono_feature_config cfg;
     sono_feature_config_default(&cfg);
     cfg.n_mels = 0;
-    CHECK(sono_logmel_new(&cfg, &err) == NULL);
+    sono_logmel *no_lm = NULL;
+    CHECK(sono_logmel_new(&cfg, &no_lm, &err) != SONO_OK && !no_lm);
     CHECK(strstr(err.message, "n_mels") != NULL);
     sono_feature_config_default(&cfg);
-    sono_logmel *lm = sono_logmel_new(&cfg, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&cfg, &lm, &err);
     float x[3] = {1, 2, 3}, out[128];
     CHECK(lm && sono_logmel_compute(lm, x, 0, out, &err) != SONO_OK);
     CHECK_OK(sono_logmel_compute(lm, x, 3, out, &err)); /* one centred frame */
@@ -585,7 +595,8 @@ static void test_concurrent(void) {
     sono_feature_config_default(&cfg);
     cfg.pad_mode = SONO_PAD_REFLECT;
     sono_error err = {0};
-    sono_logmel *lm = sono_logmel_new(&cfg, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&cfg, &lm, &err);
     CHECK_MSG(lm != NULL, "%s", err.message);
     if (!lm) return;
     const int64_t n = sono_feature_clip_samples(&cfg);
@@ -633,7 +644,8 @@ static void test_stft_filter(void) {
     float *c = malloc((size_t)n * sizeof *c);
     fill_random(x, n, 99, 0.5f);
     sono_error err = {0};
-    sono_stft *s = sono_stft_new(512, 128, 1, SONO_PAD_CONSTANT, &err);
+    sono_stft *s;
+    sono_stft_new(512, 128, 1, SONO_PAD_CONSTANT, &s, &err);
     const int frames = sono_stft_frames(s, n), bins = sono_stft_bins(s);
     float *spec = malloc((size_t)frames * bins * 2 * sizeof *spec);
     CHECK_OK(sono_stft_forward(s, x, n, spec, &err));

@@ -66,6 +66,15 @@ static void test_commit_and_abort(void) {
     const char *nowhere = in_dir("missing/out.txt");
     CHECK(sono_atomic_begin(&f, nowhere, 1, &err) != SONO_OK);
     CHECK_MSG(strstr(err.message, nowhere) != NULL, "%s", err.message);
+
+    /* The whole file in one call: the same, and the same refusal. */
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s", nowhere); /* in_dir's buffer is reused */
+    CHECK_OK(sono_atomic_write_file(in_dir("out.txt"), "fourth", 6, &err));
+    CHECK(content_is("out.txt", "fourth") && count_temporaries() == 0);
+    CHECK(sono_atomic_write_file(missing, "fifth", 5, &err) != SONO_OK);
+    CHECK_MSG(strstr(err.message, missing) != NULL, "%s", err.message);
+    CHECK(content_is("out.txt", "fourth") && count_temporaries() == 0);
 }
 
 /* A writer killed with SIGKILL mid-file (no handler, no cleanup): the
@@ -101,7 +110,8 @@ static void test_open_input(void) {
     write_file("input.txt", "12345");
     long long size = -1;
     sono_error err = {0};
-    FILE *f = sono_open_input(in_dir("input.txt"), &size, &err);
+    FILE *f;
+    sono_open_input(in_dir("input.txt"), &size, &f, &err);
     CHECK(f != NULL && size == 5);
     char buf[8] = {0};
     CHECK(f && fread(buf, 1, 8, f) == 5 && strcmp(buf, "12345") == 0);
@@ -115,7 +125,8 @@ static void test_open_input(void) {
     CHECK(mkfifo(in_dir("pipe"), 0600) == 0); /* no writer: a plain open would block forever */
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         const char *path = refused[i].name[0] == '/' ? refused[i].name : in_dir(refused[i].name);
-        CHECK(sono_open_input(path, NULL, &err) == NULL);
+        FILE *none = stdin;
+        CHECK(sono_open_input(path, NULL, &none, &err) == SONO_ERR_IO && none == NULL);
         CHECK_MSG(strstr(err.message, path) && strstr(err.message, refused[i].problem), "%s", err.message);
     }
 }

@@ -19,7 +19,8 @@ static double uniform(void) { /* splitmix64 -> [0, 1) */
 /* <R x, y> = <x, R^T y> for random x, y: the adjoint is R's transpose. */
 static void test_resampler_adjoint(int in_rate, int out_rate, int64_t n_in) {
     sono_error err = {0};
-    sono_resampler *r = sono_resampler_new(in_rate, out_rate, &err);
+    sono_resampler *r;
+    sono_resampler_new(in_rate, out_rate, &r, &err);
     CHECK(r != NULL);
     if (!r) return;
     int64_t n_out = sono_resampler_output_length(r, n_in);
@@ -50,7 +51,8 @@ static void test_resampler_matches_soxr(int in_rate, int out_rate) {
         for (int k = 0; k < 4; k++) s += 0.2 * sin(2 * M_PI * tones[k] * i / in_rate + k);
         x[i] = (float)s;
     }
-    sono_resampler *r = sono_resampler_new(in_rate, out_rate, &err);
+    sono_resampler *r;
+    sono_resampler_new(in_rate, out_rate, &r, &err);
     float *soxr = NULL;
     int64_t n_soxr = 0;
     CHECK_OK(sono_audio_resample(x, n, in_rate, out_rate, &soxr, &n_soxr, &err));
@@ -81,9 +83,11 @@ static void test_frontend_equals_logmel(void) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)(0.3 * sin(2 * M_PI * 440 * i / 16000.0) + 0.05 * (uniform() - 0.5));
     float mean[128], std[128];
     for (int m = 0; m < 128; m++) mean[m] = (float)(-40 + 0.1 * m), std[m] = (float)(10 + 0.05 * m);
-    sono_frontend *f = sono_frontend_new(&cfg, mean, std, 16000, 1, n, &err);
+    sono_frontend *f;
+    sono_frontend_new(&cfg, mean, std, 16000, 1, n, &f, &err);
     CHECK(f != NULL);
-    sono_logmel *lm = sono_logmel_new(&cfg, &err);
+    sono_logmel *lm;
+    sono_logmel_new(&cfg, &lm, &err);
     int frames = sono_feature_frames(&cfg, n);
     CHECK(sono_frontend_frames(f, n) == frames);
     float *a = malloc((size_t)128 * frames * sizeof *a), *b = malloc((size_t)128 * frames * sizeof *b);
@@ -131,7 +135,8 @@ static void test_frontend_gradient(sono_pad_mode pad, double power) {
     }
     float std[24];
     for (int m = 0; m < 24; m++) std[m] = (float)(8 + m * 0.5);
-    sono_frontend *f = sono_frontend_new(&cfg, NULL, std, in_rate, C, n, &err);
+    sono_frontend *f;
+    sono_frontend_new(&cfg, NULL, std, in_rate, C, n, &f, &err);
     CHECK(f != NULL);
     if (!f) return;
     const int frames = sono_frontend_frames(f, n);
@@ -214,8 +219,10 @@ static void test_direction_keeps_channels(void) {
         x[i * C] = (float)left, x[i * C + 1] = (float)right;
         mono[i] = (x[i * C] + x[i * C + 1]) * 0.5f;
     }
-    sono_frontend *fs = sono_frontend_new(&cfg, NULL, NULL, in_rate, C, n, &err);
-    sono_frontend *fm = sono_frontend_new(&cfg, NULL, NULL, in_rate, 1, n, &err);
+    sono_frontend *fs;
+    sono_frontend_new(&cfg, NULL, NULL, in_rate, C, n, &fs, &err);
+    sono_frontend *fm;
+    sono_frontend_new(&cfg, NULL, NULL, in_rate, 1, n, &fm, &err);
     CHECK(fs && fm);
     if (!fs || !fm) return;
     const int frames = sono_frontend_frames(fs, n);

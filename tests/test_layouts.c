@@ -283,6 +283,8 @@ static void test_manifest(void) {
     expect_error("man/absolute.csv", NULL, "absolute.csv:2:", "/etc/passwd");
     write_text("man/badfold.csv", "path,label,fold\nclips/a/1.wav,gull,1\nclips/a/2.wav,gull,2.5\n");
     expect_error("man/badfold.csv", NULL, "badfold.csv:3:", "fold '2.5' is not a whole number");
+    write_text("man/plusfold.csv", "path,label,fold\nclips/a/1.wav,gull,+2\n");
+    expect_error("man/plusfold.csv", NULL, "plusfold.csv:2:", "fold '+2' is not a whole number");
     write_text("man/zerofold.csv", "path,label,fold\nclips/a/1.wav,gull,0\n");
     expect_error("man/zerofold.csv", NULL, "zerofold.csv:2:", "fold '0'");
     write_text("man/unknown.csv", "path,label,fold\nclips/a/1.wav,gull,1\nclips/a/2.wav,eagle,1\n");

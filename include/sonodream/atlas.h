@@ -79,7 +79,7 @@ typedef struct sono_atlas_index {
 sono_status sono_atlas_index_build(sono_classifier *const *workers, int jobs, const sono_feature_set *set,
                                    uint64_t folds, const int32_t *groups, const int *layers, int count, int top,
                                    sono_atlas_index *index, sono_error *err);
-void sono_atlas_index_free(sono_atlas_index *index);
+void sono_atlas_index_free(sono_atlas_index *index); /* NULL is a no-op. */
 
 /* The k largest of values (n) in decreasing order, ties to the lower index:
  * their indices into order (k <= n). A partial selection (quickselect, then

@@ -40,7 +40,7 @@ typedef struct sono_classifier {
 sono_status sono_classifier_new(sono_classifier **out, sono_net *net, const sono_feature_config *features,
                                 char *const *class_names, int class_count, const float *norm_mean,
                                 const float *norm_std, sono_error *err);
-void sono_classifier_free(sono_classifier *c);
+void sono_classifier_free(sono_classifier *c); /* NULL is a no-op. */
 
 /* Save the model file atomically (the optimizer state too when opt != NULL:
  * a checkpoint). extra key/value metadata may be added (count may be 0). */

@@ -89,7 +89,7 @@ typedef struct sono_scan_options {
  * file (and line) and the problem. */
 sono_status sono_dataset_scan(const char *root, const sono_scan_options *opt, sono_clip_list **out,
                               sono_error *err);
-void sono_clip_list_free(sono_clip_list *list);
+void sono_clip_list_free(sono_clip_list *list); /* NULL is a no-op. */
 
 /* The UrbanSound8K metadata CSV alone (exposed for tests and fuzzing): rows of
  * slice_file_name, fold, classID, class (other columns ignored; any column
@@ -103,7 +103,7 @@ typedef struct sono_us8k_row {
 
 sono_status sono_us8k_parse_csv(const char *text, size_t len, const char *path, sono_us8k_row **rows,
                                 int *count, sono_error *err);
-void sono_us8k_rows_free(sono_us8k_row *rows, int count);
+void sono_us8k_rows_free(sono_us8k_row *rows, int count); /* NULL is a no-op. */
 
 /* ---- the feature file ---- */
 
@@ -140,7 +140,7 @@ sono_status sono_feature_set_read(const char *path, sono_feature_set **out, sono
 /* Read the metadata only (features/labels/folds left NULL; count set). */
 sono_status sono_feature_set_read_header(const char *path, sono_feature_set **out, sono_error *err);
 
-void sono_feature_set_free(sono_feature_set *set);
+void sono_feature_set_free(sono_feature_set *set); /* NULL is a no-op. */
 
 /* A feature file written clip by clip, so the features never need to be in
  * memory together. `meta` gives the configuration, classes, fold names and
@@ -205,7 +205,7 @@ typedef struct sono_prepare_report {
  * The report is filled on rank 0 only. */
 sono_status sono_prepare(const sono_clip_list *list, const sono_prepare_options *opt,
                          const char *out_path, sono_prepare_report *report, sono_error *err);
-void sono_prepare_report_free(sono_prepare_report *report);
+void sono_prepare_report_free(sono_prepare_report *report); /* NULL is a no-op. */
 
 SONO_END_DECLS
 #endif

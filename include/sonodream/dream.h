@@ -12,9 +12,13 @@
  *   - the gradient of the objective with respect to the standardised log-mel,
  *     optionally blurred, and a step normalised by its mean absolute value;
  *   - values clipped to a plausible dB range after every step.
- * Inputs of any length are dreamed through the network's fixed window with
- * overlapping windows (50 % by default) whose gradients are cross-faded with
- * a Hann-shaped weight, so there is no seam where windows meet.
+ * Inputs of any length are dreamed through overlapping windows whose
+ * gradients are cross-faded with a Hann-shaped weight, so there is no seam
+ * where windows meet; they overlap by `overlap` of the built width (50 % by
+ * default). An objective behind a flatten or dense layer sees windows of the
+ * width the network was built for; a convolutional one takes any width, so
+ * its windows are as wide as the network's buffers hold (sono_net_max_width)
+ * and a long input is dreamed in few pieces, a short one in one.
  *
  * The step is in levels of an 8-bit picture of an 80 dB range, the unit of
  * the notebook's step (1.5 on images of 0..255) carried over to the
@@ -173,7 +177,7 @@ typedef struct sono_dream_report {
     double mean_change_db;   /* mean |dream - input| in dB over all cells */
 } sono_dream_report;
 
-/* Free the report's arrays (not the struct); safe on a zeroed report. */
+/* Free the report's arrays (not the struct); safe on a zeroed report. NULL is a no-op. */
 void sono_dream_report_free(sono_dream_report *r);
 
 /* Dream: gradient ascent on a standardised log-mel `input` (n_mels, frames),
@@ -374,7 +378,7 @@ typedef struct sono_dream_result {
     float *output_db;         /* (n_mels, spec_frames) the log-mel of the output samples, dB */
 } sono_dream_result;
 
-/* Free the result's arrays (not the struct); safe on a zeroed result. */
+/* Free the result's arrays (not the struct); safe on a zeroed result. NULL is a no-op. */
 void sono_dream_result_free(sono_dream_result *r);
 
 /* Dream a recording from `in` into `out`. Output: in->frames frames (at the
@@ -396,7 +400,7 @@ typedef struct sono_recording {
     int sample_rate;
 } sono_recording;
 
-/* Free samples (malloc'd by the library) and zero the struct. */
+/* Free samples (malloc'd by the library) and zero the struct. NULL is a no-op. */
 void sono_recording_free(sono_recording *r);
 
 /* ---- guides (the GUIDE objective) ---- */

@@ -88,9 +88,10 @@ typedef struct sono_stft sono_stft;
  * and may be used from several threads at once.
  * Reflect padding is numpy.pad(mode="reflect"): no edge repeat, and a signal
  * shorter than the padding is reflected again and again (as numpy does); a
- * single sample is repeated. */
-sono_stft *sono_stft_new(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_error *err);
-void sono_stft_free(sono_stft *s);
+ * single sample is repeated. *out is NULL on failure. */
+sono_status sono_stft_new(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_stft **out,
+                          sono_error *err);
+void sono_stft_free(sono_stft *s); /* NULL is a no-op. */
 
 int sono_stft_bins(const sono_stft *s);
 /* As sono_feature_frames: 0 when uncentred frames need more samples. */
@@ -130,16 +131,18 @@ double sono_mel_to_hz(double mel);
 void sono_mel_frequencies(int n, double fmin, double fmax, double *hz);
 
 /* Slaney-normalised triangular filters, (n_mels, n_fft/2 + 1) row-major,
- * malloc'd; caller free()s. fmax <= 0 means sample_rate / 2. */
-float *sono_mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax,
-                           sono_error *err);
+ * malloc'd into *out (NULL on failure); caller free()s. fmax <= 0 means
+ * sample_rate / 2. */
+sono_status sono_mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax, float **out,
+                                sono_error *err);
 
 /* ---- log-mel ---- */
 
 typedef struct sono_logmel sono_logmel;
 
-sono_logmel *sono_logmel_new(const sono_feature_config *cfg, sono_error *err);
-void sono_logmel_free(sono_logmel *lm);
+/* *out is NULL on failure. */
+sono_status sono_logmel_new(const sono_feature_config *cfg, sono_logmel **out, sono_error *err);
+void sono_logmel_free(sono_logmel *lm); /* NULL is a no-op. */
 const sono_feature_config *sono_logmel_config(const sono_logmel *lm);
 const float *sono_logmel_filterbank(const sono_logmel *lm); /* (n_mels, bins) */
 
@@ -161,8 +164,9 @@ sono_status sono_logmel_compute(const sono_logmel *lm, const float *x, int64_t n
  * zero outside [0, n_in). Read-only after creation: threads may share it. */
 typedef struct sono_resampler sono_resampler;
 
-sono_resampler *sono_resampler_new(int in_rate, int out_rate, sono_error *err);
-void sono_resampler_free(sono_resampler *r);
+/* *out is NULL on failure. */
+sono_status sono_resampler_new(int in_rate, int out_rate, sono_resampler **out, sono_error *err);
+void sono_resampler_free(sono_resampler *r); /* NULL is a no-op. */
 
 /* round(n_in * out_rate / in_rate), as sono_audio_resample. */
 int64_t sono_resampler_output_length(const sono_resampler *r, int64_t n_in);
@@ -198,10 +202,11 @@ void sono_resampler_adjoint(const sono_resampler *r, const float *dy, int64_t n_
 typedef struct sono_frontend sono_frontend;
 
 /* For recordings of up to max_frames frames (samples per channel). mean and
- * std (n_mels) are copied; NULL for none (mean 0, std 1: plain dB). */
-sono_frontend *sono_frontend_new(const sono_feature_config *cfg, const float *mean, const float *std,
-                                 int in_rate, int channels, int64_t max_frames, sono_error *err);
-void sono_frontend_free(sono_frontend *f);
+ * std (n_mels) are copied; NULL for none (mean 0, std 1: plain dB). *out is
+ * NULL on failure. */
+sono_status sono_frontend_new(const sono_feature_config *cfg, const float *mean, const float *std, int in_rate,
+                              int channels, int64_t max_frames, sono_frontend **out, sono_error *err);
+void sono_frontend_free(sono_frontend *f); /* NULL is a no-op. */
 
 /* The recording's rate the front end was made for. */
 int sono_frontend_rate(const sono_frontend *f);

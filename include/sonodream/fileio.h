@@ -36,12 +36,16 @@ void sono_atomic_abort(sono_atomic_file *f);
 /* Write n bytes or fail with a message naming the final path. */
 sono_status sono_atomic_write(sono_atomic_file *f, const void *data, size_t n, sono_error *err);
 
+/* The whole output at once: begin, write n bytes, commit (or abort on any
+ * failure, leaving the destination untouched). For text, n = strlen. */
+sono_status sono_atomic_write_file(const char *path, const void *data, size_t n, sono_error *err);
+
 /* Open an input for reading ("rb") only if it is a regular file: a named
  * pipe would block the open forever, a device would never end. The check and
  * the open are one step (O_NONBLOCK, then fstat). On success *size holds the
- * file's size (size may be NULL). On failure returns NULL with a message
- * naming the file. */
-FILE *sono_open_input(const char *path, long long *size, sono_error *err);
+ * file's size (size may be NULL). On failure *out is NULL and the message
+ * names the file. */
+sono_status sono_open_input(const char *path, long long *size, FILE **out, sono_error *err);
 
 SONO_END_DECLS
 #endif

@@ -19,8 +19,9 @@
  *     input gradient for DeepDream, optimizers and the model file.
  *
  * Threads: OpenMP over the batch (or channels, or elements); BLAS runs
- * single-threaded inside (the passes switch OpenBLAS to one thread and back,
- * so do not run passes of two nets at once from different threads). Every
+ * single-threaded inside (the passes switch OpenBLAS to one thread and back;
+ * those sections are counted across threads, so two nets may run passes at
+ * once from two threads; one net is used by one thread at a time). Every
  * reduction has a fixed order, so results do not depend on the thread count
  * beyond BLAS rounding (in practice they are equal).
  * Speed: 3x3 convolutions use Winograd F(4x4, 3x3); built for AVX-512
@@ -289,7 +290,7 @@ typedef enum sono_mode {
  * (their workspace is per thread). */
 sono_status sono_net_new(sono_net **out, const char *spec, sono_shape input, int classes,
                          int max_batch, uint64_t seed, sono_error *err);
-void sono_net_free(sono_net *net);
+void sono_net_free(sono_net *net); /* NULL is a no-op. */
 
 /* Re-initialise: conv and dense weights Kaiming-uniform, U(-b, b) with
  * b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)) for the layer's
@@ -476,7 +477,7 @@ typedef struct sono_optim {
 /* State for `count` parameters (sono_net_params' count), zeroed. */
 sono_status sono_optim_new(sono_optim **out, const sono_optim_config *cfg, size_t count,
                            sono_error *err);
-void sono_optim_free(sono_optim *opt);
+void sono_optim_free(sono_optim *opt); /* NULL is a no-op. */
 /* One update of params (count) from grads (count); a flat parallel loop. */
 void sono_optim_step(sono_optim *opt, float *params, const float *grads);
 

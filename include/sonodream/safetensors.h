@@ -38,7 +38,7 @@ const char *sono_dtype_name(sono_dtype dtype); /* "F32", "I32", ... */
 typedef struct sono_st_writer sono_st_writer;
 
 sono_st_writer *sono_st_writer_new(void);
-void sono_st_writer_free(sono_st_writer *w);
+void sono_st_writer_free(sono_st_writer *w); /* NULL is a no-op. */
 
 /* Add a tensor. `data` is borrowed (not copied) and must stay valid until
  * sono_st_writer_write returns. Names must be unique and not "__metadata__". */

@@ -204,7 +204,7 @@ sono_status sono_evaluate_ensemble(sono_classifier *const *models, int count, co
 sono_status sono_evaluate_robust(sono_classifier *c, const sono_feature_set *set, sono_folds folds,
                                  const sono_adversarial *attack, sono_eval_result *clean, sono_eval_result *robust,
                                  sono_error *err);
-void sono_eval_result_free(sono_eval_result *r);
+void sono_eval_result_free(sono_eval_result *r); /* NULL is a no-op. */
 
 /* Check that a feature set can be used with a classifier. */
 sono_status sono_check_compatible(const sono_classifier *c, const sono_feature_set *set, const char *set_path,
@@ -255,7 +255,7 @@ typedef struct sono_crossval_result {
  * *train.stop was set (a checkpoint is written). */
 sono_status sono_crossval(const sono_feature_set *set, const sono_crossval_options *opt,
                           sono_crossval_result *result, sono_error *err);
-void sono_crossval_result_free(sono_crossval_result *r);
+void sono_crossval_result_free(sono_crossval_result *r); /* NULL is a no-op. */
 
 SONO_END_DECLS
 #endif

@@ -55,7 +55,7 @@ char *sono_feature_config_to_json(const sono_feature_config *cfg);
 int64_t sono_feature_clip_samples(const sono_feature_config *cfg);
 int sono_feature_frames(const sono_feature_config *cfg, int64_t n_samples);
 typedef struct sono_logmel sono_logmel;
-sono_logmel *sono_logmel_new(const sono_feature_config *cfg, sono_error *err);
+sono_status sono_logmel_new(const sono_feature_config *cfg, sono_logmel **out, sono_error *err);
 void sono_logmel_free(sono_logmel *lm);
 sono_status sono_logmel_compute(const sono_logmel *lm, const float *x, int64_t n, float *out, sono_error *err);
 

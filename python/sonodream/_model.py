@@ -128,10 +128,9 @@ class Model:
         out, err = ffi.new("sono_classifier **"), new_error()
         check(lib.sono_classifier_load(os.fsencode(self.path), MAX_BATCH, out, ffi.NULL, err), err)
         self._c = ffi.gc(out[0], lib.sono_classifier_free)
-        logmel = lib.sono_logmel_new(ffi.addressof(self._c.features), err)
-        if logmel == ffi.NULL:
-            check(err.status, err)
-        self._logmel = ffi.gc(logmel, lib.sono_logmel_free)
+        logmel = ffi.new("sono_logmel **")
+        check(lib.sono_logmel_new(ffi.addressof(self._c.features), logmel, err), err)
+        self._logmel = ffi.gc(logmel[0], lib.sono_logmel_free)
         self._lock = threading.Lock()
         c = self._c
         described = _library_json(lib.sono_dream_model_to_json(c), self.path)

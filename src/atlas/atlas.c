@@ -134,8 +134,9 @@ static sono_status check_features(atlas_job *job, sono_error *err) {
 /* FNV-1a 64 of a file's bytes: the model's identity in each channel's
  * parameters (a retrained model at the same path dreams again). */
 static sono_status file_hash(const char *path, char out[17], sono_error *err) {
-    FILE *f = sono_open_input(path, NULL, err);
-    if (!f) return err ? err->status : SONO_ERR_IO;
+    FILE *f;
+    sono_status s = sono_open_input(path, NULL, &f, err);
+    if (s != SONO_OK) return s;
     uint64_t h = 1469598103934665603ull;
     unsigned char block[65536];
     size_t n;
@@ -222,8 +223,8 @@ static double json_number(const cJSON *o, const char *key, double fallback) {
 static int try_reuse(const atlas_job *job, atlas_item *it) {
     char path[4096];
     atlas_path(job, path, sizeof path, it->dir, it->stem, ".json");
-    FILE *f = sono_open_input(path, NULL, NULL);
-    if (!f) return 0;
+    FILE *f;
+    if (sono_open_input(path, NULL, &f, NULL) != SONO_OK) return 0;
     char *text = NULL;
     size_t len = 0, cap = 0, n;
     char block[8192];

@@ -7,6 +7,7 @@
 
 #include "atlas/atlas_internal.h"
 #include "sonodream/fileio.h"
+#include "sonodream/text.h"
 
 static int sbuf_reserve(sbuf *b, size_t extra) {
     if (b->failed) return 0;
@@ -37,19 +38,11 @@ void sbuf_printf(sbuf *b, const char *fmt, ...) {
 }
 
 void sbuf_html(sbuf *b, const char *s) {
-    for (; s && *s; s++) {
-        const char *rep = *s == '&'    ? "&amp;"
-                          : *s == '<'  ? "&lt;"
-                          : *s == '>'  ? "&gt;"
-                          : *s == '"'  ? "&quot;"
-                          : *s == '\'' ? "&#39;"
-                                       : NULL;
-        size_t n = rep ? strlen(rep) : 1;
-        if (!sbuf_reserve(b, n)) return;
-        memcpy(b->data + b->len, rep ? rep : s, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-    }
+    size_t n = sono_html_escape(s, NULL);
+    if (!sbuf_reserve(b, n)) return;
+    sono_html_escape(s, b->data + b->len);
+    b->len += n;
+    b->data[b->len] = '\0';
 }
 
 void sbuf_free(sbuf *b) {
@@ -80,8 +73,8 @@ void atlas_safe_stem(const char *path, char *out, size_t size) {
 /* 1 when the file at path holds exactly text. */
 static int same_content(const char *path, const char *text, size_t len) {
     long long size = -1;
-    FILE *f = sono_open_input(path, &size, NULL);
-    if (!f) return 0;
+    FILE *f;
+    if (sono_open_input(path, &size, &f, NULL) != SONO_OK) return 0;
     int same = size == (long long)len;
     char block[8192];
     for (size_t at = 0; same && at < len;) {
@@ -95,12 +88,7 @@ static int same_content(const char *path, const char *text, size_t len) {
 
 sono_status atlas_write_text(const char *path, const char *text, size_t len, sono_error *err) {
     if (same_content(path, text, len)) return SONO_OK;
-    sono_atomic_file f;
-    sono_status s = sono_atomic_begin(&f, path, 1, err);
-    if (s == SONO_OK) s = sono_atomic_write(&f, text, len, err);
-    if (s == SONO_OK) return sono_atomic_commit(&f, err);
-    sono_atomic_abort(&f);
-    return s;
+    return sono_atomic_write_file(path, text, len, err);
 }
 
 sono_status atlas_write_flac(const char *path, const float *samples, int64_t frames, int channels, int rate,

@@ -32,8 +32,9 @@ static sono_status open_failure(const char *path, sono_error *err) {
  * mistake, and would wait forever on a named pipe nobody writes to: open the
  * path the way every input is opened first (one syscall pair per file). */
 static sono_status check_regular_file(const char *path, sono_error *err) {
-    FILE *f = sono_open_input(path, NULL, err);
-    if (!f) return err ? err->status : SONO_ERR_IO;
+    FILE *f;
+    sono_status s = sono_open_input(path, NULL, &f, err);
+    if (s != SONO_OK) return s;
     fclose(f);
     return SONO_OK;
 }

@@ -22,6 +22,7 @@
 #include "sonodream/fileio.h"
 #include "sonodream/memory.h"
 #include "sonodream/plot.h"
+#include "sonodream/text.h"
 
 #define NOISE_HEADROOM_DB 20.0 /* a dream from noise builds on it: it may rise well above it */
 #define COPY_BLOCK_FRAMES 65536
@@ -529,15 +530,6 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
-static sono_status write_text(const char *path, const char *text, sono_error *err) {
-    sono_atomic_file f;
-    sono_status s = sono_atomic_begin(&f, path, 1, err);
-    if (s == SONO_OK) s = sono_atomic_write(&f, text, strlen(text), err);
-    if (s == SONO_OK) return sono_atomic_commit(&f, err);
-    sono_atomic_abort(&f);
-    return s;
-}
-
 
 static char *dream_json(const dream_args *a, const sono_classifier *c, const sono_dream_result *r,
                         const sono_audio_info *in, const out_paths *p) {
@@ -583,19 +575,16 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
 
 /* Append s to the buffer, HTML-escaped. */
 static void html_escaped(char **buf, size_t *len, size_t *cap, const char *s) {
-    for (; *s; s++) {
-        const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
-        size_t n = rep ? strlen(rep) : 1;
-        if (*len + n + 1 > *cap) {
-            size_t ncap = *cap * 2 + n + 256;
-            char *nb = realloc(*buf, ncap);
-            if (!nb) return;
-            *buf = nb, *cap = ncap;
-        }
-        memcpy(*buf + *len, rep ? rep : s, n);
-        *len += n;
-        (*buf)[*len] = '\0';
+    size_t n = sono_html_escape(s, NULL);
+    if (*len + n + 1 > *cap) {
+        size_t ncap = *cap * 2 + n + 256;
+        char *nb = realloc(*buf, ncap);
+        if (!nb) return;
+        *buf = nb, *cap = ncap;
     }
+    sono_html_escape(s, *buf + *len);
+    *len += n;
+    (*buf)[*len] = '\0';
 }
 
 /* A small template: every '@' takes the next argument, HTML-escaped; the
@@ -693,12 +682,12 @@ static sono_status write_outputs(const dream_args *a, const sono_classifier *c, 
                              &curve, 1, r->steps, err);
         char *html = s == SONO_OK ? dream_html(a, c, r, p) : NULL;
         if (s == SONO_OK && !html) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-        if (s == SONO_OK) s = write_text(p->html, html, err);
+        if (s == SONO_OK) s = sono_atomic_write_file(p->html, html, strlen(html), err);
         free(html);
     }
     char *json = s == SONO_OK ? dream_json(a, c, r, in, p) : NULL;
     if (s == SONO_OK && !json) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    if (s == SONO_OK) s = write_text(p->json, json, err);
+    if (s == SONO_OK) s = sono_atomic_write_file(p->json, json, strlen(json), err);
     free(json);
     if (s == SONO_OK) s = write_picture(a, c, r, p, err);
     return s;

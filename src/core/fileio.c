@@ -49,6 +49,15 @@ sono_status sono_atomic_write(sono_atomic_file *f, const void *data, size_t n, s
     return SONO_OK;
 }
 
+sono_status sono_atomic_write_file(const char *path, const void *data, size_t n, sono_error *err) {
+    sono_atomic_file f;
+    sono_status s = sono_atomic_begin(&f, path, 1, err);
+    if (s == SONO_OK) s = sono_atomic_write(&f, data, n, err);
+    if (s == SONO_OK) return sono_atomic_commit(&f, err);
+    sono_atomic_abort(&f);
+    return s;
+}
+
 static int sync_path(const char *path) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return -1;
@@ -93,12 +102,10 @@ void sono_atomic_abort(sono_atomic_file *f) {
     atomic_release(f);
 }
 
-FILE *sono_open_input(const char *path, long long *size, sono_error *err) {
+sono_status sono_open_input(const char *path, long long *size, FILE **out, sono_error *err) {
+    *out = NULL;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
+    if (fd < 0) return sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     const char *kind = NULL;
     if (fstat(fd, &st) != 0) kind = "file that cannot be examined";
@@ -108,11 +115,12 @@ FILE *sono_open_input(const char *path, long long *size, sono_error *err) {
     int flags = kind ? -1 : fcntl(fd, F_GETFL);
     FILE *fp = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
     if (!fp) {
+        int e = errno;
         close(fd);
-        if (kind) sono_error_set(err, SONO_ERR_IO, "%s: is a %s, not a regular file", path, kind);
-        else sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+        if (kind) return sono_error_set(err, SONO_ERR_IO, "%s: is a %s, not a regular file", path, kind);
+        return sono_error_set(err, SONO_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
     if (size) *size = (long long)st.st_size;
-    return fp;
+    *out = fp;
+    return SONO_OK;
 }

@@ -346,11 +346,8 @@ sono_status sono_st_open(sono_st_file **out, const char *path, sono_error *err) 
     sono_status s = SONO_OK;
     char *text = NULL;
     long long size = 0;
-    f->fp = sono_open_input(path, &size, err);
-    if (!f->fp) {
-        s = err ? err->status : SONO_ERR_IO;
-        goto fail;
-    }
+    s = sono_open_input(path, &size, &f->fp, err);
+    if (s != SONO_OK) goto fail;
     uint64_t file_size = (uint64_t)size;
     unsigned char len_bytes[8];
     if (file_size < 8 || fread(len_bytes, 1, 8, f->fp) != 8) {

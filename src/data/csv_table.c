@@ -198,7 +198,9 @@ int sono_data_parse_int(const char *text, long lo, long hi, int *out) {
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < lo || v > hi || isspace((unsigned char)text[0]) || text[0] == '+') return 0;
+    if (errno || end == text || *end != '\0' || v < lo || v > hi || isspace((unsigned char)text[0]) ||
+        text[0] == '+')
+        return 0;
     *out = (int)v;
     return 1;
 }

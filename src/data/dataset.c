@@ -1,8 +1,6 @@
 /* Dataset layouts: find every clip under a root folder with its label and fold. */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +8,6 @@
 #include <sys/stat.h>
 
 #include "data_internal.h"
-#include "sonodream/fileio.h"
-
-#define CSV_MAX_BYTES (64L * 1024 * 1024)
-#define MISSING_LISTED 20
-#define SKIPPED_MAX 10000
 
 const char *sono_layout_name(sono_layout layout) {
     switch (layout) {
@@ -36,87 +29,6 @@ int sono_layout_parse(const char *text, sono_layout *out) {
     else if (strcmp(text, "manifest") == 0) *out = SONO_LAYOUT_MANIFEST;
     else return 0;
     return 1;
-}
-
-void sono_data_free_strings(char **strings, int count) {
-    if (!strings) return;
-    for (int i = 0; i < count; i++) free(strings[i]);
-    free(strings);
-}
-
-void sono_clip_list_free(sono_clip_list *list) {
-    if (!list) return;
-    for (int i = 0; i < list->count; i++) free(list->clips[i].path);
-    free(list->clips);
-    sono_data_free_strings(list->class_names, list->class_count);
-    sono_data_free_strings(list->fold_names, list->fold_count);
-    sono_data_free_strings(list->missing, list->missing_count);
-    sono_data_free_strings(list->skipped, list->skipped_count);
-    free(list);
-}
-
-char *sono_data_join_path(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
-int sono_data_is_directory(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int sono_data_is_regular_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-int sono_data_is_excluded(const sono_scan_options *opt, const char *name) {
-    for (int i = 0; i < opt->exclude_count; i++)
-        if (strcmp(opt->exclude[i], name) == 0) return 1;
-    return 0;
-}
-
-/* Append to a growable array of clips. */
-sono_status sono_data_add_clip(sono_clip_list *list, int *capacity, char *path, int label, int fold,
-                            sono_error *err) {
-    if (list->count == *capacity) {
-        int cap = *capacity ? 2 * *capacity : 1024;
-        sono_clip *grown = realloc(list->clips, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            free(path);
-            return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-        }
-        list->clips = grown;
-        *capacity = cap;
-    }
-    list->clips[list->count++] = (sono_clip){path, label, fold};
-    return SONO_OK;
-}
-
-sono_status sono_data_read_text(const char *path, char **text, size_t *len, sono_error *err) {
-    long long size = 0;
-    FILE *f = sono_open_input(path, &size, err);
-    if (!f) return err ? err->status : SONO_ERR_IO;
-    if (size > CSV_MAX_BYTES) {
-        fclose(f);
-        return sono_error_set(err, SONO_ERR_FORMAT, "%s: %lld bytes is more than a metadata file can be (%ld)",
-                              path, size, CSV_MAX_BYTES);
-    }
-    *text = malloc((size_t)size + 1);
-    if (!*text) {
-        fclose(f);
-        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    }
-    *len = fread(*text, 1, (size_t)size, f);
-    fclose(f);
-    if (*len != (size_t)size) {
-        free(*text);
-        return sono_error_set(err, SONO_ERR_IO, "%s: read failed", path);
-    }
-    (*text)[*len] = '\0';
-    return SONO_OK;
 }
 
 /* ------------------------------------------------------------ UrbanSound8K */
@@ -158,60 +70,6 @@ static sono_status us8k_fold_names(sono_clip_list *list, const sono_us8k_row *ro
     for (int i = 0; i < count; i++)
         if (rows[i].fold > max_fold) max_fold = rows[i].fold;
     return sono_data_numbered_folds(list, max_fold, err);
-}
-
-sono_status sono_data_missing_error(const sono_clip_list *list, const char *metadata, sono_error *err) {
-    char listing[700] = "";
-    size_t used = 0;
-    for (int i = 0; i < list->missing_count && i < MISSING_LISTED; i++) {
-        int n = snprintf(listing + used, sizeof listing - used, "\n  %s", list->missing[i]);
-        if (n < 0 || (size_t)n >= sizeof listing - used) break;
-        used += (size_t)n;
-    }
-    return sono_error_set(err, SONO_ERR_IO, "%s: %d file(s) it names are missing (--skip-missing leaves them out):%s%s",
-                          metadata, list->missing_count, listing, list->missing_count > MISSING_LISTED ? "\n  ..." : "");
-}
-
-sono_status sono_data_add_missing(sono_clip_list *list, int *capacity, char *path, sono_error *err) {
-    if (list->missing_count == *capacity) {
-        int cap = *capacity ? 2 * *capacity : 64;
-        char **grown = realloc(list->missing, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            free(path);
-            return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-        }
-        list->missing = grown;
-        *capacity = cap;
-    }
-    list->missing[list->missing_count++] = path;
-    return SONO_OK;
-}
-
-sono_status sono_data_add_skipped(sono_clip_list *list, sono_error *err, const char *fmt, ...) {
-    if (list->skipped_count >= SKIPPED_MAX) return SONO_OK; /* the count in the summary says the rest */
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    char **grown = realloc(list->skipped, (size_t)(list->skipped_count + 1) * sizeof *grown);
-    if (!grown) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    list->skipped = grown;
-    if (!(list->skipped[list->skipped_count] = strdup(line))) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    list->skipped_count++;
-    return SONO_OK;
-}
-
-sono_status sono_data_numbered_folds(sono_clip_list *list, int fold_count, sono_error *err) {
-    list->fold_names = calloc((size_t)(fold_count ? fold_count : 1), sizeof *list->fold_names);
-    if (!list->fold_names) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    for (int k = 0; k < fold_count; k++) {
-        char name[16];
-        snprintf(name, sizeof name, "fold%d", k + 1);
-        if (!(list->fold_names[k] = strdup(name))) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-        list->fold_count++;
-    }
-    return SONO_OK;
 }
 
 static sono_status us8k_clips(sono_clip_list *list, const char *root, const sono_us8k_row *rows,
@@ -264,90 +122,6 @@ static sono_status scan_us8k(sono_clip_list *list, const char *root, const sono_
 
 /* ----------------------------------------------------------- class folders */
 
-int sono_data_has_audio_extension(const char *name) {
-    static const char *const exts[] = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3",
-                                       ".aif", ".aiff", ".au",   ".caf", ".w64", ".opus"};
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        if (strcasecmp(dot, exts[i]) == 0) return 1;
-    return 0;
-}
-
-static int cmp_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of a folder's entries that pass `keep` (hidden entries skipped). */
-static sono_status list_folder(const char *dir, int (*keep)(const char *dir, const char *name),
-                               char ***names_out, int *count_out, sono_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) return sono_error_set(err, SONO_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
-    char **names = NULL;
-    int count = 0, capacity = 0;
-    sono_status s = SONO_OK;
-    struct dirent *e;
-    while (s == SONO_OK && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || !keep(dir, e->d_name)) continue;
-        if (count == capacity) {
-            capacity = capacity ? 2 * capacity : 64;
-            char **grown = realloc(names, (size_t)capacity * sizeof *grown);
-            if (!grown) {
-                s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-                break;
-            }
-            names = grown;
-        }
-        if (!(names[count] = strdup(e->d_name))) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-        else count++;
-    }
-    closedir(d);
-    if (s != SONO_OK) {
-        sono_data_free_strings(names, count);
-        return s;
-    }
-    if (count > 1) qsort(names, (size_t)count, sizeof *names, cmp_strings);
-    *names_out = names;
-    *count_out = count;
-    return SONO_OK;
-}
-
-static int keep_subfolder(const char *dir, const char *name) {
-    char *p = sono_data_join_path(dir, name);
-    int ok = p && sono_data_is_directory(p);
-    free(p);
-    return ok;
-}
-
-static int keep_audio_name(const char *dir, const char *name) {
-    (void)dir;
-    return sono_data_has_audio_extension(name);
-}
-
-sono_status sono_data_list_folder(const char *dir, int subfolders, char ***names, int *count, sono_error *err) {
-    return list_folder(dir, subfolders ? keep_subfolder : keep_audio_name, names, count, err);
-}
-
-sono_status sono_data_split_fold_names(sono_clip_list *list, sono_error *err) {
-    static const char *const split_names[] = {"train", "validate", "test"};
-    if (!(list->fold_names = calloc(3, sizeof *list->fold_names)))
-        return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    for (int k = 0; k < 3; k++) {
-        if (!(list->fold_names[k] = strdup(split_names[k]))) return sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-        list->fold_count++;
-    }
-    return SONO_OK;
-}
-
-/* A stable hash of a name (FNV-1a) puts 80 % in train (1) and 10 % in each
- * of validate (2) and test (3). */
-int sono_data_hash_fold(const char *file_name) {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)file_name; *p; p++) h = (h ^ *p) * 16777619u;
-    unsigned bucket = h % 10u;
-    return bucket < 8 ? 1 : bucket == 8 ? 2 : 3;
-}
-
 /* TRAIN-/VALIDATE-/TEST- prefixes name the split; otherwise the hash does. */
 static int split_fold(const char *file_name) {
     if (strncmp(file_name, "TRAIN-", 6) == 0) return 1;
@@ -360,7 +134,7 @@ static sono_status add_class_folder(sono_clip_list *list, int *capacity, const c
                                     const char *class_name, sono_error *err) {
     char **files = NULL;
     int file_count = 0;
-    sono_status s = list_folder(class_dir, keep_audio_name, &files, &file_count, err);
+    sono_status s = sono_data_list_folder(class_dir, 0, &files, &file_count, err);
     if (s != SONO_OK) return s;
     if (file_count == 0) {
         sono_log(SONO_LOG_WARN, "%s: no audio files; class '%s' left out", class_dir, class_name);
@@ -382,7 +156,7 @@ static sono_status scan_class_folders(sono_clip_list *list, const char *root,
                                       const sono_scan_options *opt, sono_error *err) {
     char **classes = NULL;
     int class_count = 0, capacity = 0;
-    sono_status s = list_folder(root, keep_subfolder, &classes, &class_count, err);
+    sono_status s = sono_data_list_folder(root, 1, &classes, &class_count, err);
     if (s != SONO_OK) return s;
     list->class_names = calloc((size_t)(class_count ? class_count : 1), sizeof *list->class_names);
     if (!list->class_names) s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");

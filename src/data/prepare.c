@@ -348,7 +348,9 @@ sono_status sono_prepare(const sono_clip_list *list, const sono_prepare_options 
     job.reasons = calloc((size_t)job.share, sizeof *job.reasons);
     if (!sources || !job.features || !job.outcome || !job.reasons)
         s = sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    if (s == SONO_OK && !(job.lm = sono_logmel_new(&opt->features, err))) s = err ? err->status : SONO_ERR_MEMORY;
+    sono_logmel *lm = NULL;
+    if (s == SONO_OK) s = sono_logmel_new(&opt->features, &lm, err);
+    job.lm = lm;
     sono_feature_writer *w = NULL;
     if (s == SONO_OK && root) s = describe_output(list, opt, &meta, sources, err);
     if (s == SONO_OK && root) s = start_report(list, report, err);
@@ -361,7 +363,7 @@ sono_status sono_prepare(const sono_clip_list *list, const sono_prepare_options 
     else sono_feature_writer_abort(w);
     report->seconds = now_seconds() - start;
     free(job.reasons), free(job.outcome), free(job.features), free(sources);
-    sono_logmel_free((sono_logmel *)job.lm);
+    sono_logmel_free(lm);
     free_output_description(&meta);
     return s;
 }

@@ -3,7 +3,6 @@
  * Columns are found by name, so order and extra columns do not matter.
  * Fields follow RFC 4180 (quotes, doubled quotes inside quotes); the table
  * itself is read by csv_table.c. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +10,6 @@
 
 #define US8K_MAX_FOLD 10
 #define US8K_MAX_CLASS_ID 999
-
-static int parse_int_field(const char *text, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
-}
 
 typedef struct us8k_columns {
     int file, fold, class_id, class_name, count;
@@ -47,10 +37,10 @@ static sono_status parse_row(const sono_csv_table *t, int r, const us8k_columns 
     int line = t->lines[r];
     if (!file[0] || strchr(file, '/') || strcmp(file, "..") == 0)
         return sono_error_set(err, SONO_ERR_FORMAT, "%s:%d: bad slice_file_name '%s'", path, line, file);
-    if (!parse_int_field(fold, 1, US8K_MAX_FOLD, &out->fold))
+    if (!sono_data_parse_int(fold, 1, US8K_MAX_FOLD, &out->fold))
         return sono_error_set(err, SONO_ERR_FORMAT, "%s:%d: fold '%s' is not a number in 1..%d", path, line, fold,
                               US8K_MAX_FOLD);
-    if (!parse_int_field(class_id, 0, US8K_MAX_CLASS_ID, &out->class_id))
+    if (!sono_data_parse_int(class_id, 0, US8K_MAX_CLASS_ID, &out->class_id))
         return sono_error_set(err, SONO_ERR_FORMAT, "%s:%d: classID '%s' is not a number in 0..%d", path, line,
                               class_id, US8K_MAX_CLASS_ID);
     if (!name[0]) return sono_error_set(err, SONO_ERR_FORMAT, "%s:%d: empty class name", path, line);

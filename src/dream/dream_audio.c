@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "sonodream/audio.h"
 #include "sonodream/dream.h"
 #include "sonodream/reconstruct.h"
@@ -81,16 +82,16 @@ sono_status sono_dream_to_audio(const sono_classifier *c, const float *logmel_st
     const int n_mels = cfg->n_mels, bins = cfg->n_fft / 2 + 1;
     const int hop_s = cfg->hop / (opt->hop_divisor ? opt->hop_divisor : sono_dream_hop_divisor(cfg));
     const size_t mf = (size_t)n_mels * frames, bf = (size_t)bins * frames;
-    sono_logmel *lm = sono_logmel_new(cfg, err);
-    if (!lm) return err ? err->status : SONO_ERR_ARGUMENT;
-    sono_stft *stft = sono_stft_new(cfg->n_fft, hop_s, cfg->center, cfg->pad_mode, err);
+    sono_logmel *lm;
+    sono_status s = sono_logmel_new(cfg, &lm, err);
+    if (s != SONO_OK) return s;
+    sono_stft *stft;
+    s = sono_stft_new(cfg->n_fft, hop_s, cfg->center, cfg->pad_mode, &stft, err);
     float *mel = malloc(mf * sizeof(float));   /* (n_mels, frames) */
     float *lin = malloc(bf * sizeof(float));   /* (bins, frames) linear power */
     float *mag = NULL, *phase = NULL, *spec = NULL, *signal = NULL, *res = NULL;
     int frames_s = stft ? sono_stft_frames(stft, n) : 0;
     size_t cells_s = (size_t)frames_s * bins;
-    sono_status s = SONO_OK;
-    if (!stft) s = err ? err->status : SONO_ERR_ARGUMENT;
     if (s == SONO_OK) {
         mag = malloc(cells_s * sizeof(float));          /* (frames_s, bins) */
         signal = malloc((size_t)n * sizeof(float));     /* (n) */
@@ -155,13 +156,6 @@ sono_status sono_dream_to_audio(const sono_classifier *c, const float *logmel_st
     return s;
 }
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 sono_status sono_dream_noise(const sono_feature_config *cfg, double seconds, double level_db, uint64_t seed,
                              float **out, int64_t *n_out, sono_error *err) {
     *out = NULL;
@@ -175,16 +169,15 @@ sono_status sono_dream_noise(const sono_feature_config *cfg, double seconds, dou
         return sono_error_set(err, SONO_ERR_ARGUMENT, "noise: %g s is shorter than one frame", seconds);
     float *x = malloc((size_t)n * sizeof(float));
     float *lmv = malloc((size_t)cfg->n_mels * frames * sizeof(float));
-    sono_logmel *lm = sono_logmel_new(cfg, err);
-    sono_status s = SONO_OK;
-    if (!lm) s = err ? err->status : SONO_ERR_ARGUMENT;
-    else if (!x || !lmv) s = sono_error_set(err, SONO_ERR_MEMORY, "noise: out of memory");
+    sono_logmel *lm;
+    sono_status s = sono_logmel_new(cfg, &lm, err);
+    if (s == SONO_OK && (!x || !lmv)) s = sono_error_set(err, SONO_ERR_MEMORY, "noise: out of memory");
     if (s == SONO_OK) {
         /* Unit-variance Gaussian samples (Box-Muller on 53-bit uniforms). */
         uint64_t state = seed ^ 0x6e6f6973654e4f49ull; /* "noiseNOI" */
         for (int64_t i = 0; i < n; i += 2) {
-            double u1 = ((double)(splitmix64(&state) >> 11) + 1.0) * 0x1.0p-53;
-            double u2 = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
+            double u1 = ((double)(sono_splitmix64(&state) >> 11) + 1.0) * 0x1.0p-53;
+            double u2 = sono_unit_double(sono_splitmix64(&state));
             double r = sqrt(-2.0 * log(u1));
             x[i] = (float)(r * cos(2 * M_PI * u2));
             if (i + 1 < n) x[i + 1] = (float)(r * sin(2 * M_PI * u2));

@@ -1,11 +1,13 @@
 /* dream internals shared by the ascent on log-mel (dream.c), the ascent on
  * waveforms (wave_ascent.c) and the one call for recordings
- * (dream_recording.c). Not part of the public API. */
+ * (dream_recording.c). The state and the gradient are in dream_state.c,
+ * below all of them and the ensemble. Not part of the public API. */
 #ifndef SONO_DREAM_INTERNAL_H
 #define SONO_DREAM_INTERNAL_H
 
 #include <stdint.h>
 
+#include "core/core_internal.h"
 #include "sonodream/dream.h"
 
 #define DREAM_MAX_OCTAVES 32
@@ -245,8 +247,5 @@ void dream_content_pull(dream *d, const octave *o, const float *x);
 /* The step (levels) at step i of total (0-based): opt->step shrinking
  * geometrically to opt->step_final, or opt->step throughout. */
 double dream_step_at(const sono_dream_options *opt, int i, int total);
-
-/* The jitter's random numbers. */
-uint64_t dream_splitmix64(uint64_t *state);
 
 #endif

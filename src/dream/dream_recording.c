@@ -237,12 +237,13 @@ static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request
     plan_segments(&j->plan, frames, rate, req->segment_seconds);
     const int64_t L = j->plan.length;
     const float *mean = c->norm_mean, *std = c->norm_std;
-    j->fe = sono_frontend_new(&c->features, mean, std, rate, channels, L, err);
-    if (!j->fe) return err ? err->status : SONO_ERR_MEMORY;
+    sono_status s = sono_frontend_new(&c->features, mean, std, rate, channels, L, &j->fe, err);
+    if (s != SONO_OK) return s;
     const int per_channel = req->render == SONO_RENDER_WAVE ? req->stereo == SONO_STEREO_PER_CHANNEL
                                                             : 1; /* every channel's headroom is checked */
-    if (per_channel && channels > 1 && !(j->fe_mono = sono_frontend_new(&c->features, mean, std, rate, 1, L, err)))
-        return err ? err->status : SONO_ERR_MEMORY;
+    if (per_channel && channels > 1 &&
+        (s = sono_frontend_new(&c->features, mean, std, rate, 1, L, &j->fe_mono, err)) != SONO_OK)
+        return s;
     j->H = c->features.n_mels;
     j->T = sono_frontend_frames(j->fe, L);
     j->ascent_steps = req->ascent.octaves * req->ascent.iterations;
@@ -278,7 +279,7 @@ static sono_status job_init(job *j, sono_classifier *c, const sono_dream_request
 static uint64_t segment_seed(uint64_t seed, int i) {
     if (i == 0) return seed;
     uint64_t state = seed ^ ((uint64_t)i * 0xD1B54A32D192ED03ull);
-    return dream_splitmix64(&state);
+    return sono_splitmix64(&state);
 }
 
 /* Mel-domain ascent on the segment's log-mel: s_in -> s_final. */
@@ -352,13 +353,14 @@ static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_er
     const sono_feature_config *cfg = &c->features;
     const int H = j->H, bins = cfg->n_fft / 2 + 1, model_rate = cfg->sample_rate;
     const int64_t n_model = sono_frontend_model_samples(j->fe, n);
-    sono_logmel *lm = sono_logmel_new(cfg, err);
-    sono_stft *stft = lm ? sono_stft_new(cfg->n_fft, cfg->hop, cfg->center, cfg->pad_mode, err) : NULL;
+    sono_logmel *lm;
+    sono_stft *stft = NULL;
+    sono_status s = sono_logmel_new(cfg, &lm, err);
+    if (s == SONO_OK) s = sono_stft_new(cfg->n_fft, cfg->hop, cfg->center, cfg->pad_mode, &stft, err);
     float *mel = malloc((size_t)H * T * sizeof *mel), *lin = malloc((size_t)bins * T * sizeof *lin);
     float *spec = malloc((size_t)T * bins * 2 * sizeof *spec), *y = malloc((size_t)n_model * sizeof *y);
     float *native = NULL;
     int64_t n_native = 0;
-    sono_status s = !lm || !stft ? (err ? err->status : SONO_ERR_MEMORY) : SONO_OK;
     if (s == SONO_OK && (!mel || !lin || !spec || !y)) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
     int any = 0;
     for (int m = 0; s == SONO_OK && m < H; m++)
@@ -377,7 +379,7 @@ static sono_status missing_energy(job *j, int64_t n, int T, float *fill, sono_er
         for (int t = 0; t < T; t++)
             for (int k = 0; k < bins; k++) {
                 double mag = pow(lin[(size_t)k * T + t] > 0 ? lin[(size_t)k * T + t] : 0, 1.0 / cfg->power);
-                double phase = 2 * M_PI * (double)(dream_splitmix64(&rng) >> 11) * 0x1.0p-53;
+                double phase = 2 * M_PI * sono_unit_double(sono_splitmix64(&rng));
                 spec[((size_t)t * bins + k) * 2] = (float)(mag * cos(phase));
                 spec[((size_t)t * bins + k) * 2 + 1] = (float)(mag * sin(phase));
             }
@@ -725,8 +727,10 @@ sono_status sono_dream_stream(sono_classifier *c, const sono_audio_source *in, c
     const int rate = req->out_rate > 0 ? req->out_rate : in->sample_rate;
     adapted_source src = {.in = in, .mono = req->mono && in->channels > 1, .out_rate = rate};
     const int channels = src.mono ? 1 : in->channels;
-    if (rate != in->sample_rate && !(src.resampler = sono_resampler_new(in->sample_rate, rate, err)))
-        return err ? err->status : SONO_ERR_MEMORY;
+    if (rate != in->sample_rate) {
+        sono_status s = sono_resampler_new(in->sample_rate, rate, &src.resampler, err);
+        if (s != SONO_OK) return s;
+    }
     const int64_t frames =
         src.resampler ? sono_resampler_output_length(src.resampler, in->frames) : in->frames;
     job j;

@@ -20,11 +20,12 @@ sono_status dream_hear_recording(sono_classifier *c, const sono_recording *rec, 
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the recording to hear is empty");
     int64_t n = rec->frames, most = (int64_t)(SONO_DREAM_EXAMPLE_SECONDS * rec->sample_rate);
     if (n > most) n = most;
-    sono_frontend *fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rec->sample_rate, rec->channels, n, err);
-    if (!fe) return err ? err->status : SONO_ERR_MEMORY;
+    sono_frontend *fe;
+    sono_status s = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, rec->sample_rate, rec->channels, n, &fe,
+                                      err);
+    if (s != SONO_OK) return s;
     const int T = sono_frontend_frames(fe, n);
     float *S = T > 0 ? malloc((size_t)c->features.n_mels * T * sizeof *S) : NULL;
-    sono_status s = SONO_OK;
     if (T < 1) s = sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the recording is shorter than one frame");
     else if (!S) s = sono_error_set(err, SONO_ERR_MEMORY, "dream: out of memory");
     if (s == SONO_OK) s = sono_frontend_forward(fe, rec->samples, n, S, err);

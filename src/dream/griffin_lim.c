@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "sonodream/reconstruct.h"
 
 #define PHASE_EPS 1e-16f
@@ -17,19 +18,12 @@ void sono_griffin_lim_defaults(sono_griffin_lim_options *opt) {
     opt->momentum = 0.99;
 }
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Unit phasors (frames, bins, 2) from given phases or uniform random ones. */
 static void initial_angles(const sono_griffin_lim_options *opt, size_t cells, float *angles) {
     uint64_t state = opt->seed;
     for (size_t i = 0; i < cells; i++) {
         double phase = opt->init_phase ? opt->init_phase[i]
-                                       : 2.0 * M_PI * (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
+                                       : 2.0 * M_PI * sono_unit_double(sono_splitmix64(&state));
         angles[2 * i] = (float)cos(phase);
         angles[2 * i + 1] = (float)sin(phase);
     }

@@ -135,8 +135,9 @@ sono_status dream_mask_apply(const sono_feature_config *cfg, const float *x, int
                              const float *gain_db, const float *room_db, int frames, float *out, sono_error *err) {
     const int n_fft = mask_fft_size(cfg->n_fft * (double)rate / cfg->sample_rate);
     const int hop = n_fft / 4, bins = n_fft / 2 + 1;
-    sono_stft *stft = sono_stft_new(n_fft, hop, 1, SONO_PAD_CONSTANT, err);
-    if (!stft) return err ? err->status : SONO_ERR_ARGUMENT;
+    sono_stft *stft;
+    sono_status made = sono_stft_new(n_fft, hop, 1, SONO_PAD_CONSTANT, &stft, err);
+    if (made != SONO_OK) return made;
     float *mono = malloc((size_t)n * sizeof *mono), *res = malloc((size_t)n * sizeof *res);
     bin_map *map = malloc((size_t)bins * sizeof *map);
     sono_status s = SONO_OK;

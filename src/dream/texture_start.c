@@ -68,8 +68,8 @@ static void shape_frame(int t, float *spectrum, int bins, void *user) {
 /* Unit-variance Gaussian samples (Box-Muller on 53-bit uniforms). */
 static void gaussian(float *x, int64_t n, uint64_t *state) {
     for (int64_t i = 0; i < n; i += 2) {
-        double u1 = ((double)(dream_splitmix64(state) >> 11) + 1.0) * 0x1.0p-53;
-        double u2 = (double)(dream_splitmix64(state) >> 11) * 0x1.0p-53;
+        double u1 = ((double)(sono_splitmix64(state) >> 11) + 1.0) * 0x1.0p-53;
+        double u2 = (double)(sono_splitmix64(state) >> 11) * 0x1.0p-53;
         double r = sqrt(-2.0 * log(u1));
         x[i] = (float)(r * cos(2 * M_PI * u2));
         if (i + 1 < n) x[i + 1] = (float)(r * sin(2 * M_PI * u2));
@@ -103,14 +103,14 @@ sono_status sono_dream_texture_start(const sono_recording *example, double secon
     const int rate = example->sample_rate, C = example->channels, n_fft = frame_size(rate);
     const int64_t n = (int64_t)llround(seconds * rate);
     if (n < n_fft) return sono_error_set(err, SONO_ERR_ARGUMENT, "texture: %g s is shorter than one frame", seconds);
-    sono_stft *s = sono_stft_new(n_fft, n_fft / 4, 1, SONO_PAD_REFLECT, err);
-    if (!s) return err ? err->status : SONO_ERR_MEMORY;
+    sono_stft *s;
+    sono_status st = sono_stft_new(n_fft, n_fft / 4, 1, SONO_PAD_REFLECT, &s, err);
+    if (st != SONO_OK) return st;
     const int bins = sono_stft_bins(s);
     double *want = malloc((size_t)bins * sizeof *want);
     float *noise = malloc((size_t)n * sizeof *noise), *shaped = malloc((size_t)n * sizeof *shaped);
     float *x = malloc((size_t)n * C * sizeof *x);
-    sono_status st = want && noise && shaped && x ? SONO_OK
-                                                   : sono_error_set(err, SONO_ERR_MEMORY, "texture: out of memory");
+    if (!want || !noise || !shaped || !x) st = sono_error_set(err, SONO_ERR_MEMORY, "texture: out of memory");
     const int64_t most = (int64_t)(SONO_DREAM_EXAMPLE_SECONDS * rate);
     const int64_t heard = example->frames < most ? example->frames : most;
     uint64_t state = seed ^ 0x7465787475726521ull; /* "texture!" */

@@ -15,15 +15,15 @@
 
 #include "dream/dream_internal.h"
 
-static double uniform01(uint64_t *rng) { return (double)(dream_splitmix64(rng) >> 11) * 0x1.0p-53; }
+static double uniform01(uint64_t *rng) { return sono_unit_double(sono_splitmix64(rng)); }
 
 void dream_transform_draw(const sono_dream_options *opt, uint64_t *rng, dream_transform *t) {
     memset(t, 0, sizeof *t);
-    t->roll = opt->jitter ? (int)(dream_splitmix64(rng) % (uint64_t)(2 * opt->jitter + 1)) - opt->jitter : 0;
+    t->roll = opt->jitter ? (int)(sono_splitmix64(rng) % (uint64_t)(2 * opt->jitter + 1)) - opt->jitter : 0;
     if (opt->band_shift > 0)
-        t->shift = (int)(dream_splitmix64(rng) % (uint64_t)(2 * opt->band_shift + 1)) - opt->band_shift;
+        t->shift = (int)(sono_splitmix64(rng) % (uint64_t)(2 * opt->band_shift + 1)) - opt->band_shift;
     if (opt->gain_db > 0) t->gain_db = (2 * uniform01(rng) - 1) * opt->gain_db;
-    if (opt->noise_db > 0) t->noise_seed = dream_splitmix64(rng) | 1u;
+    if (opt->noise_db > 0) t->noise_seed = sono_splitmix64(rng) | 1u;
 }
 
 int dream_transform_active(const dream_transform *t) { return t->shift || t->gain_db != 0 || t->noise_seed; }

@@ -237,8 +237,8 @@ static sono_status members_init(wave_state *w, const sono_dream_options *opt, so
         sono_status s = dream_member_options(lead->c, lead->d.layer, opt, c, &mo, err);
         if (s != SONO_OK) return s;
         wave_model *m = &w->model[w->models++];
-        m->fe = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, w->rate, w->channels, w->n, err);
-        if (!m->fe) return err ? err->status : SONO_ERR_MEMORY;
+        s = sono_frontend_new(&c->features, c->norm_mean, c->norm_std, w->rate, w->channels, w->n, &m->fe, err);
+        if (s != SONO_OK) return s;
         m->owns_fe = 1;
         s = model_init(m, c, m->fe, w->n, &mo, err);
         if (s != SONO_OK) return s;

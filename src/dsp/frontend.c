@@ -112,43 +112,37 @@ static sono_status allocate_buffers(sono_frontend *f, sono_error *err) {
     return SONO_OK;
 }
 
-sono_frontend *sono_frontend_new(const sono_feature_config *cfg, const float *mean, const float *std,
-                                 int in_rate, int channels, int64_t max_frames, sono_error *err) {
-    if (sono_feature_config_validate(cfg, err) != SONO_OK) return NULL;
-    if (channels < 1 || channels > 1024 || in_rate < 1 || in_rate > 1000000 || max_frames < 1) {
-        sono_error_set(err, SONO_ERR_ARGUMENT, "front end: %d channels at %d Hz, %lld frames is not a recording",
-                       channels, in_rate, (long long)max_frames);
-        return NULL;
-    }
+sono_status sono_frontend_new(const sono_feature_config *cfg, const float *mean, const float *std, int in_rate,
+                              int channels, int64_t max_frames, sono_frontend **out, sono_error *err) {
+    *out = NULL;
+    sono_status s = sono_feature_config_validate(cfg, err);
+    if (s != SONO_OK) return s;
+    if (channels < 1 || channels > 1024 || in_rate < 1 || in_rate > 1000000 || max_frames < 1)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "front end: %d channels at %d Hz, %lld frames is not a recording",
+                              channels, in_rate, (long long)max_frames);
     sono_frontend *f = calloc(1, sizeof *f);
-    if (!f) {
-        sono_error_set(err, SONO_ERR_MEMORY, "front end: out of memory");
-        return NULL;
-    }
+    if (!f) return sono_error_set(err, SONO_ERR_MEMORY, "front end: out of memory");
     f->cfg = *cfg;
     f->in_rate = in_rate, f->channels = channels, f->model_rate = cfg->sample_rate;
     f->max_frames = max_frames;
     f->n_mels = cfg->n_mels, f->n_fft = cfg->n_fft, f->bins = cfg->n_fft / 2 + 1;
-    sono_status s = SONO_OK;
-    if (in_rate != cfg->sample_rate && !(f->resampler = sono_resampler_new(in_rate, cfg->sample_rate, err)))
-        s = SONO_ERR_MEMORY;
-    if (s == SONO_OK && !(f->stft = sono_stft_new(cfg->n_fft, cfg->hop, cfg->center, cfg->pad_mode, err)))
-        s = SONO_ERR_ARGUMENT;
-    if (s == SONO_OK &&
-        !(f->filterbank = sono_mel_filterbank(cfg->sample_rate, cfg->n_fft, cfg->n_mels, cfg->fmin,
-                                              sono_feature_config_fmax(cfg), err)))
-        s = SONO_ERR_ARGUMENT;
+    if (in_rate != cfg->sample_rate) s = sono_resampler_new(in_rate, cfg->sample_rate, &f->resampler, err);
+    if (s == SONO_OK) s = sono_stft_new(cfg->n_fft, cfg->hop, cfg->center, cfg->pad_mode, &f->stft, err);
+    if (s == SONO_OK)
+        s = sono_mel_filterbank(cfg->sample_rate, cfg->n_fft, cfg->n_mels, cfg->fmin, sono_feature_config_fmax(cfg),
+                                &f->filterbank, err);
     if (s == SONO_OK) s = allocate_buffers(f, err);
     if (s != SONO_OK) {
         sono_frontend_free(f);
-        return NULL;
+        return s;
     }
     find_supports(f);
     for (int m = 0; m < f->n_mels; m++) {
         f->mean[m] = mean ? mean[m] : 0.0f;
         f->inv_std[m] = std ? 1.0f / std[m] : 1.0f;
     }
-    return f;
+    *out = f;
+    return SONO_OK;
 }
 
 static void downmix(const float *x, int64_t n, int channels, float *mono) {

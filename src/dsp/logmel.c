@@ -31,32 +31,31 @@ static void find_filter_support(sono_logmel *lm) {
     }
 }
 
-sono_logmel *sono_logmel_new(const sono_feature_config *cfg, sono_error *err) {
-    if (sono_feature_config_validate(cfg, err) != SONO_OK) return NULL;
+sono_status sono_logmel_new(const sono_feature_config *cfg, sono_logmel **out, sono_error *err) {
+    *out = NULL;
+    sono_status s = sono_feature_config_validate(cfg, err);
+    if (s != SONO_OK) return s;
     sono_logmel *lm = calloc(1, sizeof *lm);
-    if (!lm) {
-        sono_error_set(err, SONO_ERR_MEMORY, "log-mel: out of memory");
-        return NULL;
-    }
+    if (!lm) return sono_error_set(err, SONO_ERR_MEMORY, "log-mel: out of memory");
     lm->cfg = *cfg;
     lm->bins = cfg->n_fft / 2 + 1;
-    lm->stft = sono_stft_new(cfg->n_fft, cfg->hop, cfg->center, cfg->pad_mode, err);
-    if (lm->stft)
-        lm->filterbank = sono_mel_filterbank(cfg->sample_rate, cfg->n_fft, cfg->n_mels, cfg->fmin,
-                                             sono_feature_config_fmax(cfg), err);
-    if (!lm->stft || !lm->filterbank) {
+    s = sono_stft_new(cfg->n_fft, cfg->hop, cfg->center, cfg->pad_mode, &lm->stft, err);
+    if (s == SONO_OK)
+        s = sono_mel_filterbank(cfg->sample_rate, cfg->n_fft, cfg->n_mels, cfg->fmin, sono_feature_config_fmax(cfg),
+                                &lm->filterbank, err);
+    if (s != SONO_OK) {
         sono_logmel_free(lm);
-        return NULL;
+        return s;
     }
     lm->first_bin = malloc((size_t)cfg->n_mels * sizeof *lm->first_bin);
     lm->end_bin = malloc((size_t)cfg->n_mels * sizeof *lm->end_bin);
     if (!lm->first_bin || !lm->end_bin) {
         sono_logmel_free(lm);
-        sono_error_set(err, SONO_ERR_MEMORY, "log-mel: out of memory");
-        return NULL;
+        return sono_error_set(err, SONO_ERR_MEMORY, "log-mel: out of memory");
     }
     find_filter_support(lm);
-    return lm;
+    *out = lm;
+    return SONO_OK;
 }
 
 void sono_logmel_free(sono_logmel *lm) {

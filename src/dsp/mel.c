@@ -64,21 +64,24 @@ static void fill_triangle(const double *edge, int i, int bins, double bin_hz, fl
     }
 }
 
-float *sono_mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax, sono_error *err) {
+sono_status sono_mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin, double fmax, float **out,
+                                sono_error *err) {
+    *out = NULL;
     if (fmax <= 0.0) fmax = sample_rate / 2.0;
-    if (check_filterbank_arguments(sample_rate, n_fft, n_mels, fmin, fmax, err) != SONO_OK) return NULL;
+    sono_status s = check_filterbank_arguments(sample_rate, n_fft, n_mels, fmin, fmax, err);
+    if (s != SONO_OK) return s;
     const int bins = n_fft / 2 + 1;
     float *fb = malloc((size_t)n_mels * (size_t)bins * sizeof *fb);
     double *edge = malloc((size_t)(n_mels + 2) * sizeof *edge); /* band edges and centres, Hz */
     if (!fb || !edge) {
         free(fb);
         free(edge);
-        sono_error_set(err, SONO_ERR_MEMORY, "mel filterbank: out of memory");
-        return NULL;
+        return sono_error_set(err, SONO_ERR_MEMORY, "mel filterbank: out of memory");
     }
     sono_mel_frequencies(n_mels + 2, fmin, fmax, edge);
     const double bin_hz = (double)sample_rate / n_fft; /* fft_frequencies: k * sr / n_fft */
     for (int i = 0; i < n_mels; i++) fill_triangle(edge, i, bins, bin_hz, fb + (size_t)i * bins);
     free(edge);
-    return fb;
+    *out = fb;
+    return SONO_OK;
 }

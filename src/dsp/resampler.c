@@ -68,17 +68,13 @@ static void fill_phase(float *row, int taps, int half, double frac, double fc, d
     for (int j = 0; j < taps; j++) row[j] = (float)(tmp[j] / sum);
 }
 
-sono_resampler *sono_resampler_new(int in_rate, int out_rate, sono_error *err) {
-    if (in_rate < 1 || out_rate < 1 || in_rate > 1000000 || out_rate > 1000000) {
-        sono_error_set(err, SONO_ERR_ARGUMENT, "resampler: rates must be in 1..1000000 Hz (got %d -> %d)", in_rate,
-                       out_rate);
-        return NULL;
-    }
+sono_status sono_resampler_new(int in_rate, int out_rate, sono_resampler **out, sono_error *err) {
+    *out = NULL;
+    if (in_rate < 1 || out_rate < 1 || in_rate > 1000000 || out_rate > 1000000)
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "resampler: rates must be in 1..1000000 Hz (got %d -> %d)",
+                              in_rate, out_rate);
     sono_resampler *r = calloc(1, sizeof *r);
-    if (!r) {
-        sono_error_set(err, SONO_ERR_MEMORY, "resampler: out of memory");
-        return NULL;
-    }
+    if (!r) return sono_error_set(err, SONO_ERR_MEMORY, "resampler: out of memory");
     int64_t g = gcd64(in_rate, out_rate);
     r->in_rate = in_rate, r->out_rate = out_rate;
     r->up = out_rate / g, r->down = in_rate / g;
@@ -93,16 +89,14 @@ sono_resampler *sono_resampler_new(int in_rate, int out_rate, sono_error *err) {
     r->coef = malloc((size_t)r->phases * r->taps * sizeof *r->coef);
     if (!r->coef) {
         sono_resampler_free(r);
-        sono_error_set(err, SONO_ERR_MEMORY, "resampler: out of memory");
-        return NULL;
+        return sono_error_set(err, SONO_ERR_MEMORY, "resampler: out of memory");
     }
-    if (in_rate == out_rate) {
-        r->coef[0] = 1.0f;
-        return r;
-    }
-    for (int p = 0; p < r->phases; p++)
-        fill_phase(r->coef + (size_t)p * r->taps, r->taps, r->half, (double)p / r->phases, fc, reach);
-    return r;
+    if (in_rate == out_rate) r->coef[0] = 1.0f;
+    else
+        for (int p = 0; p < r->phases; p++)
+            fill_phase(r->coef + (size_t)p * r->taps, r->taps, r->half, (double)p / r->phases, fc, reach);
+    *out = r;
+    return SONO_OK;
 }
 
 void sono_resampler_free(sono_resampler *r) {

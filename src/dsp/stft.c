@@ -71,25 +71,25 @@ static sono_status make_plans(sono_stft *s, sono_error *err) {
     return SONO_OK;
 }
 
-sono_stft *sono_stft_new(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_error *err) {
-    if (check_stft_arguments(n_fft, hop, center, pad_mode, err) != SONO_OK) return NULL;
+sono_status sono_stft_new(int n_fft, int hop, int center, sono_pad_mode pad_mode, sono_stft **out, sono_error *err) {
+    *out = NULL;
+    sono_status status = check_stft_arguments(n_fft, hop, center, pad_mode, err);
+    if (status != SONO_OK) return status;
     sono_stft *s = calloc(1, sizeof *s);
-    if (!s) {
-        sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
-        return NULL;
-    }
+    if (!s) return sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
     s->n_fft = n_fft;
     s->hop = hop;
     s->bins = n_fft / 2 + 1;
     s->center = center;
     s->pad_mode = pad_mode;
     s->window = periodic_hann(n_fft);
-    sono_status status = s->window ? make_plans(s, err) : sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
+    status = s->window ? make_plans(s, err) : sono_error_set(err, SONO_ERR_MEMORY, "stft: out of memory");
     if (status != SONO_OK) {
         sono_stft_free(s);
-        return NULL;
+        return status;
     }
-    return s;
+    *out = s;
+    return SONO_OK;
 }
 
 void sono_stft_free(sono_stft *s) {

@@ -241,9 +241,10 @@ sono_status sono_classifier_classify_samples(sono_classifier *c, const float *sa
     int count = n <= window ? 1 : (int)((n - window + hop - 1) / hop) + 1;
     float *clip = malloc((size_t)window * sizeof(float)), *x = malloc(cells * sizeof(float));
     float *p = malloc((size_t)c->class_count * sizeof(float));
-    sono_logmel *lm = sono_logmel_new(&c->features, err);
+    sono_logmel *lm = NULL;
+    sono_status made = sono_logmel_new(&c->features, &lm, err);
     sono_status s = clip && x && p ? SONO_OK : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
-    if (!lm && s == SONO_OK) s = err ? err->status : SONO_ERR_MEMORY;
+    if (s == SONO_OK) s = made;
     for (int k = 0; k < c->class_count; k++) probs[k] = 0;
     for (int w = 0; w < count && s == SONO_OK; w++) {
         int64_t start = (int64_t)w * hop;

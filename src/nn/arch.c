@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/nn_internal.h"
 #include "sonodream/nn.h"
 
 #define MAX_CONV_CHANNELS 4096
@@ -249,11 +250,9 @@ static void name_layer(sono_layer_info *li, int *counters) {
     snprintf(li->name, sizeof li->name, "%s%d", prefix[li->type], ++counters[li->type]);
 }
 
-static size_t shape_size(sono_shape s) { return (size_t)s.c * s.h * s.w; }
-
 sono_status sono_arch_plan(const sono_arch *arch, sono_shape input, int classes,
                            sono_layer_info *layers, int *count, sono_error *err) {
-    if (input.c < 1 || input.h < 1 || input.w < 1 || shape_size(input) > (size_t)1 << 28)
+    if (input.c < 1 || input.h < 1 || input.w < 1 || sono_shape_size(input) > (size_t)1 << 28)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "network input shape %dx%dx%d is not valid",
                               input.c, input.h, input.w);
     if (classes < 1 || classes > MAX_DENSE_UNITS)
@@ -270,7 +269,7 @@ sono_status sono_arch_plan(const sono_arch *arch, sono_shape input, int classes,
             f->type = SONO_LAYER_FLATTEN;
             snprintf(f->name, sizeof f->name, "flatten");
             f->in = s;
-            s = (sono_shape){(int)shape_size(s), 1, 1};
+            s = (sono_shape){(int)sono_shape_size(s), 1, 1};
             f->out = s;
             flat = 1;
         }
@@ -288,7 +287,7 @@ sono_status sono_arch_plan(const sono_arch *arch, sono_shape input, int classes,
         if (spec.type == SONO_LAYER_POOL)
             s = (sono_shape){s.c, sono_pool_out_size(s.h, spec.kernel),
                              sono_pool_out_size(s.w, spec.kernel)};
-        if (shape_size(s) > (size_t)1 << 28)
+        if (sono_shape_size(s) > (size_t)1 << 28)
             return sono_error_set(err, SONO_ERR_ARGUMENT,
                                   "layer %s: output %dx%dx%d is too large", li->name, s.c, s.h,
                                   s.w);

@@ -1,5 +1,6 @@
 /* The network object: construction (parameter layout, buffers sized once),
- * initialisation, and accessors. The passes are in net_pass.c. */
+ * initialisation, and accessors. The passes are in net_pass.c, which calls
+ * nothing here (this file uses its layer shapes). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #define MAX_BYTES ((size_t)64 << 30)
 
 static size_t align_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
-static size_t shape_size(sono_shape s) { return (size_t)s.c * s.h * s.w; }
 
 /* Zeroed, 64-byte aligned; NULL on failure. */
 static void *alloc_zero(size_t bytes) {
@@ -44,7 +44,7 @@ static int layer_tensors(const sono_layer_info *li, int i, tensor_plan *t) {
         t[1] = (tensor_plan){i, "bias", 1, {li->units}, 1};
         return 2;
     case SONO_LAYER_DENSE:
-        t[0] = (tensor_plan){i, "weight", 2, {li->units, (int64_t)shape_size(in)}, 1};
+        t[0] = (tensor_plan){i, "weight", 2, {li->units, (int64_t)sono_shape_size(in)}, 1};
         t[1] = (tensor_plan){i, "bias", 1, {li->units}, 1};
         return 2;
     case SONO_LAYER_BATCHNORM:
@@ -122,12 +122,12 @@ static void bind_tensors(sono_net *net) {
  * `shapes` (layers 0..last) for an input of shape `in`. */
 static void grow_caps(sono_net *net, int batch, sono_shape in, const sono_shape *shapes, int last) {
     size_t b = (size_t)batch;
-    if (b * shape_size(in) > net->in_cap) net->in_cap = b * shape_size(in);
+    if (b * sono_shape_size(in) > net->in_cap) net->in_cap = b * sono_shape_size(in);
     if (net->in_cap > net->dbuf_cap) net->dbuf_cap = net->in_cap;
     sono_shape s = in;
     for (int i = 0; i <= last; i++) {
         sono_layer *L = &net->layers[i];
-        size_t cap = b * shape_size(shapes[i]), ws = 0;
+        size_t cap = b * sono_shape_size(shapes[i]), ws = 0;
         if (cap > L->out_cap) L->out_cap = cap;
         if (cap > net->dbuf_cap) net->dbuf_cap = cap;
         if (L->info.type == SONO_LAYER_CONV)
@@ -428,8 +428,6 @@ float *sono_net_grads(sono_net *net, size_t *count) {
     if (count) *count = net->nparams;
     return net->grads;
 }
-
-void sono_net_zero_grad(sono_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
 
 void sono_net_rng_state(const sono_net *net, uint64_t *seed, uint64_t *step) {
     if (seed) *seed = net->rng_seed;

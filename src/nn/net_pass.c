@@ -5,8 +5,6 @@
 
 #include "nn/nn_internal.h"
 
-static size_t shape_size(sono_shape s) { return (size_t)s.c * s.h * s.w; }
-
 static sono_status capacity_error(const sono_net *net, int batch, int H, int W, const char *what,
                                   sono_error *err) {
     return sono_error_set(err, SONO_ERR_ARGUMENT,
@@ -53,14 +51,14 @@ sono_status sono_net_plan_pass(const sono_net *net, int batch, int H, int W, int
         return sono_error_set(err, SONO_ERR_ARGUMENT, "network: input %dx%d is empty", H, W);
     sono_shape s = {net->input.c, H, W};
     size_t b = (size_t)batch;
-    if (b * shape_size(s) > net->in_cap) return capacity_error(net, batch, H, W, "input buffer", err);
+    if (b * sono_shape_size(s) > net->in_cap) return capacity_error(net, batch, H, W, "input buffer", err);
     int threads = sono_nn_threads(net->ws_threads);
     for (int i = 0; i <= last; i++) {
         const sono_layer *L = &net->layers[i];
         sono_shape in = s;
         sono_status st = layer_shape(&L->info, in, &s, err);
         if (st) return st;
-        if (b * shape_size(s) > L->out_cap || b * shape_size(s) > net->dbuf_cap)
+        if (b * sono_shape_size(s) > L->out_cap || b * sono_shape_size(s) > net->dbuf_cap)
             return capacity_error(net, batch, H, W, "activation buffers", err);
         if (L->info.type == SONO_LAYER_CONV &&
             sono_conv2d_workspace_floats(batch, in.c, in.h, in.w, s.c, L->info.kernel, threads) >
@@ -97,7 +95,7 @@ static void layer_forward(sono_net *net, int i, int batch, int train) {
     sono_layer *L = &net->layers[i];
     const float *in = layer_input(net, i);
     sono_shape si = L->cur_in, so = L->cur_out;
-    size_t count = (size_t)batch * shape_size(so);
+    size_t count = (size_t)batch * sono_shape_size(so);
     int threads = sono_nn_threads(net->ws_threads);
     switch (L->info.type) {
     case SONO_LAYER_CONV:
@@ -110,7 +108,7 @@ static void layer_forward(sono_net *net, int i, int batch, int train) {
     case SONO_LAYER_DROPOUT:
         if (train && L->info.rate > 0)
             sono_dropout_forward(L->out, in, count, L->info.rate, net->rng_seed, net->pass_step,
-                                 (uint32_t)L->ordinal, (uint64_t)net->sample_offset * shape_size(so));
+                                 (uint32_t)L->ordinal, (uint64_t)net->sample_offset * sono_shape_size(so));
         else memcpy(L->out, in, count * sizeof(float));
         break;
     case SONO_LAYER_DENSE:
@@ -133,7 +131,7 @@ static void layer_backward(sono_net *net, int i, float *din, const float *dout, 
     sono_layer *L = &net->layers[i];
     const float *in = layer_input(net, i);
     sono_shape si = L->cur_in, so = L->cur_out;
-    size_t count = (size_t)batch * shape_size(so);
+    size_t count = (size_t)batch * sono_shape_size(so);
     int train = net->pass_train;
     int threads = sono_nn_threads(net->ws_threads);
     float *dw = params ? L->dweight : NULL, *db = params ? L->dbias : NULL;
@@ -160,7 +158,7 @@ static void layer_backward(sono_net *net, int i, float *din, const float *dout, 
     case SONO_LAYER_DROPOUT:
         if (train && L->info.rate > 0)
             sono_dropout_backward(din, dout, count, L->info.rate, net->rng_seed, net->pass_step,
-                                  (uint32_t)L->ordinal, (uint64_t)net->sample_offset * shape_size(so));
+                                  (uint32_t)L->ordinal, (uint64_t)net->sample_offset * sono_shape_size(so));
         else memcpy(din, dout, count * sizeof(float));
         break;
     case SONO_LAYER_RELU: sono_act_backward(din, dout, L->out, count, SONO_ACT_RELU); break;
@@ -181,7 +179,7 @@ static sono_status run_forward(sono_net *net, const float *input, int batch, int
     sono_status st = sono_net_plan_pass(net, batch, H, W, last, shapes, err);
     if (st) return st;
     sono_shape s = {net->input.c, H, W};
-    memcpy(net->in, input, (size_t)batch * shape_size(s) * sizeof(float));
+    memcpy(net->in, input, (size_t)batch * sono_shape_size(s) * sizeof(float));
     for (int i = 0; i <= last; i++) {
         net->layers[i].cur_in = i ? shapes[i - 1] : s;
         net->layers[i].cur_out = shapes[i];
@@ -248,6 +246,8 @@ sono_status sono_net_backward(sono_net *net, const float *dlogits, float *dinput
     run_backward(net, dlogits, dinput, 1);
     return SONO_OK;
 }
+
+void sono_net_zero_grad(sono_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
 
 sono_status sono_net_compute_gradients(sono_net *net, const float *input, const int32_t *labels,
                                        int batch, double *loss, sono_error *err) {
@@ -322,7 +322,7 @@ sono_status sono_net_input_gradient_layers(sono_net *net, const float *input, in
     sono_status st = run_forward(net, input, batch, H, W, last, 0, err);
     if (st) return st;
     float *cur = net->dbuf[0];
-    memset(cur, 0, (size_t)batch * shape_size(net->layers[last].cur_out) * sizeof(float));
+    memset(cur, 0, (size_t)batch * sono_shape_size(net->layers[last].cur_out) * sizeof(float));
     double total = 0;
     int k = count - 1;
     for (int i = last; i >= 0; i--) {

@@ -6,16 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core_internal.h"
 #include "sonodream/nn.h"
 
-/* splitmix64's finaliser (Steele, Lea, Flood 2014): a bijective mix, good
- * enough to turn a counter into independent-looking bits. */
-static inline uint64_t sono_mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
+/* Floats in one sample of shape s. */
+static inline size_t sono_shape_size(sono_shape s) { return (size_t)s.c * s.h * s.w; }
 
 /* A stream key from up to three counters; each stream then hashes its index. */
 static inline uint64_t sono_stream_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t domain) {
@@ -32,7 +27,10 @@ static inline float sono_stream_uniform(uint64_t key, uint64_t index) {
 
 /* BLAS runs single-threaded while we parallelise with OpenMP around it (the
  * pthread OpenBLAS would otherwise start its own threads inside each of
- * ours). Returns the previous setting for sono_blas_restore. */
+ * ours). OpenBLAS's count is one setting for the process, so these sections
+ * are counted across threads (nn_util.c): the first to enter sets 1, the last
+ * to leave restores the count saved then. sono_blas_single returns that
+ * saved count; sono_blas_restore ends a section (its argument is unused). */
 int sono_blas_single(void);
 void sono_blas_restore(int previous);
 
@@ -131,7 +129,8 @@ void sono_sgemm_nn(int M, int N, int K, const float *A, int lda, const float *B,
 void sono_sgemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                    int ldc, int accumulate);
 
-/* One sample's dpre (O, hw) = dout * act'(out), and with pb (O) not NULL
+/* conv2d_grad.c: the backward steps of both convolution algorithms.
+ * One sample's dpre (O, hw) = dout * act'(out), and with pb (O) not NULL
  * the bias gradient pb[o] = sum of row o of dpre (in a fixed order).
  * Returns dpre, or dout itself for SONO_ACT_NONE (dpre is then not written). */
 const float *sono_conv2d_act_grad(float *dpre, float *pb, const float *dout, const float *out,
@@ -192,14 +191,15 @@ struct sono_net {
     sono_shape pass_input;
 };
 
-/* net_pass.c */
-/* sono_net_new with a check of the planned tensors (names, shapes) that
+/* net.c: sono_net_new with a check of the planned tensors (names, shapes) that
  * runs before anything large is allocated: the model loader uses it to refuse
  * a file whose tensors do not fit its arch before building that network. */
 typedef sono_status (*sono_net_tensor_check)(const sono_net *planned, void *user, sono_error *err);
 sono_status sono_net_new_checked(sono_net **out, const char *spec, sono_shape input, int classes, int max_batch,
                                  uint64_t seed, sono_net_tensor_check check, void *user, sono_error *err);
 
+/* net_pass.c: whether a pass of `batch` inputs H x W up to layer `last` fits
+ * the buffers the network was built with; the layers' shapes in `shapes`. */
 sono_status sono_net_plan_pass(const sono_net *net, int batch, int H, int W, int last,
                                sono_shape *shapes, sono_error *err);
 

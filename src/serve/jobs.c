@@ -27,11 +27,6 @@ double serve_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-const char *serve_job_state_name(job_state state) {
-    static const char *names[] = {"queued", "running", "done", "failed", "cancelled"};
-    return names[state];
-}
-
 static int is_final(job_state state) { return state >= JOB_DONE; }
 
 /* ---- the list ---- */
@@ -221,13 +216,6 @@ serve_job *serve_job_find(sono_server *s, const char *id) {
     if (job) job->refs++;
     pthread_mutex_unlock(&s->lock);
     return job;
-}
-
-int serve_job_position(const sono_server *s, const serve_job *job) {
-    if (job->state != JOB_QUEUED) return 0;
-    int ahead = 0;
-    for (const serve_job *j = s->head; j && j != job; j = j->next) ahead += j->state == JOB_QUEUED;
-    return ahead + 1;
 }
 
 /* Lock held. */

@@ -21,6 +21,7 @@
 
 typedef enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } job_state;
 
+/* "queued", "running", ... (job_status.c). */
 const char *serve_job_state_name(job_state state);
 
 typedef struct serve_model {
@@ -106,9 +107,20 @@ struct sono_server {
     int reaper_started, reaper_stop;
 };
 
+/* ---- the deadline for a whole request (deadline.c) ---- */
+
+/* MHD_OPTION_NOTIFY_CONNECTION: list a connection as it opens, unlist it as
+ * it closes (cls is the server). */
+void serve_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                         enum MHD_ConnectionNotificationCode code);
 /* The request on this connection is in (headers and, for a POST, body):
  * its deadline no longer applies. */
 void serve_request_received(struct MHD_Connection *conn);
+/* The next request on a kept-alive connection begins to arrive. */
+void serve_request_next(struct MHD_Connection *conn);
+/* The reaper thread (arg: the server): closes connections whose request is
+ * not in after --request-timeout, and sweeps the trash. */
+void *serve_reaper_main(void *arg);
 
 /* ---- jobs (jobs.c) ---- */
 
@@ -145,7 +157,8 @@ void serve_sweep(sono_server *s);
 /* DELETE: a queued job ends cancelled at once, a running one at its next
  * step; a finished one is removed. Returns the HTTP status to answer. */
 int serve_job_delete(sono_server *s, serve_job *job);
-/* 1-based place among the queued jobs, 0 when not queued (lock held). */
+/* job_status.c: 1-based place among the queued jobs, 0 when not queued
+ * (lock held). */
 int serve_job_position(const sono_server *s, const serve_job *job);
 /* Replace the job folder's paths in a message (SONO_ERROR_MESSAGE_MAX
  * bytes) by the upload's own name. */
@@ -168,7 +181,7 @@ char *serve_report_json(const serve_model *m, const serve_job *job, const sono_d
 /* {"error": message} */
 char *serve_error_json(const char *message);
 
-/* ---- HTTP (server.c, upload.c) ---- */
+/* ---- HTTP: answers (reply.c), routes (server.c), uploads (upload.c) ---- */
 
 typedef struct serve_upload serve_upload;
 

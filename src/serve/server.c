@@ -62,38 +62,7 @@ int sono_server_host_is_loopback(const char *host) {
     return 0;
 }
 
-/* ---- responses ---- */
-
-static void common_headers(struct MHD_Response *r) {
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-}
-
-enum MHD_Result serve_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r) {
-    if (!r) return MHD_NO;
-    common_headers(r);
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-enum MHD_Result serve_respond_json(struct MHD_Connection *conn, unsigned status, char *body) {
-    if (!body) return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!r) return free(body), MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    return serve_queue_response(conn, status, r);
-}
-
-enum MHD_Result serve_respond_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...) {
-    char message[SONO_ERROR_MESSAGE_MAX + 64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    return serve_respond_json(conn, status, serve_error_json(message));
-}
+/* ---- responses (the common ones are in reply.c) ---- */
 
 static enum MHD_Result respond_static(struct MHD_Connection *conn, unsigned status, const void *data, size_t size,
                                       const char *type) {
@@ -436,90 +405,6 @@ static enum MHD_Result route_page(struct MHD_Connection *conn, const char *url, 
     return respond_static(conn, 404, missing, sizeof missing - 1, "text/plain; charset=utf-8");
 }
 
-/* ---- the deadline for a whole request ---- */
-
-/* MHD's own timeout closes a connection that sends nothing for
- * CONNECTION_TIMEOUT_S; a client that sends one byte a second (slowloris)
- * passes it. So every connection is listed, with the time its current
- * request began to arrive, and the reaper shuts down those whose request
- * (headers and body) is not in after --request-timeout. Answers (downloads,
- * event streams) have no deadline. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code) {
-    sono_server *s = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        serve_conn *c = info ? calloc(1, sizeof *c) : NULL;
-        *socket_context = c;
-        if (!c) return; /* not tracked: MHD's idle timeout still applies */
-        c->fd = info->connect_fd;
-        c->server = s;
-        c->started = serve_now();
-        pthread_mutex_lock(&s->conn_lock);
-        c->next = s->conns;
-        if (s->conns) s->conns->prev = c;
-        s->conns = c;
-        pthread_mutex_unlock(&s->conn_lock);
-        return;
-    }
-    serve_conn *c = *socket_context; /* closed: MHD closes the socket after this returns */
-    if (!c) return;
-    pthread_mutex_lock(&s->conn_lock);
-    if (c->prev) c->prev->next = c->next;
-    else s->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    pthread_mutex_unlock(&s->conn_lock);
-    free(c);
-    *socket_context = NULL;
-}
-
-static serve_conn *conn_of(struct MHD_Connection *conn) {
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return info ? info->socket_context : NULL;
-}
-
-void serve_request_received(struct MHD_Connection *conn) {
-    serve_conn *c = conn_of(conn);
-    if (!c) return;
-    pthread_mutex_lock(&c->server->conn_lock);
-    c->received = 1;
-    pthread_mutex_unlock(&c->server->conn_lock);
-}
-
-/* The next request on a kept-alive connection begins to arrive. */
-static void request_next(struct MHD_Connection *conn) {
-    serve_conn *c = conn_of(conn);
-    if (!c) return;
-    pthread_mutex_lock(&c->server->conn_lock);
-    c->received = 0;
-    c->started = serve_now();
-    pthread_mutex_unlock(&c->server->conn_lock);
-}
-
-static void *reaper_main(void *arg) {
-    sono_server *s = arg;
-    pthread_mutex_lock(&s->conn_lock);
-    while (!s->reaper_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_cond_timedwait(&s->reaper_wake, &s->conn_lock, &until);
-        double now = serve_now();
-        for (serve_conn *c = s->conns; c && !s->reaper_stop; c = c->next) {
-            if (c->received || now - c->started <= s->opt.request_timeout) continue;
-            c->received = 1; /* once */
-            shutdown(c->fd, SHUT_RDWR); /* its thread sees the end and closes it */
-            sono_log(SONO_LOG_INFO, "http: a request took over %g s to arrive (--request-timeout): connection closed",
-                     s->opt.request_timeout);
-        }
-        pthread_mutex_unlock(&s->conn_lock); /* never both locks at once */
-        serve_sweep(s);
-        pthread_mutex_lock(&s->conn_lock);
-    }
-    pthread_mutex_unlock(&s->conn_lock);
-    return NULL;
-}
-
 typedef struct request_state {
     serve_upload *upload;
     int answered;
@@ -554,7 +439,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
     (void)cls, (void)toe;
-    request_next(conn);
+    serve_request_next(conn);
     request_state *rs = *con_cls;
     if (!rs) return;
     serve_upload_free(rs->upload);
@@ -673,7 +558,7 @@ static sono_status start_http(sono_server *s, sono_error *err) {
     s->daemon = MHD_start_daemon(flags, (uint16_t)s->opt.port, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, serve_on_connection, s,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->opt.connections_per_ip,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
@@ -737,7 +622,7 @@ sono_status sono_server_start(const sono_server_options *opt, sono_server **out,
     if (st == SONO_OK) st = make_folder(s, err);
     if (st == SONO_OK) st = serve_workers_start(s, err);
     if (st == SONO_OK) {
-        int rc = pthread_create(&s->reaper, NULL, reaper_main, s);
+        int rc = pthread_create(&s->reaper, NULL, serve_reaper_main, s);
         if (rc != 0) st = sono_error_set(err, SONO_ERR_IO, "cannot start a thread: %s", strerror(rc));
         s->reaper_started = rc == 0;
     }

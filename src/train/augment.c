@@ -3,21 +3,17 @@
 #include <math.h>
 #include <string.h>
 
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "core/core_internal.h"
 
 sono_rng sono_rng_for(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
-    sono_rng r = {mix64(seed ^ mix64(a + 0x9E3779B97F4A7C15ull) ^ mix64(b * 0xD6E8FEB86659FD93ull + 1) ^
-                        mix64(c * 0xA0761D6478BD642Full + 2))};
+    sono_rng r = {sono_splitmix64_mix(seed ^ sono_mix64(a) ^ sono_splitmix64_mix(b * 0xD6E8FEB86659FD93ull + 1) ^
+                                      sono_splitmix64_mix(c * 0xA0761D6478BD642Full + 2))};
     return r;
 }
 
-uint64_t sono_rng_next(sono_rng *r) { return mix64(r->state += 0x9E3779B97F4A7C15ull); }
+uint64_t sono_rng_next(sono_rng *r) { return sono_splitmix64(&r->state); }
 
-double sono_rng_uniform(sono_rng *r) { return (double)(sono_rng_next(r) >> 11) * 0x1.0p-53; }
+double sono_rng_uniform(sono_rng *r) { return sono_unit_double(sono_rng_next(r)); }
 
 int sono_rng_below(sono_rng *r, int n) { return n > 0 ? (int)(sono_rng_uniform(r) * n) : 0; }
 

@@ -24,18 +24,11 @@ void sono_crossval_result_free(sono_crossval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-static sono_status write_text(const char *path, const char *text, sono_error *err) {
-    sono_atomic_file f;
-    sono_status s = sono_atomic_begin(&f, path, 1, err);
-    if (s != SONO_OK) return s;
-    fputs(text, f.stream);
-    return sono_atomic_commit(&f, err);
-}
-
 static sono_status read_text(const char *path, char **out, sono_error *err) {
     long long size = 0;
-    FILE *f = sono_open_input(path, &size, err);
-    if (!f) return err ? err->status : SONO_ERR_IO;
+    FILE *f;
+    sono_status s = sono_open_input(path, &size, &f, err);
+    if (s != SONO_OK) return s;
     char *text = size < (1 << 26) ? malloc((size_t)size + 1) : NULL;
     if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
         fclose(f);
@@ -114,7 +107,7 @@ static sono_status prepare_dir(const sono_crossval_options *opt, const char *opt
         return sono_error_set(err, SONO_ERR_IO, "%s: not a folder", opt->out_dir);
     char path[1200];
     path_in(path, sizeof path, opt->out_dir, OPTIONS_FILE);
-    if (stat(path, &st) != 0) return write_text(path, options, err);
+    if (stat(path, &st) != 0) return sono_atomic_write_file(path, options, strlen(options), err);
     char *old = NULL;
     sono_status s = read_text(path, &old, err);
     if (s != SONO_OK) return s;
@@ -192,7 +185,8 @@ static sono_status write_fold(const char *path, const sono_crossval_fold *fold, 
     for (int r = 0; r < K; r++) cJSON_AddItemToArray(m, cJSON_CreateIntArray(confusion + (size_t)r * K, K));
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
-    sono_status s = text ? write_text(path, text, err) : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    sono_status s = text ? sono_atomic_write_file(path, text, strlen(text), err)
+                         : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     free(text);
     return s;
 }
@@ -282,7 +276,8 @@ static sono_status write_json(const sono_crossval_result *r, const sono_feature_
         cJSON_AddItemToArray(m, cJSON_CreateIntArray(r->confusion + (size_t)k * r->classes, r->classes));
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
-    sono_status s = text ? write_text(path, text, err) : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
+    sono_status s = text ? sono_atomic_write_file(path, text, strlen(text), err)
+                         : sono_error_set(err, SONO_ERR_MEMORY, "out of memory");
     free(text);
     return s;
 }
