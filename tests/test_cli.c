@@ -179,6 +179,35 @@ static void test_sigint(void) {
     CHECK_MSG(system(cmd) == 0, "no checkpoint after SIGINT");
 }
 
+/* texture and style with the shipped model (found from the build tree):
+ * each writes its WAV at the example's or content's format; bad examples
+ * fail with a message and leave nothing. */
+static void test_textures(void) {
+    write_tone("five.wav", 700, 5.0, 16000);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/quiet.wav", dir); /* 5 s of silence */
+    SF_INFO info = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+    SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+    float *zero = calloc(80000, sizeof *zero);
+    if (!sf || !zero) exit(2);
+    sf_writef_float(sf, zero, 80000);
+    sf_close(sf);
+    free(zero);
+    CHECK(run("texture five.wav -o t.wav --seconds 4.5 --iterations 3 -q") == 0);
+    CHECK(output_has("wrote t.wav (4.50 s, 16000 Hz, 1 channel") && output_has("Gram error"));
+    CHECK(run("style five.wav five.wav -o s.wav --iterations 2 --style-weight 3 -q") == 0);
+    CHECK(output_has("wrote s.wav (5.00 s, 16000 Hz"));
+    CHECK(run("texture long-tone.wav -o u.wav") == 1 && output_has("shorter than one window"));
+    CHECK(run("texture quiet.wav -o u.wav") == 1 && output_has("quiet.wav") && output_has("silent"));
+    CHECK(run("texture five.wav -o u.wav --texture-layers fc1") == 1 && output_has("no positions"));
+    CHECK(run("texture five.wav -o u.wav --texture-layers conv9") == 2 && output_has("no layer 'conv9'"));
+    CHECK(run("texture five.wav -o u.wav --class siren") == 2 && output_has("--texture-layers"));
+    CHECK(run("style five.wav -o u.wav") == 2 && output_has("style needs CONTENT and STYLE"));
+    CHECK(run("dream five.wav -o u.wav --style-weight 2") == 2 && output_has("style's"));
+    CHECK(run("dream five.wav -o u.wav --guide missing.wav") == 1 && output_has("missing.wav"));
+    CHECK(!exists("u.wav") && !exists("u.json") && no_temporaries());
+}
+
 int main(void) {
     binary = test_binary();
     snprintf(dir, sizeof dir, "%s", test_make_dir());
@@ -186,6 +215,7 @@ int main(void) {
     test_pipeline();
     test_sigint();
     test_refusals();
+    test_textures();
     test_cleanup_dir(dir);
     return test_result("test_cli");
 }

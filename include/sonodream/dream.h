@@ -133,7 +133,7 @@ typedef struct sono_dream_options {
      * on the same row of the layer's output (the same band of frequencies,
      * scaled to the octave): the guide's features keep their pitch. */
     const sono_dream_guide *guide; /* NULL */
-    int guide_same_row;            /* 0 */
+    int guide_same_row;            /* 0 (the request's default: 1) */
     /* GRAM (texture and style; Gatys et al. 2015): every window of the
      * dream climbs -sum over the example's layers of w |G - T|^2 / |T|^2,
      * G the window's Gram matrix (its channels' correlations over

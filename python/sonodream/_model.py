@@ -264,7 +264,7 @@ class Model:
         return req
 
     def dream(self, audio, sample_rate, layer=None, channel=None, cls=None, *, progress=None,
-              spectrograms=True, ensemble=(), guide=None, guide_same_row=False, **options):
+              spectrograms=True, ensemble=(), guide=None, guide_same_row=True, **options):
         """DeepDream on a recording, through the library's one dream call
         (sono_dream_recording), with the options of `sonodream dream`.
 
@@ -282,8 +282,8 @@ class Model:
         the mean of their objectives; classes and layers match by name).
         guide: another recording, (audio, sample_rate) or a file path: the
         dream grows its features at `layer` (`dream --guide`; not with
-        channel, cls or ensemble); guide_same_row matches them only on the
-        same row of the layer (`--guide-same-row`).
+        channel, cls or ensemble); guide_same_row (default) matches them only
+        on the same row of the layer (False: `--guide-any-row`).
         progress(step, total, objective) is called after every step; a true
         return stops the dream (Interrupted). Ctrl-C stops it too and raises
         KeyboardInterrupt. The GIL is released while the library works.
@@ -300,8 +300,6 @@ class Model:
         members = list(ensemble)
         if any(not isinstance(m, Model) or m is self for m in members):
             raise Error("dream: ensemble takes other Model objects")
-        if guide is None and guide_same_row:
-            raise Error("dream: guide_same_row needs a guide")
         if guide is not None and (channel is not None or cls is not None):
             raise Error("dream: a guide dreams at a layer; it cannot be combined with channel or cls")
         member_array = ffi.new("sono_classifier *[]", [m._classifier() for m in members] or [ffi.NULL])

@@ -81,8 +81,6 @@ def test_bad_guides(model, dog, tmp_path):
         model.dream(audio, rate, guide=missing)
     with pytest.raises(sonodream.Error, match="cannot be combined"):
         model.dream(audio, rate, cls="siren", guide=(audio, rate))
-    with pytest.raises(sonodream.Error, match="guide_same_row needs a guide"):
-        model.dream(audio, rate, guide_same_row=True)
     with pytest.raises(sonodream.Error, match=r"\(audio, sample_rate\) or a file path"):
         model.dream(audio, rate, guide=audio)
 

@@ -102,8 +102,9 @@ DREAMS = [
     (1, ["--class", "dog_bark", "--ensemble", ROBUST_MODEL, "--shift-bands", "2", "--gain-jitter", "2", "--noise-jitter", "1"],
      dict(cls="dog_bark", ensemble=ROBUST_MODEL, shift_bands=2, gain_jitter=2, noise_jitter=1)),
     # Toward another recording, matched on the same rows (a file read by the library).
-    (0, ["--layer", "conv4", "--guide", EXAMPLES[2], "--guide-same-row", "--render", "wave"],
-     dict(layer="conv4", guide=EXAMPLES[2], guide_same_row=True, render="wave")),
+    (0, ["--layer", "conv4", "--guide", EXAMPLES[2], "--guide-any-row", "--render", "wave"],
+     dict(layer="conv4", guide=EXAMPLES[2], guide_same_row=False, render="wave")),
+    (1, ["--guide", EXAMPLES[0]], dict(guide=EXAMPLES[0])),
 ]
 
 

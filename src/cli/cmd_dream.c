@@ -51,7 +51,9 @@ static void dream_usage(FILE *out) {
             "      --guide FILE       grow the features of another recording (any format, rate,\n"
             "                         channels; its first %g s): each position of --layer's output\n"
             "                         is pulled toward the guide's position it most resembles\n"
-            "      --guide-same-row   ... matched only on the same row (the same band of pitch)\n\n"
+            "                         on the same row (the same band of pitch: the guide's class\n"
+            "                         rises more for another model; README, \"Guided dreams\")\n"
+            "      --guide-any-row    ... matched anywhere (the DeepDream notebook's objective)\n\n"
             "render (how the dream becomes sound):\n"
             "      --render NAME      mask (default): the ascent on the log-mel, applied as a gain on\n"
             "                         the recording's own spectrum at its own rate (its phase\n"
@@ -156,7 +158,7 @@ static void texture_usage(FILE *out, dream_mode mode) {
             "--gain-jitter, --noise-jitter, --seed, --render, --settle, --stereo, --rate, --mono,\n"
             "--ceiling, --segment, --griffin-lim, --hop-divisor, -o/--output, --report,\n"
             "-q/--quiet, -h/--help. Not dream's objectives: --layer, --channel, --class,\n"
-            "--guide, --guide-same-row, --ensemble, --single-model, --noise; %s.\n",
+            "--guide, --guide-any-row, --ensemble, --single-model, --noise; %s.\n",
             SONO_DREAM_GRAM_MAX_LAYERS, mode == MODE_TEXTURE ? "--style-weight is style's" : "--seconds is texture's");
 }
 
@@ -169,6 +171,7 @@ typedef struct dream_args {
     const char *model, *input, *output;
     const char *layer_name, *class_name;
     const char *guide;  /* --guide FILE */
+    int guide_any_row;  /* --guide-any-row */
     long channel;     /* -1: none */
     double noise;     /* seconds; 0: from INPUT */
     sono_dream_request req;
@@ -182,7 +185,7 @@ typedef struct dream_args {
 enum { OPT_LAYER = 256, OPT_CHANNEL, OPT_CLASS, OPT_OCTAVES, OPT_SCALE, OPT_ITER, OPT_STEP, OPT_JITTER, OPT_SMOOTH,
        OPT_OVERLAP, OPT_SEED, OPT_NOISE, OPT_GL, OPT_HOPDIV, OPT_RATE, OPT_REPORT, OPT_RENDER, OPT_STEREO, OPT_MONO,
        OPT_CEILING, OPT_SEGMENT, OPT_SETTLE, OPT_HEADROOM, OPT_SHIFT_BANDS, OPT_GAIN_JITTER, OPT_NOISE_JITTER,
-       OPT_ENSEMBLE, OPT_SINGLE_MODEL, OPT_GUIDE, OPT_GUIDE_SAME_ROW, OPT_SECONDS, OPT_STYLE_WEIGHT,
+       OPT_ENSEMBLE, OPT_SINGLE_MODEL, OPT_GUIDE, OPT_GUIDE_ANY_ROW, OPT_SECONDS, OPT_STYLE_WEIGHT,
        OPT_TEXTURE_LAYERS, OPT_STEP_FINAL };
 
 static int parse_render_option(dream_args *a, int opt, const char *arg) {
@@ -225,7 +228,7 @@ static int parse_option(dream_args *a, int opt, const char *arg) {
     case OPT_CHANNEL: return cli_parse_int("channel", arg, 0, 1L << 30, &a->channel);
     case OPT_CLASS: a->class_name = arg; return 1;
     case OPT_GUIDE: a->guide = arg; return 1;
-    case OPT_GUIDE_SAME_ROW: d->guide_same_row = 1; return 1;
+    case OPT_GUIDE_ANY_ROW: a->guide_any_row = 1; return 1;
     case OPT_OCTAVES: return cli_parse_int("octaves", arg, 1, 32, &v) && (d->octaves = (int)v);
     case OPT_SCALE: return cli_parse_double("octave-scale", arg, 1, 8, &d->octave_scale);
     case OPT_ITER: return cli_parse_int("iterations", arg, 1, 100000, &v) && (d->iterations = (int)v);
@@ -326,7 +329,7 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         {"headroom", required_argument, 0, OPT_HEADROOM}, {"shift-bands", required_argument, 0, OPT_SHIFT_BANDS},
         {"gain-jitter", required_argument, 0, OPT_GAIN_JITTER}, {"noise-jitter", required_argument, 0, OPT_NOISE_JITTER},
         {"ensemble", required_argument, 0, OPT_ENSEMBLE}, {"single-model", no_argument, 0, OPT_SINGLE_MODEL},
-        {"guide", required_argument, 0, OPT_GUIDE},    {"guide-same-row", no_argument, 0, OPT_GUIDE_SAME_ROW},
+        {"guide", required_argument, 0, OPT_GUIDE},    {"guide-any-row", no_argument, 0, OPT_GUIDE_ANY_ROW},
         {"seconds", required_argument, 0, OPT_SECONDS}, {"style-weight", required_argument, 0, OPT_STYLE_WEIGHT},
         {"texture-layers", required_argument, 0, OPT_TEXTURE_LAYERS}, {"step-final", required_argument, 0, OPT_STEP_FINAL},
         {"report", no_argument, 0, OPT_REPORT},        {"quiet", no_argument, 0, 'q'},
@@ -387,8 +390,9 @@ static int parse_args(int argc, char **argv, dream_args *a, int *exit_code) {
         cli_failf("dream: --guide dreams toward the guide at --layer; it cannot be combined with --class or --channel");
         return 0;
     }
-    if (a->req.ascent.guide_same_row && !a->guide) {
-        cli_failf("dream: --guide-same-row needs --guide FILE");
+    if (a->guide_any_row) a->req.ascent.guide_same_row = 0;
+    if (a->guide_any_row && !a->guide) {
+        cli_failf("dream: --guide-any-row needs --guide FILE");
         return 0;
     }
     if (model_args == 0) add_shipped_ensemble(a);

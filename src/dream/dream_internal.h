@@ -34,6 +34,11 @@ struct sono_dream_gram {
 
 /* ---- another recording as the net hears it (example.c) ---- */
 
+/* 1 when no cell of a standardised log-mel (n_mels, frames) rises more
+ * than SILENCE_DB above the log floor: nothing to hear. */
+#define SILENCE_DB 1.0
+int dream_is_silent(const sono_classifier *c, const float *logmel_std, int frames);
+
 /* Start of window i of `windows` of width W spread evenly over `frames`. */
 int dream_spread_window_start(int i, int windows, int frames, int W);
 

@@ -51,6 +51,7 @@ void sono_dream_request_defaults(sono_dream_request *req) {
     req->ascent.step = 3.0;
     req->ascent.headroom_db = 3.0;
     req->ascent.band_shift = 4;
+    req->ascent.guide_same_row = 1;
 }
 
 void sono_dream_texture_defaults(sono_dream_request *req) {

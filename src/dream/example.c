@@ -2,10 +2,20 @@
  * dream and the example of a texture or style (guide.c, gram.c). Only its
  * first SONO_DREAM_EXAMPLE_SECONDS are heard, through windows of the net's
  * built width spread evenly over it. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "dream/dream_internal.h"
 #include "sonodream/audio.h"
+
+int dream_is_silent(const sono_classifier *c, const float *logmel_std, int frames) {
+    const double floor_db = 10.0 * log10(c->features.log_floor);
+    for (int m = 0; m < c->features.n_mels; m++)
+        for (int t = 0; t < frames; t++)
+            if ((double)logmel_std[(size_t)m * frames + t] * c->norm_std[m] + c->norm_mean[m] > floor_db + SILENCE_DB)
+                return 0;
+    return 1;
+}
 
 int dream_spread_window_start(int i, int windows, int frames, int W) {
     if (windows == 1) return 0;

@@ -129,6 +129,8 @@ sono_status sono_dream_gram_new(sono_classifier *c, const float *logmel_std, int
                               frames, W, (double)W * c->features.hop / c->features.sample_rate);
     for (size_t i = 0; i < (size_t)c->features.n_mels * frames; i++)
         if (!isfinite(logmel_std[i])) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the example is not finite");
+    if (dream_is_silent(c, logmel_std, frames))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the example is silent: no texture to match");
     sono_dream_gram *g = calloc(1, sizeof *g);
     if (!g) return sono_error_set(err, SONO_ERR_MEMORY, "dream: texture: out of memory");
     g->net = c->net;

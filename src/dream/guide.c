@@ -72,6 +72,8 @@ sono_status sono_dream_guide_new(sono_classifier *c, const float *logmel_std, in
                               frames, W, (double)W * c->features.hop / c->features.sample_rate);
     for (size_t i = 0; i < (size_t)H * frames; i++)
         if (!isfinite(logmel_std[i])) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the guide is not finite");
+    if (dream_is_silent(c, logmel_std, frames))
+        return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the guide is silent: nothing to grow toward");
     int windows = (frames + W - 1) / W;
     if (windows > SONO_DREAM_GUIDE_WINDOWS) windows = SONO_DREAM_GUIDE_WINDOWS;
     const int batch = sono_net_max_batch(net);
