@@ -104,8 +104,9 @@ sono_status sono_feature_set_read(const char *path, sono_feature_set **out, sono
 void sono_feature_set_free(sono_feature_set *set);
 
 /* dream.h */
-typedef enum sono_dream_objective { SONO_DREAM_LAYER, SONO_DREAM_CHANNEL, SONO_DREAM_CLASS, SONO_DREAM_GUIDE, ... } sono_dream_objective;
+typedef enum sono_dream_objective { SONO_DREAM_LAYER, SONO_DREAM_CHANNEL, SONO_DREAM_CLASS, SONO_DREAM_GUIDE, SONO_DREAM_GRAM, ... } sono_dream_objective;
 typedef struct sono_dream_guide sono_dream_guide;
+typedef struct sono_dream_gram sono_dream_gram;
 const char *sono_dream_objective_name(sono_dream_objective objective);
 typedef int (*sono_dream_progress_fn)(int step, int total, double objective, void *user);
 typedef struct sono_dream_options {
@@ -131,6 +132,9 @@ typedef struct sono_dream_options {
     int ensemble_count;
     const sono_dream_guide *guide;
     int guide_same_row;
+    const sono_dream_gram *gram;
+    double content_weight;
+    double step_final;
     ...;
 } sono_dream_options;
 int sono_dream_default_layer(const sono_net *net);
@@ -197,6 +201,16 @@ sono_status sono_dream_guide_from_recording(sono_classifier *c, const sono_recor
 sono_status sono_dream_guide_load(sono_classifier *c, const char *path, int layer, sono_dream_guide **out,
                                   sono_error *err);
 void sono_dream_guide_free(sono_dream_guide *g);
+sono_status sono_dream_gram_from_recording(sono_classifier *c, const sono_recording *example, const int *layers,
+                                           const double *weights, int count, sono_dream_gram **out,
+                                           sono_error *err);
+sono_status sono_dream_gram_load(sono_classifier *c, const char *path, const int *layers, const double *weights,
+                                 int count, sono_dream_gram **out, sono_error *err);
+void sono_dream_gram_free(sono_dream_gram *g);
+sono_status sono_dream_texture_start(const sono_recording *example, double seconds, uint64_t seed,
+                                     sono_recording *out, sono_error *err);
+void sono_dream_texture_defaults(sono_dream_request *req);
+void sono_dream_style_defaults(sono_dream_request *req);
 char *sono_dream_result_to_json(const sono_classifier *c, const sono_dream_request *req, const sono_dream_result *r);
 char *sono_dream_model_to_json(const sono_classifier *c);
 

@@ -89,6 +89,7 @@ _OPTIONS = {
     "octave_scale": lambda r, v: setattr(r.ascent, "octave_scale", _float_option("octave_scale", v)),
     "iterations": lambda r, v: setattr(r.ascent, "iterations", _int_option("iterations", v, -INT_MAX, INT_MAX)),
     "step": lambda r, v: setattr(r.ascent, "step", _float_option("step", v)),
+    "step_final": lambda r, v: setattr(r.ascent, "step_final", _float_option("step_final", v)),
     "jitter": lambda r, v: setattr(r.ascent, "jitter", _int_option("jitter", v, 0, 1 << 20)),
     "smooth": lambda r, v: setattr(r.ascent, "smooth", _float_option("smooth", v)),
     "headroom": lambda r, v: setattr(r.ascent, "headroom_db", _float_option("headroom", v)),
@@ -252,10 +253,11 @@ class Model:
             opts.objective = lib.SONO_DREAM_CHANNEL
             opts.channel = _int_option("channel", channel, 0, INT_MAX)
 
-    def _request(self, layer, channel, cls, spectrograms, options):
+    def _request(self, layer, channel, cls, spectrograms, options, defaults=None):
         req = ffi.new("sono_dream_request *")
-        lib.sono_dream_request_defaults(req)
-        self._set_objective(req.ascent, layer, channel, cls)
+        (defaults or lib.sono_dream_request_defaults)(req)
+        if defaults is None:
+            self._set_objective(req.ascent, layer, channel, cls)
         for name, value in options.items():
             if name not in _OPTIONS:
                 raise Error(f"dream: unknown option '{name}' (options: {', '.join(_OPTIONS)})")
@@ -272,7 +274,7 @@ class Model:
         Objective: layer (name or index; default: the middle convolution),
         channel (of that layer), or cls (a class name: its logit).
         options (defaults as the CLI's): octaves, octave_scale, iterations,
-        step, jitter, smooth, headroom (dB; pass 20 to dream from
+        step, step_final, jitter, smooth, headroom (dB; pass 20 to dream from
         Model.noise, as `dream --noise` does), overlap, seed, render ("wave", "mask",
         "griffin-lim"), stereo ("joint", "per-channel"), rate, mono, ceiling,
         segment (seconds), settle (mask render's steps on the samples),
@@ -294,65 +296,138 @@ class Model:
         OUT.json), with the spectrograms in dB (n_mels, frames) when
         spectrograms=True.
         """
-        c = self._classifier()
-        recording = as_recording(audio, sample_rate)
         req = self._request(layer, channel, cls, spectrograms, options)
         members = list(ensemble)
         if any(not isinstance(m, Model) or m is self for m in members):
             raise Error("dream: ensemble takes other Model objects")
         if guide is not None and (channel is not None or cls is not None):
             raise Error("dream: a guide dreams at a layer; it cannot be combined with channel or cls")
+        if guide is not None:
+            req.ascent.objective = lib.SONO_DREAM_GUIDE
+            req.ascent.guide_same_row = 1 if guide_same_row else 0
+
+        def hear(locks):
+            if guide is not None:
+                req.ascent.guide = locks.enter_context(self._heard("guide", guide, req.ascent.layer))
+
+        dreamed, rate, report = self._run(audio, sample_rate, req, progress, members, hear)
+        report["guide"] = guide if isinstance(guide, (str, os.PathLike)) else None if guide is None else "(array)"
+        return dreamed, rate, report
+
+    def texture(self, example, sample_rate, seconds=None, *, layers=None, progress=None, spectrograms=True,
+                **options):
+        """A new sound with the texture of `example` (`sonodream texture`):
+        from noise with the example's colour on each of its channels, every
+        window of the output takes the example's Gram matrices at `layers`
+        (names, or {name: weight}; default every convolution, weight 1).
+        seconds: the length (default the example's). options as dream's,
+        with texture defaults (one octave of 40 steps shrinking from 2 to
+        0.2 levels, no blur, no band shift, headroom 20 dB).
+        Returns (audio, sample_rate, report) at the example's rate and
+        channels, in the example's shape."""
+        one_dimensional = np.ndim(example) == 1
+        example = as_recording(example, sample_rate)
+        req = self._request(None, None, None, spectrograms, options, lib.sono_dream_texture_defaults)
+        if seconds is None:
+            seconds = example.shape[0] / int(sample_rate)
+        out, err = ffi.new("sono_recording *"), new_error()
+        with self._recording(example, sample_rate) as rec:
+            check(lib.sono_dream_texture_start(rec, float(seconds), req.ascent.seed, out, err), err)
+        start = malloc_array(out.samples, (out.frames, out.channels))
+        if one_dimensional:
+            start = start[:, 0]
+
+        def hear(locks):
+            req.ascent.gram = locks.enter_context(self._heard("example", (example, sample_rate), layers))
+
+        return self._run(start, sample_rate, req, progress, (), hear)
+
+    def style(self, content, sample_rate, style, style_rate, *, style_weight=None, layers=None, progress=None,
+              spectrograms=True, **options):
+        """`content` in the texture of `style` (`sonodream style`): from the
+        content, the style's Gram matrices at `layers` are climbed, held to
+        the content by a pull of 1/style_weight per dB^2 of mean squared
+        change (default weight: the library's SONO_DREAM_STYLE_WEIGHT).
+        options as dream's, with texture defaults and the recording's
+        headroom. Returns (audio, sample_rate, report) like dream."""
+        req = self._request(None, None, None, spectrograms, options, lib.sono_dream_style_defaults)
+        if style_weight is not None:
+            if not (isinstance(style_weight, (int, float)) and 0 < style_weight <= 1e6):
+                raise Error("style: style_weight must be a number in (0, 1e6]")
+            req.ascent.content_weight = 1.0 / style_weight
+        heard_style = (as_recording(style, style_rate), style_rate)
+
+        def hear(locks):
+            req.ascent.gram = locks.enter_context(self._heard("example", heard_style, layers))
+
+        return self._run(content, sample_rate, req, progress, (), hear)
+
+    def _run(self, audio, sample_rate, req, progress, members, hear):
+        """sono_dream_recording on audio with req, the models locked; hear(locks)
+        installs what the objective listens to (freed on leaving)."""
+        c = self._classifier()
+        recording = as_recording(audio, sample_rate)
         member_array = ffi.new("sono_classifier *[]", [m._classifier() for m in members] or [ffi.NULL])
         req.ascent.ensemble, req.ascent.ensemble_count = member_array, len(members)
-        samples = ffi.from_buffer("float[]", recording)
-        source = ffi.new("sono_recording *", {"samples": ffi.cast("float *", samples),
-                                              "frames": recording.shape[0], "channels": recording.shape[1],
-                                              "sample_rate": int(sample_rate)})
         out, result, err = ffi.new("sono_recording *"), ffi.new("sono_dream_result *"), new_error()
-        with Progress(progress) as call:
+        with Progress(progress) as call, self._recording(recording, sample_rate) as source:
             handle = ffi.new_handle(call)  # alive until the call returns
             req.ascent.progress, req.ascent.progress_user = lib.sonopy_progress, handle
             with contextlib.ExitStack() as locks:
-                for model in sorted([self] + members, key=id):  # one order: no deadlock between threads
+                for model in sorted([self] + list(members), key=id):  # one order: no deadlock between threads
                     locks.enter_context(model._lock)
-                if guide is not None:
-                    heard = locks.enter_context(self._guide(guide, req.ascent.layer))
-                    req.ascent.objective, req.ascent.guide = lib.SONO_DREAM_GUIDE, heard
-                    req.ascent.guide_same_row = 1 if guide_same_row else 0
+                hear(locks)
                 status = lib.sono_dream_recording(c, source, req, out, result, err)
-            try:
-                call.raise_pending()
-                check(status, err)
-            except BaseException:
-                lib.sono_recording_free(out)
-                lib.sono_dream_result_free(result)
-                raise
+                try:
+                    call.raise_pending()
+                    check(status, err)
+                except BaseException:
+                    lib.sono_recording_free(out)
+                    lib.sono_dream_result_free(result)
+                    raise
+                # While what was heard lives: the report names its layers.
+                report = self._report(req, result, members)
         dreamed = malloc_array(out.samples, (out.frames, out.channels))
         if np.ndim(audio) == 1 and out.channels == 1:
             dreamed = dreamed[:, 0]
-        report = self._report(req, result, members)
-        report["guide"] = guide if isinstance(guide, (str, os.PathLike)) else None if guide is None else "(array)"
         return dreamed, int(out.sample_rate), report
 
     @contextlib.contextmanager
-    def _guide(self, guide, layer):
-        """The guide as the net hears it at `layer` (the caller holds the
-        model's lock), freed on leaving."""
-        out, err = ffi.new("sono_dream_guide **"), new_error()
-        if isinstance(guide, (str, os.PathLike)):
-            check(lib.sono_dream_guide_load(self._c, _path_bytes(guide), layer, out, err), err)
+    def _recording(self, audio, sample_rate):
+        """A sono_recording over a (samples, channels) float32 array."""
+        audio = as_recording(audio, sample_rate)
+        samples = ffi.from_buffer("float[]", audio)
+        yield ffi.new("sono_recording *", {"samples": ffi.cast("float *", samples), "frames": audio.shape[0],
+                                           "channels": audio.shape[1], "sample_rate": int(sample_rate)})
+
+    def _texture_layers(self, layers):
+        if layers is None:
+            return ffi.NULL, ffi.NULL, 0
+        pairs = sorted(((self._layer_index(name), float(w)) for name, w in
+                        (layers.items() if isinstance(layers, dict) else ((name, 1.0) for name in layers))))
+        return (ffi.new("int[]", [i for i, _ in pairs]), ffi.new("double[]", [w for _, w in pairs]), len(pairs))
+
+    @contextlib.contextmanager
+    def _heard(self, kind, source, where):
+        """A guide (where: its layer) or an example's Gram matrices (where:
+        layers), from (audio, sample_rate) or a file path, as the net hears
+        it (the caller holds the model's lock); freed on leaving."""
+        guide = kind == "guide"
+        out, err = ffi.new("sono_dream_guide **" if guide else "sono_dream_gram **"), new_error()
+        args = (where,) if guide else self._texture_layers(where)
+        if isinstance(source, (str, os.PathLike)):
+            load = lib.sono_dream_guide_load if guide else lib.sono_dream_gram_load
+            check(load(self._c, _path_bytes(source), *args, out, err), err)
         else:
-            if not isinstance(guide, tuple) or len(guide) != 2:
-                raise Error("dream: guide is (audio, sample_rate) or a file path")
-            audio = as_recording(guide[0], guide[1])
-            samples = ffi.from_buffer("float[]", audio)
-            rec = ffi.new("sono_recording *", {"samples": ffi.cast("float *", samples), "frames": audio.shape[0],
-                                               "channels": audio.shape[1], "sample_rate": int(guide[1])})
-            check(lib.sono_dream_guide_from_recording(self._c, rec, layer, out, err), err)
+            if not isinstance(source, tuple) or len(source) != 2:
+                raise Error(f"dream: {kind} is (audio, sample_rate) or a file path")
+            make = lib.sono_dream_guide_from_recording if guide else lib.sono_dream_gram_from_recording
+            with self._recording(*source) as rec:
+                check(make(self._c, rec, *args, out, err), err)
         try:
             yield out[0]
         finally:
-            lib.sono_dream_guide_free(out[0])
+            (lib.sono_dream_guide_free if guide else lib.sono_dream_gram_free)(out[0])
 
     def _report(self, req, r, members=()):
         """The result as a dict with the CLI's OUT.json keys (the library's

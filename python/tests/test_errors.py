@@ -135,3 +135,17 @@ def test_library_log_goes_to_python_logging(caplog):
     records = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
     assert ("sonodream", logging.WARNING, "hello from C") in records
     assert ("sonodream", logging.INFO, "from a thread 7") in records
+
+
+def test_bad_textures(model, dog):
+    audio, rate = dog
+    with pytest.raises(sonodream.Error, match="shorter than one window of the model"):
+        model.texture(audio[:rate], rate)
+    with pytest.raises(sonodream.Error, match="silent"):
+        model.style(audio, rate, np.zeros_like(audio), rate)
+    with pytest.raises(sonodream.Error, match="has no layer 'conv9'"):
+        model.texture(audio, rate, layers=["conv9"])
+    with pytest.raises(sonodream.Error, match="no positions"):
+        model.texture(audio, rate, layers=["fc1"])
+    with pytest.raises(sonodream.Error, match="style_weight must be"):
+        model.style(audio, rate, audio, rate, style_weight=0)

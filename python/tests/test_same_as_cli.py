@@ -140,3 +140,31 @@ def test_dream_equals_the_cli_bit_for_bit(model, stereo_wav, tmp_path, which, cl
     assert [s[:2] for s in steps] == [(k, total) for k in range(1, total + 1)]
     assert [s[2] for s in steps] == report["objective_per_step"]
     assert report["input_db"].shape == report["output_db"].shape == (128, report["frames"])
+
+
+def test_texture_and_style_equal_the_cli_bit_for_bit(model, tmp_path):
+    example, content = EXAMPLES[0], EXAMPLES[1]
+    out = tmp_path / "texture.wav"
+    run_cli("texture", MODEL, example, "-o", out, "-q", "--seconds", "5", "--iterations", "3",
+            "--texture-layers", "conv1,conv3:0.5", "--seed", "4")
+    expected, expected_rate = sonodream.read_audio(out)
+    audio, rate = sonodream.read_audio(example)
+    textured, textured_rate, report = model.texture(audio, rate, 5, layers={"conv3": 0.5, "conv1": 1},
+                                                    iterations=3, seed=4)
+    assert textured_rate == expected_rate == rate
+    assert textured.shape == expected.shape == (5 * rate,) + audio.shape[1:]
+    assert np.array_equal(textured, expected)
+    with open(tmp_path / "texture.json") as f:
+        expected_report = json.load(f)
+    for key in ("objective", "texture_layers", "content_weight", "step", "step_final", "octaves", "headroom_db"):
+        assert report[key] == expected_report[key], key
+    assert expected_report["objective"] == "texture"
+    assert expected_report["texture_layers"] == [{"layer": "conv1", "weight": 1}, {"layer": "conv3", "weight": 0.5}]
+
+    out = tmp_path / "style.wav"
+    run_cli("style", MODEL, content, example, "-o", out, "-q", "--iterations", "3", "--style-weight", "4")
+    expected, _ = sonodream.read_audio(out)
+    audio, rate = sonodream.read_audio(content)
+    styled, _, report = model.style(audio, rate, *sonodream.read_audio(example), style_weight=4, iterations=3)
+    assert np.array_equal(styled, expected)
+    assert report["content_weight"] == 0.25 and not np.array_equal(styled, audio)

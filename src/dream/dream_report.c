@@ -76,6 +76,7 @@ static void add_request(cJSON *o, const sono_classifier *c, const sono_dream_req
     add_number(o, "iterations", d->iterations, exact);
     add_number(o, "step", d->step, exact);
     add_number(o, "step_db", d->step * SONO_DREAM_LEVEL_DB, exact);
+    add_number(o, "step_final", d->step_final, exact);
     add_number(o, "jitter", d->jitter, exact);
     add_number(o, "smooth", d->smooth, exact);
     add_number(o, "headroom_db", d->headroom_db, exact);
