@@ -6,7 +6,7 @@
  *   - its gradient agrees with central differences of that value;
  *   - a guided dream climbs it in every render, and the same request gives
  *     the same samples bit for bit;
- *   - a guide shorter than one window, from another model, at another layer,
+ *   - a guide shorter than a quarter window, a silent one, one from another model, at another layer,
  *     or with an ensemble is refused with a message saying so. */
 #include <math.h>
 #include <stdint.h>
@@ -181,13 +181,17 @@ static void test_refusals(void) {
     sono_classifier *c = small_classifier(8), *other = small_classifier(8);
     sono_error err = {0};
     sono_dream_guide *guide = NULL;
-    float *gx = guide_signal(16000, 16000); /* 1 s: under the 1.25 s window */
-    sono_recording g = {gx, 16000, 1, 16000};
+    float *gx = guide_signal(4000, 16000); /* 0.25 s: under a quarter of the 1.25 s window */
+    sono_recording g = {gx, 4000, 1, 16000};
     CHECK(sono_dream_guide_from_recording(c, &g, -1, &guide, &err) == SONO_ERR_ARGUMENT && !guide);
-    CHECK_MSG(strstr(err.message, "shorter than one window") != NULL, "%s", err.message);
+    CHECK_MSG(strstr(err.message, "shorter than the model can hear") != NULL, "%s", err.message);
     CHECK(sono_dream_guide_load(c, "/nonexistent/guide.wav", -1, &guide, &err) != SONO_OK && !guide);
     CHECK_MSG(strstr(err.message, "/nonexistent/guide.wav") != NULL, "%s", err.message);
-    free(gx);
+    float *quiet = calloc(24000, sizeof *quiet);
+    sono_recording silent = {quiet, 24000, 1, 16000};
+    CHECK(sono_dream_guide_from_recording(c, &silent, -1, &guide, &err) == SONO_ERR_ARGUMENT && !guide);
+    CHECK_MSG(strstr(err.message, "silent") != NULL, "%s", err.message);
+    free(gx), free(quiet);
 
     gx = guide_signal(24000, 16000);
     g = (sono_recording){gx, 24000, 1, 16000};

@@ -7,7 +7,7 @@
  *   - a recording that is its own style has zero loss and does not change;
  *   - same seed, same texture, bit for bit; the texture's start has each
  *     channel's colour;
- *   - a silent or short example, a dense layer, layers out of order, an
+ *   - a silent example or one shorter than a quarter window, a dense layer, layers out of order, an
  *     ensemble and another model's example are refused, saying why. */
 #include <math.h>
 #include <stdint.h>
@@ -221,9 +221,14 @@ static void test_refusals(void) {
     CHECK(sono_dream_gram_from_recording(c, &quiet, NULL, NULL, 0, &g, &err) == SONO_ERR_ARGUMENT && !g);
     CHECK_MSG(strstr(err.message, "silent") != NULL, "%s", err.message);
     float *x = test_recording(30000, 1, 16000, 3);
-    sono_recording shortest = {x, 16000, 1, 16000}, ok = {x, 30000, 1, 16000};
+    sono_recording shortest = {x, 4000, 1, 16000}, ok = {x, 30000, 1, 16000};
     CHECK(sono_dream_gram_from_recording(c, &shortest, NULL, NULL, 0, &g, &err) == SONO_ERR_ARGUMENT && !g);
-    CHECK_MSG(strstr(err.message, "shorter than one window") != NULL, "%s", err.message);
+    CHECK_MSG(strstr(err.message, "shorter than the model can hear") != NULL, "%s", err.message);
+    /* Shorter than a window but not than a quarter: heard at its own width. */
+    sono_recording narrow = {x, 12000, 1, 16000};
+    CHECK_OK(sono_dream_gram_from_recording(c, &narrow, NULL, NULL, 0, &g, &err));
+    sono_dream_gram_free(g);
+    g = NULL;
     const int dense[1] = {5}, backwards[2] = {3, 0};
     const double one[2] = {1, 1};
     CHECK(sono_dream_gram_from_recording(c, &ok, dense, one, 1, &g, &err) == SONO_ERR_ARGUMENT && !g);

@@ -39,6 +39,14 @@ struct sono_dream_gram {
 #define SILENCE_DB 1.0
 int dream_is_silent(const sono_classifier *c, const float *logmel_std, int frames);
 
+/* The width of the windows another recording of `frames` is heard through
+ * at layers up to `layer`: the net's built width; or, when it is shorter
+ * and those layers are convolutional (they take any width), its own, down
+ * to 1/SHORTEST_SHARE of the built width (a 4-s clip and the shipped
+ * model's 4.03-s window). 0 with err set, naming `what`, when too short. */
+#define SHORTEST_SHARE 4
+int dream_hearing_width(const sono_classifier *c, int layer, int frames, const char *what, sono_error *err);
+
 /* Start of window i of `windows` of width W spread evenly over `frames`. */
 int dream_spread_window_start(int i, int windows, int frames, int W);
 

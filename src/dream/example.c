@@ -17,6 +17,17 @@ int dream_is_silent(const sono_classifier *c, const float *logmel_std, int frame
     return 1;
 }
 
+int dream_hearing_width(const sono_classifier *c, int layer, int frames, const char *what, sono_error *err) {
+    const int W = sono_net_input_shape(c->net).w;
+    const int full = sono_dream_needs_full_window(c->net, layer);
+    const int least = full ? W : (W + SHORTEST_SHARE - 1) / SHORTEST_SHARE;
+    if (frames >= least) return frames < W ? frames : W;
+    sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the %s is shorter than the model can hear (%d frames < %d, %.2f s%s)",
+                   what, frames, least, (double)least * c->features.hop / c->features.sample_rate,
+                   full ? ": its dense layers need a whole window" : "");
+    return 0;
+}
+
 int dream_spread_window_start(int i, int windows, int frames, int W) {
     if (windows == 1) return 0;
     return (int)((int64_t)i * (frames - W) / (windows - 1));

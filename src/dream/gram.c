@@ -79,8 +79,10 @@ static void symmetrise(float *gram, int C) {
 static sono_status hear_example(sono_classifier *c, const float *logmel_std, int frames, sono_dream_gram *g,
                                 sono_error *err) {
     sono_net *net = c->net;
-    const sono_shape in = sono_net_input_shape(net);
-    const int H = in.h, W = in.w, windows = (frames + W - 1) / W;
+    const int H = sono_net_input_shape(net).h;
+    const int W = dream_hearing_width(c, g->layers[g->count - 1], frames, "example", err);
+    if (W == 0) return SONO_ERR_ARGUMENT;
+    const int windows = (frames + W - 1) / W;
     float *bin = malloc((size_t)H * W * sizeof *bin);
     if (!bin) return sono_error_set(err, SONO_ERR_MEMORY, "dream: texture: out of memory");
     sono_status s = SONO_OK;
@@ -122,11 +124,6 @@ sono_status sono_dream_gram_new(sono_classifier *c, const float *logmel_std, int
                                 const double *weights, int count, sono_dream_gram **out, sono_error *err) {
     *out = NULL;
     if (!c || !logmel_std) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: texture: no model or no example");
-    const int W = sono_net_input_shape(c->net).w;
-    if (frames < W)
-        return sono_error_set(err, SONO_ERR_ARGUMENT,
-                              "dream: the example is shorter than one window of the model (%d frames < %d, %.2f s)",
-                              frames, W, (double)W * c->features.hop / c->features.sample_rate);
     for (size_t i = 0; i < (size_t)c->features.n_mels * frames; i++)
         if (!isfinite(logmel_std[i])) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the example is not finite");
     if (dream_is_silent(c, logmel_std, frames))

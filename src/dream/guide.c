@@ -61,35 +61,33 @@ sono_status sono_dream_guide_new(sono_classifier *c, const float *logmel_std, in
     if (!c || !logmel_std) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: guide: no model or no input");
     sono_net *net = c->net;
     const sono_shape in = sono_net_input_shape(net);
-    const int H = in.h, W = in.w, count = sono_net_layer_count(net);
+    const int H = in.h, count = sono_net_layer_count(net);
     if (layer < 0) layer = sono_dream_default_layer(net);
     if (layer >= count)
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: guide: layer index %d must be in 0..%d", layer,
                               count - 1);
-    if (frames < W)
-        return sono_error_set(err, SONO_ERR_ARGUMENT,
-                              "dream: the guide is shorter than one window of the model (%d frames < %d, %.2f s)",
-                              frames, W, (double)W * c->features.hop / c->features.sample_rate);
+    const int width = dream_hearing_width(c, layer, frames, "guide", err);
+    if (width == 0) return SONO_ERR_ARGUMENT;
     for (size_t i = 0; i < (size_t)H * frames; i++)
         if (!isfinite(logmel_std[i])) return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the guide is not finite");
     if (dream_is_silent(c, logmel_std, frames))
         return sono_error_set(err, SONO_ERR_ARGUMENT, "dream: the guide is silent: nothing to grow toward");
-    int windows = (frames + W - 1) / W;
+    int windows = (frames + width - 1) / width;
     if (windows > SONO_DREAM_GUIDE_WINDOWS) windows = SONO_DREAM_GUIDE_WINDOWS;
     const int batch = sono_net_max_batch(net);
     sono_dream_guide *g = calloc(1, sizeof *g);
-    float *bin = malloc((size_t)batch * H * W * sizeof *bin);
+    float *bin = malloc((size_t)batch * H * width * sizeof *bin);
     sono_status s = g && bin ? SONO_OK : sono_error_set(err, SONO_ERR_MEMORY, "dream: guide: out of memory");
     for (int i0 = 0; s == SONO_OK && i0 < windows; i0 += batch) {
         const int nb = windows - i0 < batch ? windows - i0 : batch;
         for (int b = 0; b < nb; b++) {
-            const int start = dream_spread_window_start(i0 + b, windows, frames, W);
+            const int start = dream_spread_window_start(i0 + b, windows, frames, width);
             for (int m = 0; m < H; m++)
-                memcpy(bin + ((size_t)b * H + m) * W, logmel_std + (size_t)m * frames + start, W * sizeof *bin);
+                memcpy(bin + ((size_t)b * H + m) * width, logmel_std + (size_t)m * frames + start, width * sizeof *bin);
         }
         const float *y;
         sono_shape shape;
-        s = sono_net_forward_to(net, bin, nb, H, W, layer, &y, &shape, err);
+        s = sono_net_forward_to(net, bin, nb, H, width, layer, &y, &shape, err);
         if (s != SONO_OK) break;
         if (!g->features) { /* the first pass gives the layer's shape */
             g->layer = layer, g->channels = shape.c, g->rows = shape.h;
