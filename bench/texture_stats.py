@@ -12,7 +12,7 @@ toolbox), each band's Hilbert envelope compressed by ^0.3 and taken at
 and kurtosis, and the correlations between the bands' envelopes. (Their
 modulation-band statistics are left out.) The distance between two sounds
 is the mean over the five groups of the RMS difference of the group,
-each group divided by its RMS spread over all the sounds measured.
+each group divided by its RMS spread over 24 clips of the fold.
 
 For each of N clips of FOLD_DIR (stationary classes: air conditioner,
 children playing, drilling, engine idling, jackhammer, street music), the
@@ -107,6 +107,7 @@ def main():
     p.add_argument("fold")
     p.add_argument("--clips", type=int, default=12)
     p.add_argument("--pairs", type=int, default=20)
+    p.add_argument("--style-weight", type=float, default=None)
     a = p.parse_args()
     model, listener = sonodream.load_model(a.model), sonodream.load_model(a.listener)
     files = sorted(glob.glob(os.path.join(a.fold, "*.wav")))
@@ -115,7 +116,7 @@ def main():
         audio, rate = sonodream.read_audio(path)
         if label(path) in STATIONARY and len(audio) >= 4 * rate - 1:
             clips.append((path, audio, rate))
-    clips = clips[:: max(1, len(clips) // a.clips)][: a.clips]
+    clips = clips[:: max(1, len(clips) // max(1, a.clips))][: a.clips]
 
     rows = []
     for path, audio, rate in clips:
@@ -126,12 +127,12 @@ def main():
                                     spectrograms=False)
         rows.append(dict(path=path, rate=rate, first=first, second=second, texture=texture, start=start,
                          gram=(rep["objective_before"], rep["objective_after"])))
-    measured = []
     for r in rows:
         for key in ("first", "second", "texture", "start"):
             r[key + "_stats"] = texture_statistics(r[key], r["rate"])
-            measured.append(r[key + "_stats"])
-    spread = spread_of(measured)
+    # Each group's spread over a fixed sample of the fold: distances from
+    # different runs are comparable.
+    spread = spread_of([texture_statistics(*sonodream.read_audio(f)) for f in files[:: max(1, len(files) // 24)]])
     texture_d, start_d, floor_d, ceiling_d = [], [], [], []
     for i, r in enumerate(rows):
         texture_d.append(distance(r["texture_stats"], r["first_stats"], spread))
@@ -142,7 +143,8 @@ def main():
         print(f"{os.path.basename(r['path'])}: Gram {r['gram'][0]:.3f} -> {r['gram'][1]:.3f}; distance texture "
               f"{texture_d[-1]:.3f}, start {start_d[-1]:.3f}, floor {floor_d[-1]:.3f}, ceiling {ceiling_d[-1]:.3f}")
     within = sum(t <= 2 * f for t, f in zip(texture_d, floor_d))
-    print(f"textures ({len(rows)} clips): distance to the example {np.mean(texture_d):.3f} (start alone "
+    if rows:
+        print(f"textures ({len(rows)} clips): distance to the example {np.mean(texture_d):.3f} (start alone "
           f"{np.mean(start_d):.3f}); floor {np.mean(floor_d):.3f}, ceiling {np.mean(ceiling_d):.3f}; "
           f"within 2x the floor: {within}/{len(rows)}; closer than the start: "
           f"{sum(t < s for t, s in zip(texture_d, start_d))}/{len(rows)}")
@@ -158,7 +160,7 @@ def main():
         if label(cpath) == label(spath) or len(style) < 4 * srate - 1 or len(content) < srate:
             continue
         target = listener.classes[label(spath)]
-        styled, _, _ = model.style(content, crate, style, srate, spectrograms=False)
+        styled, _, _ = model.style(content, crate, style, srate, style_weight=a.style_weight, spectrograms=False)
         p0 = dict(listener.classify(content, crate, top=None))[target]
         p1 = dict(listener.classify(styled, crate, top=None))[target]
         rose += p1 > p0

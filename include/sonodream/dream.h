@@ -351,7 +351,7 @@ void sono_dream_request_defaults(sono_dream_request *req);
  * ascent circling 10x above it), headroom 20 dB (it starts from noise). A
  * style's is the same with the recording's 3 dB headroom and
  * content_weight 1 / SONO_DREAM_STYLE_WEIGHT. */
-#define SONO_DREAM_STYLE_WEIGHT 10.0
+#define SONO_DREAM_STYLE_WEIGHT 100.0
 void sono_dream_texture_defaults(sono_dream_request *req);
 void sono_dream_style_defaults(sono_dream_request *req);
 
