@@ -44,7 +44,7 @@ while IFS= read -r line; do
   fi
 done <<< "$commands"
 for f in us8k.safetensors us8k.model street-dream.wav street-dream.png street-dream.json siren-dream.wav \
-         what-conv5-hears.wav; do
+         what-conv5-hears.wav guided.wav more-street.wav dog-as-street.wav; do
   [ -s "$f" ] || { echo "cli_readme: $f was not written" >&2; exit 1; }
 done
 echo "cli_readme: all README usage commands ran"
