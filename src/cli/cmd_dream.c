@@ -556,6 +556,7 @@ static char *dream_json(const dream_args *a, const sono_classifier *c, const son
     if (a->guide) cJSON_AddStringToObject(root, "guide", a->guide);
     else cJSON_AddNullToObject(root, "guide");
     if (a->mode == MODE_TEXTURE) cJSON_AddStringToObject(root, "texture", a->example);
+    if (a->mode == MODE_TEXTURE) cJSON_AddNumberToObject(root, "texture_seconds", (double)in->frames / in->sample_rate);
     if (a->mode == MODE_STYLE) cJSON_AddStringToObject(root, "style", a->example);
     if (a->mode == MODE_STYLE) cJSON_AddNumberToObject(root, "style_weight", a->style_weight);
     cJSON_AddStringToObject(root, "encoding", "32 bit float");

@@ -76,8 +76,8 @@ static void gaussian(float *x, int64_t n, uint64_t *state) {
     }
 }
 
-/* One channel: white noise, its own mean spectrum measured on its first
- * chunk, then the gain that gives it the example's. */
+/* One channel: white noise, its own mean spectrum measured over it, then
+ * the gain that gives it the example's. */
 static sono_status shaped_channel(const sono_stft *s, const double *want, int64_t n, int rate, uint64_t *state,
                                   float *noise, float *shaped, sono_error *err) {
     const int bins = sono_stft_bins(s);
