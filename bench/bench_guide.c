@@ -46,13 +46,6 @@ static void die(const sono_error *err) {
     exit(1);
 }
 
-static double probability(sono_classifier *c, const char *path, int k) {
-    sono_error err = {0};
-    float probs[256];
-    if (sono_classifier_classify_file(c, path, probs, NULL, &err) != SONO_OK) die(&err);
-    return probs[k];
-}
-
 /* The time-averaged log-mel (dB) of a file at the model's rate, mean removed. */
 static void band_profile(const sono_classifier *c, const char *path, double *profile) {
     sono_error err = {0};
@@ -102,9 +95,9 @@ static double dream_way(sono_classifier *dreamer, sono_classifier *listener, con
     if (sono_dream_recording(dreamer, in, &req, &out, &r, &err) != SONO_OK) die(&err);
     t->seconds += bench_now() - t0;
     if (bench_write_recording(tmp, &out, &err) != SONO_OK) die(&err);
-    const double after = probability(listener, tmp, target);
+    const double after = bench_probability(listener, tmp, target, NULL);
     t->p_after += after;
-    t->p_dreamer += probability(dreamer, tmp, target);
+    t->p_dreamer += bench_probability(dreamer, tmp, target, NULL);
     const int H = r.n_mels, T = r.spec_frames;
     double change[512];
     for (int m = 0; m < H; m++) {
@@ -157,7 +150,7 @@ int main(int argc, char **argv) {
         sono_dream_guide *guide;
         if (sono_dream_guide_load(dreamer, set->sources[b], layer, &guide, &err) != SONO_OK) die(&err);
         band_profile(dreamer, set->sources[b], profile);
-        const double before = probability(listener, set->sources[a], target);
+        const double before = bench_probability(listener, set->sources[a], target, NULL);
         double rise[WAYS];
         for (int w = 0; w < WAYS; w++) {
             t[w].p_before += before;

@@ -52,20 +52,6 @@ static void die(const sono_error *err) {
     exit(1);
 }
 
-/* P(class k) of a file read at the model's rate; *top: 1 when k is the
- * most probable class (may be NULL). */
-static double probability_top(sono_classifier *c, const char *path, int k, int *top) {
-    sono_error err = {0};
-    float probs[256];
-    if (sono_classifier_classify_file(c, path, probs, NULL, &err) != SONO_OK) die(&err);
-    int best = 0;
-    for (int i = 1; i < c->class_count; i++) best = probs[i] > probs[best] ? i : best;
-    if (top) *top = best == k;
-    return probs[k];
-}
-
-static double probability(sono_classifier *c, const char *path, int k) { return probability_top(c, path, k, NULL); }
-
 /* The models named in SONO_BENCH_ENSEMBLE (comma-separated), loaded once. */
 static sono_classifier *ensemble[SONO_DREAM_MAX_ENSEMBLE];
 static int ensemble_count;
@@ -144,11 +130,11 @@ static void dream_clip(sono_classifier *dreamer, sono_classifier *listener, cons
     t->seconds += bench_now() - t0;
     if (bench_write_recording(tmp, &out, &err) != SONO_OK) die(&err);
     int top = 0;
-    double before_l = probability(listener, source, target), after_l = probability_top(listener, tmp, target, &top);
+    double before_l = bench_probability(listener, source, target, NULL), after_l = bench_probability(listener, tmp, target, &top);
     t->top += top;
     t->change += r.mean_change_db;
-    t->p_dream_before += probability(dreamer, source, target);
-    t->p_dream_after += probability(dreamer, tmp, target);
+    t->p_dream_before += bench_probability(dreamer, source, target, NULL);
+    t->p_dream_after += bench_probability(dreamer, tmp, target, NULL);
     t->p_listen_before += before_l, t->p_listen_after += after_l;
     t->risen += after_l - before_l >= 0.2;
     t->consistency += consistency_of_file(dreamer, tmp, &r);

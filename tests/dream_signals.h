@@ -1,6 +1,8 @@
 /* Signals for the dream tests: a recording of two sweeping tones in
- * noise, and its standardised log-mel as a classifier hears it. Shared by
- * test_dream_robust.c and test_dream_guide.c. */
+ * noise, its standardised log-mel as a classifier hears it, a layer's
+ * output for one window of it, and random directions for finite
+ * differences. Shared by test_dream_robust.c, test_dream_guide.c and
+ * test_dream_texture.c. */
 #ifndef SONO_TEST_DREAM_SIGNALS_H
 #define SONO_TEST_DREAM_SIGNALS_H
 
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "core/core_internal.h"
 #include "sonodream/classifier.h"
 #include "sonodream/dsp.h"
 
@@ -36,5 +39,25 @@ static float *standardised(const sono_classifier *c, const float *x, int64_t n, 
     sono_frontend_free(fe);
     return S;
 }
+
+
+/* The layer's output (copied out of the net's buffer) for the window of S
+ * (n_mels, frames) of the net's built width starting at `start`. */
+static inline float *layer_output(sono_classifier *c, const float *S, int frames, int start, int layer, sono_shape *shape) {
+    const int H = c->features.n_mels, W = sono_net_input_shape(c->net).w;
+    float *win = malloc((size_t)H * W * sizeof *win);
+    for (int m = 0; m < H; m++) memcpy(win + (size_t)m * W, S + (size_t)m * frames + start, W * sizeof *win);
+    const float *y;
+    sono_error err = {0};
+    CHECK_OK(sono_net_forward_to(c->net, win, 1, H, W, layer, &y, shape, &err));
+    const size_t count = (size_t)shape->c * shape->h * shape->w;
+    float *copy = malloc(count * sizeof *copy);
+    memcpy(copy, y, count * sizeof *copy);
+    free(win);
+    return copy;
+}
+
+/* Uniform in [-0.5, 0.5), from 53 random bits. */
+static inline double uniform_half(uint64_t *rng) { return (double)(sono_splitmix64(rng) >> 11) * 0x1.0p-53 - 0.5; }
 
 #endif

@@ -40,22 +40,6 @@ static sono_dream_options guide_options(const sono_dream_guide *g, int same_row)
     return opt;
 }
 
-/* Layer `layer`'s output for the window of S (H, frames) starting at
- * `start`, copied out of the net's buffer. */
-static float *layer_output(sono_classifier *c, const float *S, int frames, int start, int layer, sono_shape *shape) {
-    const int H = c->features.n_mels, W = sono_net_input_shape(c->net).w;
-    float *win = malloc((size_t)H * W * sizeof *win);
-    for (int m = 0; m < H; m++) memcpy(win + (size_t)m * W, S + (size_t)m * frames + start, W * sizeof *win);
-    const float *y;
-    sono_error err = {0};
-    CHECK_OK(sono_net_forward_to(c->net, win, 1, H, W, layer, &y, shape, &err));
-    size_t count = (size_t)shape->c * shape->h * shape->w;
-    float *copy = malloc(count * sizeof *copy);
-    memcpy(copy, y, count * sizeof *copy);
-    free(win);
-    return copy;
-}
-
 /* The objective from its definition, for an input of exactly one window. */
 static double brute_force(sono_classifier *c, const float *S, const float *guide, int guide_frames, int layer,
                           int same_row) {
@@ -126,7 +110,7 @@ static void test_value_and_gradient(int same_row) {
     for (int trial = 0; trial < 3; trial++) {
         double analytic = 0;
         for (size_t i = 0; i < cells; i++) {
-            u[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
+            u[i] = (float)uniform_half(&rng);
             analytic += (double)u[i] * d.grad[i];
         }
         const double h = 3e-4;

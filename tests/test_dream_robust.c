@@ -171,7 +171,7 @@ static void test_ensemble_gradient(void) {
     for (int trial = 0; trial < 3; trial++) {
         double analytic = 0;
         for (size_t i = 0; i < cells; i++) {
-            u[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
+            u[i] = (float)uniform_half(&rng);
             analytic += (double)u[i] * d.grad[i];
         }
         const double h = 3e-4;
@@ -280,8 +280,8 @@ static void test_transform(void) {
     o.std = std;
     uint64_t rng = 5;
     for (int i = 0; i < o.h * T; i++) {
-        x[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
-        g[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5);
+        x[i] = (float)uniform_half(&rng);
+        g[i] = (float)uniform_half(&rng);
     }
     sono_dream_options opt;
     sono_dream_defaults(&opt);

@@ -20,21 +20,6 @@
 
 #include "dream/dream_internal.h"
 
-/* The layer's output for the window of S (H, frames) at `start`, copied. */
-static float *layer_output(sono_classifier *c, const float *S, int frames, int start, int layer, sono_shape *shape) {
-    const int H = c->features.n_mels, W = sono_net_input_shape(c->net).w;
-    float *win = malloc((size_t)H * W * sizeof *win);
-    for (int m = 0; m < H; m++) memcpy(win + (size_t)m * W, S + (size_t)m * frames + start, W * sizeof *win);
-    const float *y;
-    sono_error err = {0};
-    CHECK_OK(sono_net_forward_to(c->net, win, 1, H, W, layer, &y, shape, &err));
-    const size_t count = (size_t)shape->c * shape->h * shape->w;
-    float *copy = malloc(count * sizeof *copy);
-    memcpy(copy, y, count * sizeof *copy);
-    free(win);
-    return copy;
-}
-
 /* Y Y^T / P in double, from the definition. */
 static void gram_of(const float *y, sono_shape s, double *g) {
     const int C = s.c, P = s.h * s.w;
@@ -116,7 +101,7 @@ static void test_gram_and_gradient(void) {
     for (int trial = 0; trial < 3; trial++) {
         double analytic = 0;
         for (size_t i = 0; i < cells; i++) {
-            u[i] = (float)((double)(sono_splitmix64(&rng) >> 11) * 0x1.0p-53 - 0.5 + 0.5 * d.grad[i] / largest);
+            u[i] = (float)(uniform_half(&rng) + 0.5 * d.grad[i] / largest);
             analytic += (double)u[i] * d.grad[i];
         }
         const double h = 3e-4;
